@@ -1,0 +1,1 @@
+"""My Number Card access at the APDU level. Pure library: never imports Django."""

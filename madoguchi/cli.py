@@ -1,0 +1,220 @@
+"""`madoguchi`: the operator's console command.
+
+Our own subcommands are listed by `madoguchi --help`; any other word is handed to
+Django's management commands (`madoguchi createsuperuser`, `madoguchi shell` …).
+Bad arguments and broken configuration print one line and exit 2.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+
+EXIT_USAGE = 2
+
+COMMANDS = {
+    "serve": "serve the web application with gunicorn",
+    "worker": "run the background task worker",
+    "run": "migrate, load the demo, then serve and run the worker together (make run)",
+    "demo": "load the demo municipalities and staff (idempotent)",
+    "migrate": "create or upgrade the database",
+    "audit": "audit trail tools: `audit verify [--municipality CODE]`",
+    "staff": "staff accounts: `staff add --municipality CODE --username U --role R`",
+}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        sys.stderr.write(f"madoguchi: {message} (see madoguchi --help)\n")
+        sys.exit(EXIT_USAGE)
+
+
+def die(message: str) -> None:
+    sys.stderr.write(f"madoguchi: {message}\n")
+    sys.exit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="madoguchi",
+        description="madoguchi (窓口): an online city hall on the My Number Card.",
+        epilog="Any other command is passed to Django's management commands (e.g. madoguchi shell).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    for name in ("serve", "run"):
+        p = sub.add_parser(name, help=COMMANDS[name])
+        p.add_argument("--host", default=os.environ.get("MADOGUCHI_HOST", "127.0.0.1"))
+        p.add_argument("--port", type=port_number, default=int(os.environ.get("MADOGUCHI_PORT", "8000")))
+        p.add_argument("--workers", type=positive_int, default=2, help="gunicorn worker processes")
+    sub.add_parser("worker", help=COMMANDS["worker"])
+    demo = sub.add_parser("demo", help=COMMANDS["demo"])
+    demo.add_argument("--base-url", default=None)
+    sub.add_parser("migrate", help=COMMANDS["migrate"])
+    audit = sub.add_parser("audit", help=COMMANDS["audit"])
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True, parser_class=OneLineParser)
+    verify = audit_sub.add_parser("verify", help="recompute the hash chains; name the first broken link")
+    verify.add_argument("--municipality", metavar="CODE")
+    staff = sub.add_parser("staff", help=COMMANDS["staff"])
+    staff_sub = staff.add_subparsers(dest="staff_command", metavar="ACTION", required=True, parser_class=OneLineParser)
+    add = staff_sub.add_parser("add", help="create a staff account with a TOTP device")
+    add.add_argument("--municipality", required=True, metavar="CODE")
+    add.add_argument("--username", required=True)
+    add.add_argument("--role", required=True, choices=["administrator", "reviewer", "viewer"])
+    add.add_argument("--department", metavar="DEPARTMENT_CODE")
+    return parser
+
+
+def port_number(text: str) -> int:
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port number")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def setup_django() -> None:
+    """Loads settings; a broken configuration is one line and exit 2."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.settings")
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        import django
+
+        django.setup()
+        from django.conf import settings
+
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    except ImproperlyConfigured as exc:
+        die(f"configuration error: {exc}")
+    except OSError as exc:
+        die(f"cannot use the data directory: {exc}")
+
+
+def manage(*args: str, **options) -> int:
+    """Runs a Django management command in this process; CommandError keeps its exit code."""
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+    from django.db import DatabaseError
+
+    try:
+        call_command(*args, **options)
+    except CommandError as exc:
+        sys.stderr.write(f"madoguchi: {exc}\n")
+        return exc.returncode
+    except DatabaseError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        sys.stderr.write(f"madoguchi: database error: {first_line} (has `madoguchi migrate` run?)\n")
+        return EXIT_USAGE
+    return 0
+
+
+def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
+    return [
+        sys.executable, "-m", "gunicorn", "madoguchi.wsgi:application",
+        "--bind", f"{host}:{port}",
+        "--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
+        "--graceful-timeout", "10", "--timeout", "60",
+        # Our own middleware writes the request log (JSON, with the request id).
+        "--error-logfile", "-", "--log-level", "warning",
+    ]
+
+
+def worker_argv() -> list[str]:
+    return [sys.executable, "-m", "madoguchi", "worker"]
+
+
+def supervise(commands: list[list[str]]) -> int:
+    """Runs the processes together; Ctrl-C or SIGTERM stops all of them cleanly."""
+    procs = [subprocess.Popen(cmd) for cmd in commands]
+    stopping = False
+
+    def stop(signum=None, frame=None):
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while True:
+            for proc in procs:
+                if proc.poll() is not None:
+                    stop()
+                    break
+            if stopping:
+                break
+            try:
+                procs[0].wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+    except KeyboardInterrupt:
+        stop()
+    code = 0
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        code = code or (proc.returncode if proc.returncode and proc.returncode > 0 else 0)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        # Passthrough to Django's management commands.
+        setup_django()
+        from django.core.management import execute_from_command_line, get_commands
+
+        if argv[0] not in get_commands() and argv[0] != "help":
+            die(f"unknown command {argv[0]!r} (see madoguchi --help)")
+        execute_from_command_line(["madoguchi", *argv])
+        return 0
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return EXIT_USAGE
+    setup_django()
+    if args.command == "migrate":
+        return manage("migrate", "--no-input", verbosity=1)
+    if args.command == "demo":
+        return manage("demo", *(["--base-url", args.base_url] if args.base_url else []))
+    if args.command == "audit":
+        return manage("audit_verify", *(["--municipality", args.municipality] if args.municipality else []))
+    if args.command == "staff":
+        extra = ["--department", args.department] if args.department else []
+        return manage("staff_add", "--municipality", args.municipality, "--username", args.username,
+                      "--role", args.role, *extra)
+    if args.command == "worker":
+        return manage("db_worker", "--queue-name", "*", "--no-reload")
+    if args.command == "serve":
+        os.execv(sys.executable, gunicorn_argv(args.host, args.port, args.workers))
+    if args.command == "run":
+        code = manage("migrate", "--no-input", verbosity=0)
+        if code:
+            return code
+        code = manage("demo", "--base-url", f"http://{args.host}:{args.port}")
+        if code:
+            return code
+        print(f"\nmadoguchi: serving on http://{args.host}:{args.port}/ with the task worker; Ctrl-C stops both.", flush=True)
+        return supervise([gunicorn_argv(args.host, args.port, args.workers), worker_argv()])
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

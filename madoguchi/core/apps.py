@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    """Cross-cutting pieces: request ids, logging, health, error pages, dates."""
+
+    name = "madoguchi.core"
+    label = "core"

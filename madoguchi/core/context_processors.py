@@ -1,0 +1,3 @@
+def site(request):
+    """The municipality of the page (or None) for every template."""
+    return {"municipality": getattr(request, "municipality", None)}

@@ -1,0 +1,65 @@
+"""Legal dates in the Japanese era (和暦) beside the Western year.
+
+Era start dates are the Gregorian dates of each era's first day. Dates before Meiji 6
+(1873), when Japan adopted the Gregorian calendar, are refused rather than shown wrongly.
+"""
+
+import datetime as dt
+from typing import NamedTuple
+
+GREGORIAN_ADOPTION = dt.date(1873, 1, 1)
+
+
+class Era(NamedTuple):
+    name: str  # 令和
+    romaji: str  # Reiwa
+    start: dt.date
+
+
+ERAS: tuple[Era, ...] = (
+    Era("令和", "Reiwa", dt.date(2019, 5, 1)),
+    Era("平成", "Heisei", dt.date(1989, 1, 8)),
+    Era("昭和", "Showa", dt.date(1926, 12, 25)),
+    Era("大正", "Taisho", dt.date(1912, 7, 30)),
+    Era("明治", "Meiji", dt.date(1868, 10, 23)),
+)
+
+
+class EraDate(NamedTuple):
+    era: Era
+    year: int  # 1 for the era's first year (元年)
+    date: dt.date
+
+
+def to_era(value: dt.date) -> EraDate:
+    if isinstance(value, dt.datetime):
+        raise TypeError("give a date, not a datetime: convert to Asia/Tokyo first")
+    if value < GREGORIAN_ADOPTION:
+        raise ValueError(f"{value.isoformat()} is before the Gregorian calendar was adopted in Japan")
+    for era in ERAS:
+        if value >= era.start:
+            return EraDate(era, value.year - era.start.year + 1, value)
+    raise AssertionError("unreachable: Meiji covers every date after 1873")
+
+
+def era_year_text(year: int) -> str:
+    return "元年" if year == 1 else f"{year}年"
+
+
+def format_japanese(value: dt.date) -> str:
+    """令和元年5月1日（2019年5月1日）"""
+    e = to_era(value)
+    return (
+        f"{e.era.name}{era_year_text(e.year)}{value.month}月{value.day}日"
+        f"（{value.year}年{value.month}月{value.day}日）"
+    )
+
+
+def format_english(value: dt.date) -> str:
+    """1 May 2019 (Reiwa 1)"""
+    e = to_era(value)
+    return f"{value.day} {value.strftime('%B')} {value.year} ({e.era.romaji} {e.year})"
+
+
+def format_legal_date(value: dt.date, language: str = "ja") -> str:
+    return format_english(value) if language.startswith("en") else format_japanese(value)

@@ -1,0 +1,35 @@
+import sys
+
+import segno
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from madoguchi.core.demo import DEMO_PASSWORD, load_demo
+from madoguchi.staff.services import current_totp
+
+
+class Command(BaseCommand):
+    help = "Load the demo municipalities and staff (idempotent) and print the staff sign-in."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+        parser.add_argument("--qr", action="store_true", help="print the TOTP QR codes even when not on a terminal")
+
+    def handle(self, *args, base_url, qr, **options):
+        if not getattr(settings, "DEMO_ALLOWED", False):
+            raise CommandError("the demo is not available in the production profile", returncode=2)
+        logins = load_demo()
+        out = self.stdout
+        out.write("デモを読み込みました / demo loaded")
+        out.write(f"住民向けページ / resident portal: {base_url}/{logins[0].municipality.code}/")
+        out.write(f"パスワード / password (all demo staff): {DEMO_PASSWORD}")
+        show_qr = qr or sys.stdout.isatty()
+        for login in logins:
+            out.write("")
+            out.write(f"[{login.municipality.name} {login.municipality.code}] {login.username} ({login.role})")
+            out.write(f"  sign in: {base_url}/{login.municipality.code}/staff/login/")
+            out.write(f"  TOTP:    {login.device.config_url}")
+            out.write(f"  code now / 現在の確認コード: {current_totp(login.device)}")
+            if show_qr and login.role == "administrator" and login is logins[0]:
+                out.write("  認証アプリで読み取ってください / scan with an authenticator app:")
+                segno.make(login.device.config_url, error="m").terminal(out=sys.stdout, compact=True)

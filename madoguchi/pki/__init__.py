@@ -1,0 +1,1 @@
+"""Certificates, revocation, CMS and the development CAs. Pure library: never imports Django."""

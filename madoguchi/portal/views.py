@@ -1,0 +1,32 @@
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from madoguchi.core.access import public_view
+from madoguchi.municipalities.models import Municipality
+
+
+@public_view
+@require_GET
+def directory(request):
+    """The deployment's front page: which municipalities it serves."""
+    municipalities = Municipality.objects.filter(is_active=True).order_by("code")
+    return render(request, "portal/directory.html", {"municipalities": municipalities})
+
+
+@public_view
+@require_GET
+def top(request, code):
+    return render(request, "portal/top.html")
+
+
+@public_view
+@require_GET
+def card_login(request, code):
+    """The card sign-in entry point. The card ceremony is not built yet: say so plainly."""
+    return render(request, "portal/card_login.html", status=503)
+
+
+@public_view
+@require_GET
+def notices(request, code):
+    return render(request, "portal/notices.html")

@@ -1,0 +1,8 @@
+"""The embedded install: SQLite under the data directory, the demo, http://127.0.0.1."""
+
+from .base import *  # noqa: F401,F403
+from .base import env_bool
+
+DEBUG = env_bool("MADOGUCHI_DEBUG", False)
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEMO_ALLOWED = True

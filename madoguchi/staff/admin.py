@@ -1,0 +1,105 @@
+"""The Django admin for configuration: behind TOTP, one municipality at a time.
+
+The municipality is the one the staff member signed in to (TenantMiddleware puts it in
+scope), and only its administrators get in. There is no admin sign-in page of its own:
+staff sign in through their municipality's page, with password and TOTP.
+"""
+
+from django.contrib import admin
+from django.db import transaction
+from django.shortcuts import redirect
+from django.utils.translation import gettext_lazy as _
+from django_otp.admin import OTPAdminSite
+
+from madoguchi.audit.models import AuditEvent
+from madoguchi.audit.services import record
+from madoguchi.municipalities.models import Municipality
+
+from .models import Department, Membership
+
+
+class StaffAdminSite(OTPAdminSite):
+    site_header = _("madoguchi 設定管理")
+    site_title = _("madoguchi 設定管理")
+    index_title = _("設定")
+
+    def has_permission(self, request):
+        municipality = getattr(request, "municipality", None)
+        if municipality is None or not super().has_permission(request):
+            return False
+        return Membership.objects.filter(user=request.user, role=Membership.Role.ADMINISTRATOR).exists()
+
+    def login(self, request, extra_context=None):
+        municipality = getattr(request, "municipality", None)
+        if municipality is not None:
+            return redirect("staff:login", municipality.code)
+        return redirect("directory")
+
+
+admin_site = StaffAdminSite(name="admin")
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Writes an audit event with every change made through the admin."""
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            record(f"admin.{obj._meta.model_name}.{'changed' if change else 'added'}", actor=request.user, obj=obj,
+                   data={"fields": sorted(form.changed_data)})
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            record(f"admin.{obj._meta.model_name}.deleted", actor=request.user, obj=(obj._meta.label_lower, str(obj.pk)))
+            super().delete_model(request, obj)
+
+
+@admin.register(Municipality, site=admin_site)
+class MunicipalityAdmin(AuditedAdmin):
+    list_display = ["code", "name", "is_active"]
+    readonly_fields = ["code", "is_active"]
+    fields = ["code", "name", "name_kana", "is_active", "contact_phone", "contact_email", "website_url",
+              "office_hours", "welcome_message"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(pk=request.municipality.pk)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Department, site=admin_site)
+class DepartmentAdmin(AuditedAdmin):
+    list_display = ["code", "name"]
+    fields = ["code", "name"]
+
+
+@admin.register(Membership, site=admin_site)
+class MembershipAdmin(AuditedAdmin):
+    list_display = ["user", "department", "role"]
+    list_filter = ["role"]
+    fields = ["user", "department", "role"]
+    readonly_fields = ["user"]
+
+    def has_add_permission(self, request):
+        # New staff get their account and TOTP device from `madoguchi staff add`.
+        return False
+
+
+@admin.register(AuditEvent, site=admin_site)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["seq", "occurred_at", "action", "actor_type", "actor_id", "object_type", "object_id"]
+    list_filter = ["action"]
+    ordering = ["-seq"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

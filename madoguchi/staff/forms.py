@@ -1,0 +1,24 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from madoguchi.municipalities.models import Municipality
+
+
+class SignInForm(forms.Form):
+    username = forms.CharField(label=_("ユーザー名"), max_length=150,
+                               widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}))
+    password = forms.CharField(label=_("パスワード"), max_length=256, strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    otp_token = forms.RegexField(
+        label=_("確認コード（6桁）"), regex=r"^[0-9]{6}$", max_length=6,
+        help_text=_("認証アプリに表示されている6桁の数字"),
+        error_messages={"invalid": _("確認コードは6桁の数字で入力してください")},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class MunicipalitySettingsForm(forms.ModelForm):
+    class Meta:
+        model = Municipality
+        fields = ["name", "name_kana", "contact_phone", "contact_email", "website_url", "office_hours", "welcome_message"]
+        widgets = {"welcome_message": forms.Textarea(attrs={"rows": 4})}

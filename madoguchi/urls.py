@@ -1,0 +1,25 @@
+from django.urls import include, path, register_converter
+from django.views.i18n import set_language
+
+from madoguchi.core import views as core_views
+from madoguchi.core.access import public_view
+from madoguchi.municipalities.converters import MunicipalityCodeConverter
+from madoguchi.portal import views as portal_views
+from madoguchi.staff.admin import admin_site
+
+register_converter(MunicipalityCodeConverter, "municipality")
+
+urlpatterns = [
+    path("", portal_views.directory, name="directory"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("livez", core_views.livez, name="livez"),
+    path("i18n/setlang/", public_view(set_language), name="set_language"),
+    path("admin/", admin_site.urls),
+    path("<municipality:code>/", include("madoguchi.portal.urls")),
+    path("<municipality:code>/staff/", include("madoguchi.staff.urls")),
+]
+
+handler400 = "madoguchi.core.views.bad_request"
+handler403 = "madoguchi.core.views.permission_denied"
+handler404 = "madoguchi.core.views.page_not_found"
+handler500 = "madoguchi.core.views.server_error"

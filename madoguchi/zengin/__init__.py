@@ -1,0 +1,1 @@
+"""The Zengin fixed-width transfer format. Pure library: never imports Django."""
