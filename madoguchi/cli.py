@@ -21,7 +21,12 @@ COMMANDS = {
     "migrate": "create or upgrade the database",
     "audit": "audit trail tools: `audit verify [--municipality CODE]`",
     "staff": "staff accounts: `staff add --municipality CODE --username U --role R`",
+    "card": "My Number Card tools (virtual cards, readers): `card --help`",
+    "pki": "certificates and the development CAs: `pki --help`",
 }
+
+# Commands implemented by the pure libraries: they run without Django.
+LIBRARY_COMMANDS = {"card": "madoguchi.card.cli", "pki": "madoguchi.pki.cli"}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -49,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=port_number, default=int(os.environ.get("MADOGUCHI_PORT", "8000")))
         p.add_argument("--workers", type=positive_int, default=2, help="gunicorn worker processes")
     sub.add_parser("worker", help=COMMANDS["worker"])
+    for name in LIBRARY_COMMANDS:  # listed here; main() hands them to their library
+        sub.add_parser(name, help=COMMANDS[name], add_help=False)
     demo = sub.add_parser("demo", help=COMMANDS["demo"])
     demo.add_argument("--base-url", default=None)
     sub.add_parser("migrate", help=COMMANDS["migrate"])
@@ -176,6 +183,14 @@ def supervise(commands: list[list[str]]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in LIBRARY_COMMANDS:
+        import importlib
+
+        try:
+            module = importlib.import_module(LIBRARY_COMMANDS[argv[0]])
+        except ModuleNotFoundError:
+            die(f"{argv[0]}: not available in this version")
+        return module.main(argv[1:])
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
         # Passthrough to Django's management commands.
         setup_django()
