@@ -184,7 +184,8 @@ LANGUAGE_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+# Served by WhiteNoise from the package itself; production may also collectstatic
+# into STATIC_ROOT (production.py).
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 # Uploaded and generated files live here and are served only through permission-checking
 # views: there is deliberately no MEDIA_URL route.

@@ -8,6 +8,7 @@ from .base import *  # noqa: F401,F403
 from .base import DEVELOPMENT_SECRET_KEY, env_bool, env_int
 
 DEMO_ALLOWED = False
+STATIC_ROOT = DATA_DIR / "static"  # noqa: F405
 
 if DEBUG:  # noqa: F405
     raise ImproperlyConfigured("production: MADOGUCHI_DEBUG must be off")

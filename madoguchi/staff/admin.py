@@ -6,7 +6,7 @@ staff sign in through their municipality's page, with password and TOTP.
 """
 
 from django.contrib import admin
-from django.db import transaction
+from django.db import models, transaction
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminSite
@@ -39,7 +39,28 @@ class StaffAdminSite(OTPAdminSite):
 admin_site = StaffAdminSite(name="admin")
 
 
-class AuditedAdmin(admin.ModelAdmin):
+class MunicipalModelAdmin(admin.ModelAdmin):
+    """Permissions come from the membership role, not Django's per-model permissions:
+    StaffAdminSite lets in only the municipality's administrators, and they may use
+    every model registered here, within the limits each admin class sets."""
+
+    def has_module_permission(self, request):
+        return self.admin_site.has_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self.admin_site.has_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.admin_site.has_permission(request)
+
+    def has_add_permission(self, request):
+        return self.admin_site.has_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.admin_site.has_permission(request)
+
+
+class AuditedAdmin(MunicipalModelAdmin):
     """Writes an audit event with every change made through the admin."""
 
     def save_model(self, request, obj, form, change):
@@ -58,6 +79,7 @@ class AuditedAdmin(admin.ModelAdmin):
 class MunicipalityAdmin(AuditedAdmin):
     list_display = ["code", "name", "is_active"]
     readonly_fields = ["code", "is_active"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fields = ["code", "name", "name_kana", "is_active", "contact_phone", "contact_email", "website_url",
               "office_hours", "welcome_message"]
 
@@ -90,7 +112,7 @@ class MembershipAdmin(AuditedAdmin):
 
 
 @admin.register(AuditEvent, site=admin_site)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(MunicipalModelAdmin):
     list_display = ["seq", "occurred_at", "action", "actor_type", "actor_id", "object_type", "object_id"]
     list_filter = ["action"]
     ordering = ["-seq"]

@@ -18,6 +18,8 @@ class SignInForm(forms.Form):
 
 
 class MunicipalitySettingsForm(forms.ModelForm):
+    website_url = forms.URLField(label=_("公式ウェブサイト"), required=False, assume_scheme="https")
+
     class Meta:
         model = Municipality
         fields = ["name", "name_kana", "contact_phone", "contact_email", "website_url", "office_hours", "welcome_message"]

@@ -1,0 +1,42 @@
+# One target per job. `make run` and `make test` are the two commands in README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export MADOGUCHI_DATA_DIR ?= var
+
+.PHONY: run test test-sqlite test-postgres bench venv venv-dev messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip==26.3"
+
+# Runtime dependencies, pinned by pyproject.toml and constraints.txt.
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	touch $@
+
+# Test dependencies on top (pyscard builds against Debian's PC/SC headers, so the
+# system packages come first).
+$(VENV)/.installed-dev: $(VENV)/.installed scripts/apt-packages.txt
+	scripts/install-system-packages
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+venv: $(VENV)/.installed
+venv-dev: $(VENV)/.installed-dev
+
+run: $(VENV)/.installed
+	$(BIN)/madoguchi run
+
+test: $(VENV)/.installed-dev
+	scripts/test
+
+bench: $(VENV)/.installed-dev
+	scripts/bench
+
+messages: $(VENV)/.installed
+	cd madoguchi && ../$(BIN)/madoguchi makemessages --locale en --no-obsolete --no-location --ignore "static/*"
+	cd madoguchi && ../$(BIN)/madoguchi compilemessages --locale en
+
+clean:
+	rm -rf $(VENV) node_modules test-artifacts

@@ -1,0 +1,68 @@
+import json
+import logging
+
+import pytest
+
+
+def test_healthz_answers_when_the_database_does(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "up"}
+
+
+def test_every_response_carries_a_request_id(client, db):
+    response = client.get("/healthz")
+    assert len(response["X-Request-ID"]) == 32
+
+
+def test_a_plain_incoming_request_id_is_kept_and_a_hostile_one_replaced(client, db):
+    assert client.get("/livez", HTTP_X_REQUEST_ID="lb-0123456789")["X-Request-ID"] == "lb-0123456789"
+    hostile = client.get("/livez", HTTP_X_REQUEST_ID='x"\n{"level":"CRITICAL"}')["X-Request-ID"]
+    assert hostile != 'x"\n{"level":"CRITICAL"}' and hostile.isalnum()
+
+
+def test_request_log_is_json_with_the_request_id(client, db, caplog):
+    from madoguchi.core.logging import RequestIdFilter
+    from pythonjsonlogger.json import JsonFormatter
+
+    with caplog.at_level(logging.INFO, logger="madoguchi.request"):
+        response = client.get("/livez?secret=should-not-be-logged")
+    records = [r for r in caplog.records if r.name == "madoguchi.request"]
+    assert records, "no request log line"
+    record = records[-1]
+    RequestIdFilter().filter(record)
+    line = json.loads(JsonFormatter("%(message)s %(request_id)s").format(record))
+    assert line["request_id"] == response["X-Request-ID"]
+    assert line["path"] == "/livez" and line["status"] == 200
+    assert "should-not-be-logged" not in json.dumps(line)
+
+
+@pytest.mark.django_db
+def test_security_headers(client):
+    response = client.get("/")
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db
+def test_cookies_are_secure_httponly_samesite(client, muni_a):
+    response = client.get(f"/{muni_a.code}/staff/login/")
+    cookie = response.cookies["madoguchi_csrf"]
+    assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax"
+
+
+def test_there_is_no_public_media_url(settings):
+    assert not settings.MEDIA_URL or settings.MEDIA_URL == "/"
+    from django.urls import Resolver404, resolve
+
+    with pytest.raises(Resolver404):
+        resolve("/media/anything.pdf")
+
+
+def test_oversized_request_is_refused(client, muni_a):
+    response = client.post(f"/{muni_a.code}/staff/login/", {"username": "x" * (3 * 1024 * 1024)})
+    assert response.status_code == 400
+    assert "リクエストが正しくありません" in response.content.decode()

@@ -1,0 +1,88 @@
+"""A real madoguchi server process for tests: migrate, demo, gunicorn (and the worker)."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(data_dir, database_url: str | None = None, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
+    env.update({"MADOGUCHI_ENV": "dev", "MADOGUCHI_DATA_DIR": str(data_dir), "MADOGUCHI_LOG_LEVEL": "WARNING"})
+    if database_url:
+        env["MADOGUCHI_DATABASE_URL"] = database_url
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Server:
+    base_url: str
+    process: subprocess.Popen
+    demo_output: str = ""
+    log_path: str = ""
+    totp_secrets: dict = field(default_factory=dict)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def madoguchi(env, *args, timeout=180):
+    result = subprocess.run([sys.executable, "-m", "madoguchi", *args], env=env, capture_output=True,
+                            text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"madoguchi {' '.join(args)} failed ({result.returncode}): {result.stderr[-2000:]}")
+    return result.stdout
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server did not answer at {url} within {timeout}s")
+
+
+def start(data_dir, database_url=None, *, command="serve", prepare=True, log_path=None, **extra_env) -> Server:
+    env = server_env(data_dir, database_url, **extra_env)
+    port = free_port()
+    demo = ""
+    if prepare:
+        madoguchi(env, "migrate")
+        demo = madoguchi(env, "demo", "--base-url", f"http://127.0.0.1:{port}")
+    log_path = log_path or os.path.join(str(data_dir), "server.log")
+    log = open(log_path, "w")
+    process = subprocess.Popen([sys.executable, "-m", "madoguchi", command, "--port", str(port), "--workers", "1"],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", process, demo, log_path)
+    for user, secret in re.findall(r"otpauth://totp/madoguchi%3A([^?]+)\?secret=([A-Z2-7]+)", demo):
+        server.totp_secrets[user] = secret
+    try:
+        wait_until_up(server.base_url + "/livez", process)
+    except Exception:
+        server.stop()
+        raise
+    return server
