@@ -86,3 +86,36 @@ def start(data_dir, database_url=None, *, command="serve", prepare=True, log_pat
         server.stop()
         raise
     return server
+
+
+def fresh_database_url(name_hint: str) -> tuple[str | None, callable]:
+    """A new, empty database for a server process, like the suite's own: PostgreSQL when
+    the suite runs on PostgreSQL (created by the application's role), else None (SQLite
+    in the server's data directory). Returns (url, drop)."""
+    url = os.environ.get("MADOGUCHI_DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        return None, lambda: None
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"madoguchi_{name_hint}_{uuid.uuid4().hex[:8]}"
+    parts = urlsplit(url)
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", "")), drop
+
+
+def totp_code(secret_b32: str) -> str:
+    from base64 import b32decode
+
+    from django_otp.oath import TOTP
+
+    return f"{TOTP(b32decode(secret_b32)).token():06d}"
