@@ -48,7 +48,9 @@ def env_list(name: str, default: list[str]) -> list[str]:
 def database_from_url(url: str) -> dict:
     """One DATABASES entry from a URL; SQLite gets WAL and immediate transactions."""
     try:
-        config = dj_database_url.parse(url, conn_max_age=0)
+        # Persistent connections: opening SQLite (and its PRAGMAs) or a PostgreSQL session
+        # per request costs more than the page itself.
+        config = dj_database_url.parse(url, conn_max_age=env_int("MADOGUCHI_DB_CONN_MAX_AGE", 60), conn_health_checks=True)
     except (ValueError, KeyError) as exc:
         raise ImproperlyConfigured(f"MADOGUCHI_DATABASE_URL is not a database URL: {exc}") from None
     engine = config.get("ENGINE", "")
@@ -66,7 +68,6 @@ def database_from_url(url: str) -> dict:
         }
     elif engine == "django.db.backends.postgresql":
         config.setdefault("OPTIONS", {})
-        config["CONN_HEALTH_CHECKS"] = True
     else:
         raise ImproperlyConfigured(
             f"MADOGUCHI_DATABASE_URL uses {engine or 'an unknown engine'}; use sqlite:// or postgresql://"
