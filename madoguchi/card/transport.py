@@ -1,0 +1,205 @@
+"""Transports: one interface (`transmit(raw) -> raw`) in front of a PC/SC reader (pyscard)
+or a virtual card in this process. Everything above — `Channel`, the JPKI and text
+applications, the CLI — runs unchanged on either.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from . import apdu as A
+from . import tlv
+
+DEFAULT_CHUNK = 256  # READ BINARY Le; 256 is sent as Le=00
+
+
+class Transport(Protocol):
+    def transmit(self, raw: bytes) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class TransportError(A.CardError):
+    """The reader or the card went away, or no reader/card was found."""
+
+
+class VirtualTransport:
+    """A virtual card in this process; powered on when opened."""
+
+    def __init__(self, card):
+        self.card = card
+        self.atr = card.power_on()
+
+    def transmit(self, raw: bytes) -> bytes:
+        return self.card.transmit(bytes(raw))
+
+    def close(self) -> None:
+        self.card.power_off()
+
+
+class PcscTransport:
+    """A card in a PC/SC reader, through pyscard (the optional `pcsc` extra)."""
+
+    def __init__(self, reader_name: str | None = None, timeout: float = 0.0):
+        try:
+            from smartcard.System import readers as list_pcsc_readers  # noqa: F401
+        except ImportError:
+            raise TransportError("PC/SC needs pyscard: pip install 'madoguchi[pcsc]'") from None
+        reader = find_reader(reader_name, timeout)
+        from smartcard.Exceptions import CardConnectionException, NoCardException
+
+        connection = reader.createConnection()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                connection.connect()
+                break
+            except (NoCardException, CardConnectionException) as exc:
+                if time.monotonic() >= deadline:
+                    raise TransportError(f"no card in reader {reader}: {exc}") from None
+                time.sleep(0.1)
+        self.reader = str(reader)
+        self.connection = connection
+        self.atr = bytes(connection.getATR())
+
+    def transmit(self, raw: bytes) -> bytes:
+        from smartcard.Exceptions import CardConnectionException
+
+        try:
+            data, sw1, sw2 = self.connection.transmit(list(raw))
+        except CardConnectionException as exc:
+            raise TransportError(f"reader {self.reader}: {exc}") from None
+        return bytes(data) + bytes([sw1, sw2])
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return
+        for step in ("disconnect", "release"):
+            try:
+                getattr(connection, step, lambda: None)()
+            except Exception:  # noqa: BLE001 — the card or pcscd may already be gone
+                pass
+
+
+def reader_names() -> list[str]:
+    try:
+        from smartcard.System import readers
+        from smartcard.Exceptions import ListReadersException
+    except ImportError:
+        raise TransportError("PC/SC needs pyscard: pip install 'madoguchi[pcsc]'") from None
+    try:
+        return [str(r) for r in readers()]
+    except ListReadersException as exc:
+        raise TransportError(f"cannot list PC/SC readers (is pcscd running?): {exc}") from None
+    except Exception as exc:  # noqa: BLE001 — pyscard raises plain errors when pcscd is absent
+        raise TransportError(f"cannot reach PC/SC (is pcscd running?): {exc}") from None
+
+
+def find_reader(name: str | None, timeout: float = 0.0):
+    """The first reader whose name starts with `name` (any reader with a card when None)."""
+    from smartcard.System import readers
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            found = readers()
+        except Exception as exc:  # noqa: BLE001
+            raise TransportError(f"cannot reach PC/SC (is pcscd running?): {exc}") from None
+        matches = [r for r in found if name is None or str(r).startswith(name)]
+        if name is None:
+            with_card = [r for r in matches if _has_card(r)]
+            if with_card:
+                return with_card[0]
+        elif matches:
+            return matches[0]
+        if time.monotonic() >= deadline:
+            what = f"named {name!r}…" if name else "with a card"
+            raise TransportError(f"no PC/SC reader {what} (found: {', '.join(map(str, found)) or 'none'})")
+        time.sleep(0.1)
+
+
+def _has_card(reader) -> bool:
+    try:
+        connection = reader.createConnection()
+        connection.connect()
+        connection.disconnect()
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+class Channel:
+    """APDU exchange over a transport: typed errors, 61xx/6Cxx handling, whole-file reads."""
+
+    def __init__(self, transport: Transport, chunk: int = DEFAULT_CHUNK):
+        self.transport = transport
+        self.chunk = chunk
+
+    def exchange(self, command: A.Command) -> A.Response:
+        response = A.Response.parse(self.transport.transmit(command.to_bytes()))
+        if response.sw1 == 0x6C:  # wrong Le: resend with the exact length
+            command = A.Command(command.cla, command.ins, command.p1, command.p2, command.data, response.sw2 or 256)
+            response = A.Response.parse(self.transport.transmit(command.to_bytes()))
+        data = response.data
+        guard = 0
+        while response.sw1 == 0x61 and guard < 64:  # more data: GET RESPONSE
+            response = A.Response.parse(self.transport.transmit(
+                A.Command(A.CLA_ISO, A.INS_GET_RESPONSE, 0, 0, le=response.sw2 or 256).to_bytes()))
+            data += response.data
+            guard += 1
+        return A.Response(data, response.sw)
+
+    def send(self, command: A.Command) -> bytes:
+        return self.exchange(command).check()
+
+    def select_aid(self, aid: bytes) -> None:
+        self.send(A.select_aid(aid))
+
+    def select_ef(self, ef: int) -> None:
+        self.send(A.select_ef(ef))
+
+    def read(self, offset: int, length: int) -> bytes:
+        response = self.exchange(A.read_binary(offset, length))
+        if response.sw == A.SW_EOF_WARNING:
+            return response.data
+        data = response.check()
+        if len(data) > length:
+            raise A.MalformedAPDU(f"card returned {len(data)} bytes for Le={length}")
+        return data
+
+    def read_tlv_file(self, ef: int, head: int = 8) -> bytes:
+        """Selects `ef` and reads the one DER/BER object it holds, with its length taken from
+        the header and the rest read in chunks by offset (never one blind 256-byte read)."""
+        self.select_ef(ef)
+        first = self.read(0, head)
+        if not first:
+            raise A.MalformedAPDU(f"EF {ef:04X} is empty")
+        total = tlv.total_length(first)
+        data = bytearray(first[:total])
+        while len(data) < total:
+            want = min(self.chunk, total - len(data))
+            if len(data) > 0x7FFF:
+                raise A.MalformedAPDU(f"EF {ef:04X}: object longer than the 15-bit offset range")
+            piece = self.read(len(data), want)
+            if not piece:
+                raise A.MalformedAPDU(f"EF {ef:04X} ends after {len(data)} of {total} bytes")
+            data += piece[:want]
+        return bytes(data)
+
+    def read_fixed(self, ef: int, length: int) -> bytes:
+        """Selects `ef` and reads exactly `length` bytes (files of fixed size)."""
+        self.select_ef(ef)
+        data = bytearray()
+        while len(data) < length:
+            piece = self.read(len(data), min(self.chunk, length - len(data)))
+            if not piece:
+                break
+            data += piece
+        if len(data) != length:
+            raise A.MalformedAPDU(f"EF {ef:04X}: {len(data)} bytes, expected {length}")
+        return bytes(data)
+
+    def close(self) -> None:
+        self.transport.close()

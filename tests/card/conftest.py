@@ -1,0 +1,183 @@
+"""Fixtures for the card layer: a development CA and one issued virtual card per session
+(RSA key generation is slow), copied fresh for every test; and a PC/SC stack — pcscd with
+vsmartcard's vpcd — that the tests start and stop themselves.
+
+When pcscd cannot be started the PC/SC tests skip locally but FAIL under CI=true.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from madoguchi.card import virtual
+from madoguchi.card.transport import Channel, PcscTransport, VirtualTransport
+from madoguchi.pki.devca import DevCA
+
+PIN = "1234"
+PASSWORD = "ABC123"
+TEXT_PIN = "5678"
+HOLDER = virtual.Holder(name="窓口\u3000花子", address="東京都千代田区霞が関２丁目１番２号",
+                        birth=dt.date(1990, 1, 2), sex="2")
+
+
+@pytest.fixture(scope="session")
+def dev_ca(tmp_path_factory) -> DevCA:
+    return DevCA.open(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def card_template(tmp_path_factory, dev_ca):
+    directory = tmp_path_factory.mktemp("template") / "card"
+    return virtual.issue(directory, dev_ca, HOLDER, PIN, PASSWORD, TEXT_PIN)
+
+
+@pytest.fixture
+def card_dir(tmp_path, card_template):
+    target = tmp_path / "card"
+    shutil.copytree(card_template, target)
+    return target
+
+
+@pytest.fixture
+def card_state(card_dir):
+    import json
+
+    return json.loads((card_dir / "card.json").read_text())
+
+
+def _pcsc_unavailable(reason: str):
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PC/SC stack unavailable under CI: {reason}")
+    pytest.skip(f"PC/SC stack unavailable: {reason}")
+
+
+def _virtual_readers() -> list[str]:
+    try:
+        from smartcard.System import readers
+
+        return [str(r) for r in readers() if str(r).startswith("Virtual PCD")]
+    except Exception:  # noqa: BLE001 — pcscd not running
+        return []
+
+
+@pytest.fixture(scope="session")
+def pcscd():
+    """A running pcscd that has loaded vpcd: reused when already running, else started here."""
+    try:
+        import smartcard  # noqa: F401
+    except ImportError:
+        _pcsc_unavailable("pyscard is not installed")
+    if _virtual_readers():
+        yield None
+        return
+    exe = shutil.which("pcscd") or ("/usr/sbin/pcscd" if os.path.exists("/usr/sbin/pcscd") else None)
+    if exe is None:
+        _pcsc_unavailable("pcscd is not installed (Debian packages pcscd, vsmartcard-vpcd)")
+    if not os.path.exists("/etc/reader.conf.d/vpcd"):
+        _pcsc_unavailable("vpcd is not configured (Debian package vsmartcard-vpcd)")
+    proc = subprocess.Popen([exe, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 15
+    while not _virtual_readers():
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace").strip().splitlines()[-1:] if proc.stderr else []
+            _pcsc_unavailable(f"pcscd exited with {proc.returncode}: {' '.join(err)}")
+        if time.monotonic() > deadline:
+            proc.terminate()
+            _pcsc_unavailable("pcscd started but no 'Virtual PCD' reader appeared")
+        time.sleep(0.1)
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class SwappableCard:
+    """What vpcd talks to: forwards to the current test's virtual card."""
+
+    def __init__(self):
+        self.card = None
+
+    def power_on(self):
+        return self.card.power_on() if self.card else b""
+
+    def power_off(self):
+        if self.card:
+            self.card.power_off()
+
+    @property
+    def atr(self):
+        from madoguchi.card.constants import ATR
+
+        return ATR
+
+    def transmit(self, raw):
+        if self.card is None:
+            return b"\x6f\x00"
+        return self.card.transmit(raw)
+
+
+@pytest.fixture(scope="session")
+def vpcd_slot(pcscd):
+    """A virtual card slot served to pcscd through vpcd by a thread of this process."""
+    from madoguchi.card.vpcd import VpcdServer, configured_port, reader_name
+
+    holder = SwappableCard()
+    server = VpcdServer(holder, port=configured_port())
+    server.start_thread()
+    name = reader_name(server.port, configured_port())
+    yield holder, name
+    server.stop()
+
+
+@pytest.fixture(params=["virtual", "pcsc"])
+def transport_kind(request):
+    return request.param
+
+
+@pytest.fixture
+def make_transport(transport_kind, request):
+    """make_transport(card_dir) → a raw transport to that card, in-process or through PC/SC."""
+    opened = []
+
+    def make(directory):
+        card = virtual.VirtualCard(directory)
+        if transport_kind == "virtual":
+            transport = VirtualTransport(card)
+        else:
+            holder, name = request.getfixturevalue("vpcd_slot")
+            holder.card = card
+            transport = PcscTransport(name, timeout=10)
+            card.power_on()  # each test starts from a cold card, whatever pcscd did
+        opened.append(transport)
+        return transport
+
+    yield make
+    for transport in opened:
+        transport.close()
+
+
+@pytest.fixture
+def raw(make_transport, card_dir):
+    """raw(hex) → (data, sw) on the current test's card."""
+    transport = make_transport(card_dir)
+
+    def send(command_hex: str) -> tuple[bytes, int]:
+        response = transport.transmit(bytes.fromhex(command_hex.replace(" ", "")))
+        return response[:-2], int.from_bytes(response[-2:], "big")
+
+    send.transport = transport
+    return send
+
+
+@pytest.fixture
+def channel(make_transport, card_dir):
+    return Channel(make_transport(card_dir))
