@@ -59,6 +59,7 @@ def test_staff_signs_in_with_password_and_totp(server, page):
     assert page.locator("h1").inner_text() == "ダッシュボード"
     assert page.get_by_role("cell", name="demo-admin").is_visible()
     screenshot(page, "staff-dashboard")
+    assert axe_violations(page) == []
     # The municipality settings page, then the admin behind the same TOTP sign-in.
     page.get_by_role("link", name="自治体の設定").click()
     assert page.get_by_label("代表電話番号").input_value() == "03-0000-0000"
