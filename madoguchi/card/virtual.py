@@ -103,7 +103,7 @@ def attribute_record(name: str, address: str, birth: dt.date, sex: str) -> bytes
         tlv.emit(C.TAG_BIRTH, f"{birth:%Y%m%d}".encode("ascii")),
         tlv.emit(C.TAG_SEX, sex.encode("ascii")),
     ]
-    offsets_len = 2 + 8
+    offsets_len = len(C.TAG_OFFSETS) + 1 + 8  # DF21 08 + four u16
     body_len = offsets_len + sum(len(f) for f in fields)
     outer_header = len(tlv.emit(C.TAG_ATTRIBUTES, b"\x00" * body_len)) - body_len
     position = outer_header + offsets_len
