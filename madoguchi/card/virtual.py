@@ -249,7 +249,9 @@ class VirtualCard:
             ap = self.aids.get(cmd.data)
             if ap is None:
                 return A.Response(b"", A.SW_FILE_NOT_FOUND)
-            if ap != self.session.ap:  # selecting another application drops the security state
+            # CHOICE: selecting another application drops the security state; re-selecting the
+            # current one keeps it (clients re-select the AP before each operation).
+            if ap != self.session.ap:
                 self.session = Session(ap=ap)
             self.session.ef = None
             return A.Response(b"", A.SW_OK)
@@ -282,7 +284,7 @@ class VirtualCard:
                 return A.Response(b"", A.SW_NO_CURRENT_EF)
             ef, offset = self.session.ef, (cmd.p1 << 8) | cmd.p2
         f = self._file(ef)
-        if not isinstance(f, BinaryEF):
+        if not isinstance(f, BinaryEF):  # CHOICE: keys and PINs are not readable → 6981
             return A.Response(b"", A.SW_INCOMPATIBLE_FILE)
         if f.needs and not any((self.session.ap, pin) in self.session.verified for pin in f.needs):
             return A.Response(b"", A.SW_SECURITY_NOT_SATISFIED)
@@ -294,7 +296,11 @@ class VirtualCard:
         return A.Response(chunk, A.SW_OK if len(chunk) == ne else A.SW_EOF_WARNING)
 
     def _pin_target(self, cmd: A.Command) -> tuple[int | None, int]:
-        """The PIN EF a VERIFY / CHANGE addresses, or (None, status word)."""
+        """The PIN EF a VERIFY / CHANGE addresses, or (None, status word).
+
+        CHOICE (ISO 7816-4 codes; the card's own are unknown): no current EF 6986, current EF
+        not a PIN 6981, short EF id of a non-PIN 6A88, P2 without b8 6A86.
+        """
         if not cmd.p2 & 0x80 or cmd.p2 & 0x60:
             return None, A.SW_WRONG_P1P2
         sfi = cmd.p2 & 0x1F
@@ -319,7 +325,7 @@ class VirtualCard:
         if key == BLOCKED_AT_ISSUANCE:
             return A.Response(b"", 0x63C0 if not cmd.data else A.SW_REF_DATA_BLOCKED)
         if not cmd.data:  # retry counter; consumes no try
-            if key in self.session.verified:
+            if key in self.session.verified:  # CHOICE: ISO 7816-4 — 9000 once verified
                 return A.Response(b"", A.SW_OK)
             with self._pins(write=False) as pins:
                 tries = pins[pin_id(*key)]["tries"]
