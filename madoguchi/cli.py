@@ -21,6 +21,7 @@ COMMANDS = {
     "migrate": "create or upgrade the database",
     "audit": "audit trail tools: `audit verify [--municipality CODE]`",
     "staff": "staff accounts: `staff add --municipality CODE --username U --role R`",
+    "residents": "resident records: `residents import FILE --municipality CODE [--encoding cp932]`",
     "card": "My Number Card tools (virtual cards, readers): `card --help`",
     "pki": "certificates and the development CAs: `pki --help`",
 }
@@ -70,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--username", required=True)
     add.add_argument("--role", required=True, choices=["administrator", "reviewer", "viewer"])
     add.add_argument("--department", metavar="DEPARTMENT_CODE")
+    residents = sub.add_parser("residents", help=COMMANDS["residents"])
+    residents_sub = residents.add_subparsers(dest="residents_command", metavar="ACTION", required=True,
+                                             parser_class=OneLineParser)
+    imp = residents_sub.add_parser("import", help="import the core system's CSV (all or nothing)")
+    imp.add_argument("file")
+    imp.add_argument("--municipality", required=True, metavar="CODE")
+    imp.add_argument("--encoding", default="utf-8-sig", choices=["utf-8-sig", "cp932"])
     return parser
 
 
@@ -215,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--department", args.department] if args.department else []
         return manage("staff_add", "--municipality", args.municipality, "--username", args.username,
                       "--role", args.role, *extra)
+    if args.command == "residents":
+        return manage("residents_import", args.file, "--municipality", args.municipality, "--encoding", args.encoding)
     if args.command == "worker":
         return manage("db_worker", "--queue-name", "*", "--no-reload")
     if args.command == "serve":

@@ -5,6 +5,7 @@ Era start dates are the Gregorian dates of each era's first day. Dates before Me
 """
 
 import datetime as dt
+import re
 from typing import NamedTuple
 
 GREGORIAN_ADOPTION = dt.date(1873, 1, 1)
@@ -63,3 +64,35 @@ def format_english(value: dt.date) -> str:
 
 def format_legal_date(value: dt.date, language: str = "ja") -> str:
     return format_english(value) if language.startswith("en") else format_japanese(value)
+
+
+_ERA_BY_LETTER = {"R": "令和", "H": "平成", "S": "昭和", "T": "大正", "M": "明治"}
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_SLASHED = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$")
+_ERA_KANJI = re.compile(r"^(令和|平成|昭和|大正|明治)(元|\d{1,2})年(\d{1,2})月(\d{1,2})日$")
+_ERA_LETTER = re.compile(r"^([RHSTM])(\d{1,2})[./-](\d{1,2})[./-](\d{1,2})$", re.IGNORECASE)
+
+
+def parse_legal_date(text: str) -> dt.date:
+    """A date as core systems write it: 2019-05-01, 20190501, 2019/5/1, 令和元年5月1日, R1.5.1.
+
+    An era date outside its era (平成32年, 令和元年4月1日) is refused, not rolled over.
+    """
+    import unicodedata
+
+    value = unicodedata.normalize("NFKC", (text or "").strip())
+    for pattern in (_ISO, _COMPACT, _SLASHED):
+        m = pattern.match(value)
+        if m:
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+    m = _ERA_KANJI.match(value) or _ERA_LETTER.match(value)
+    if not m:
+        raise ValueError(f"{text!r} is not a date")
+    era_name = _ERA_BY_LETTER.get(m[1].upper(), m[1])
+    era_year = 1 if m[2] == "元" else int(m[2])
+    era = next(e for e in ERAS if e.name == era_name)
+    day = dt.date(era.start.year + era_year - 1, int(m[3]), int(m[4]))
+    if era_year < 1 or to_era(day).era != era:
+        raise ValueError(f"{text!r} is outside the {era.romaji} era")
+    return day

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "madoguchi.municipalities",
     "madoguchi.audit",
     "madoguchi.staff",
+    "madoguchi.residents",
     "madoguchi.portal",
     "django.contrib.admin",
     "django.contrib.auth",

@@ -1,0 +1,76 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from madoguchi.municipalities.tenancy import TenantOwned
+
+from .names import kana_key, search_key
+
+
+class Sex(models.TextChoices):
+    """ISO 5218, as the card and the resident register code it."""
+
+    MALE = "1", _("男")
+    FEMALE = "2", _("女")
+    NOT_APPLICABLE = "9", _("適用不能")
+
+
+class ResidentRecord(TenantOwned):
+    """One person in the municipality's resident register (住民記録), as the core system has it.
+
+    Names are stored exactly as received (variation selectors and rare characters
+    intact); `name_key` and `kana_key` are the normalised forms used for matching and
+    search. A record under 支援措置 (DV and stalking protection) never has its address
+    prefilled or disclosed.
+    """
+
+    class Status(models.TextChoices):
+        RESIDENT = "resident", _("住民")
+        MOVED_OUT = "moved_out", _("転出")
+        DECEASED = "deceased", _("死亡")
+
+    resident_number = models.CharField(_("宛名番号"), max_length=20)
+    name = models.CharField(_("氏名"), max_length=200)
+    name_kana = models.CharField(_("氏名（かな）"), max_length=200, blank=True)
+    name_alternative = models.CharField(_("代替文字の氏名"), max_length=200, blank=True)
+    name_key = models.CharField(max_length=200, editable=False)
+    kana_key = models.CharField(max_length=200, editable=False, blank=True)
+    alternative_key = models.CharField(max_length=200, editable=False, blank=True)
+    birth_date = models.DateField(_("生年月日"))
+    sex = models.CharField(_("性別"), max_length=1, choices=Sex.choices)
+    address = models.CharField(_("住所"), max_length=300)
+    household_id = models.CharField(_("世帯番号"), max_length=20, blank=True)
+    is_household_head = models.BooleanField(_("世帯主"), default=False)
+    relationship = models.CharField(_("続柄"), max_length=40, blank=True)
+    status = models.CharField(_("状態"), max_length=16, choices=Status.choices, default=Status.RESIDENT)
+    support_measure = models.BooleanField(_("支援措置"), default=False)
+    alphabet_name = models.CharField(_("英字氏名"), max_length=200, blank=True)
+    common_name = models.CharField(_("通称"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("住民記録")
+        verbose_name_plural = _("住民記録")
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "resident_number"], name="resident_record_unique_number"),
+        ]
+        indexes = [
+            # The identity match: birth date + sex + normalised name.
+            models.Index(fields=["municipality", "birth_date", "sex", "name_key"], name="resident_record_match"),
+            models.Index(fields=["municipality", "household_id"], name="resident_record_household"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resident_number}"
+
+    def save(self, *args, **kwargs):
+        self.refresh_keys()
+        super().save(*args, **kwargs)
+
+    def refresh_keys(self) -> None:
+        self.name_key = search_key(self.name)
+        self.kana_key = kana_key(self.name_kana)
+        self.alternative_key = search_key(self.name_alternative)
+
+    @property
+    def address_disclosable(self) -> bool:
+        return not self.support_measure
