@@ -49,3 +49,18 @@ def test_template_filter_uses_tokyo_time(settings):
     moment = dt.datetime(2019, 4, 30, 15, 30, tzinfo=dt.timezone.utc)
     with translation.override("ja"):
         assert legal_date(moment) == "令和元年5月1日（2019年5月1日）"
+
+
+@pytest.mark.parametrize("text", ["2019-05-01", "20190501", "2019/5/1", "令和元年5月1日", "R1.5.1", "r01-05-01"])
+def test_parse_the_forms_core_systems_write(text):
+    from madoguchi.core.dates import parse_legal_date
+
+    assert parse_legal_date(text) == dt.date(2019, 5, 1)
+
+
+@pytest.mark.parametrize("text", ["平成32年1月1日", "令和元年4月30日", "S64.1.8", "2019-02-30", "", "5月1日", "R0.1.1"])
+def test_parse_refuses_impossible_dates(text):
+    from madoguchi.core.dates import parse_legal_date
+
+    with pytest.raises(ValueError):
+        parse_legal_date(text)
