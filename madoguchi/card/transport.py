@@ -42,10 +42,7 @@ class PcscTransport:
     """A card in a PC/SC reader, through pyscard (the optional `pcsc` extra)."""
 
     def __init__(self, reader_name: str | None = None, timeout: float = 0.0):
-        try:
-            from smartcard.System import readers as list_pcsc_readers  # noqa: F401
-        except ImportError:
-            raise TransportError("PC/SC needs pyscard: pip install 'madoguchi[pcsc]'") from None
+        _require_pyscard()
         reader = find_reader(reader_name, timeout)
         from smartcard.Exceptions import CardConnectionException, NoCardException
 
@@ -83,18 +80,27 @@ class PcscTransport:
                 pass
 
 
-def reader_names() -> list[str]:
+def _require_pyscard() -> None:
     try:
-        from smartcard.System import readers
-        from smartcard.Exceptions import ListReadersException
+        import smartcard.System  # noqa: F401
     except ImportError:
         raise TransportError("PC/SC needs pyscard: pip install 'madoguchi[pcsc]'") from None
+
+
+def reader_names() -> list[str]:
+    _require_pyscard()
+    from smartcard.System import readers
+
     try:
         return [str(r) for r in readers()]
-    except ListReadersException as exc:
-        raise TransportError(f"cannot list PC/SC readers (is pcscd running?): {exc}") from None
-    except Exception as exc:  # noqa: BLE001 — pyscard raises plain errors when pcscd is absent
+    except Exception as exc:  # noqa: BLE001 — pyscard raises several kinds when pcscd is absent
         raise TransportError(f"cannot reach PC/SC (is pcscd running?): {exc}") from None
+
+
+def wait_for_card(name: str | None = None, timeout: float = 30.0) -> PcscTransport:
+    """Waits up to `timeout` seconds for a card in the reader named `name…` (any reader when
+    None) and connects to it."""
+    return PcscTransport(name, timeout=timeout)
 
 
 def find_reader(name: str | None, timeout: float = 0.0):

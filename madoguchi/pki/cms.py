@@ -12,7 +12,8 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable
 
-from asn1crypto import algos, cms, core, tsp, x509 as ax509
+from asn1crypto import algos, cms, tsp
+from asn1crypto import x509 as ax509
 
 # signer(digest_info_der) -> PKCS#1 v1.5 signature bytes
 DigestInfoSigner = Callable[[bytes], bytes]
@@ -80,5 +81,3 @@ def signer_certificate(cms_der: bytes) -> bytes:
     certs = info["content"]["certificates"]
     return certs[0].chosen.dump() if len(certs) else b""
 
-
-_ = core  # re-exported for callers building extra attributes

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -180,7 +181,7 @@ class DevCA:
             try:
                 cert.verify_directly_issued_by(self._certs[purpose])
                 return purpose
-            except (ValueError, TypeError, Exception):  # noqa: BLE001 — InvalidSignature and friends
+            except (InvalidSignature, ValueError, TypeError):
                 continue
         return None
 
