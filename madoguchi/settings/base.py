@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "madoguchi.audit",
     "madoguchi.staff",
     "madoguchi.residents",
+    "madoguchi.identity",
     "madoguchi.portal",
     "django.contrib.admin",
     "django.contrib.auth",

@@ -1,0 +1,171 @@
+"""Accounts from card ceremonies: the Person, its card credentials, its resident links."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from madoguchi.audit.services import record
+from madoguchi.municipalities.tenancy import tenant
+from madoguchi.residents.models import ResidentRecord
+from madoguchi.residents.names import search_key
+
+from .models import CardCredential, LinkReview, Person, ResidentLink
+
+
+@dataclass(frozen=True)
+class FourFacts:
+    """The basic four facts (基本4情報) as the signature certificate holds them."""
+
+    name: str
+    birth_date: dt.date
+    sex: str  # ISO 5218: 1, 2 or 9
+    address: str
+    name_alternative: str = ""  # the substitute-character form, when the certificate has one
+
+
+@dataclass(frozen=True)
+class CertificateRef:
+    der: bytes
+    sha256: str
+    issuer_key_id: str
+    serial: str
+    not_after: dt.datetime
+
+    @classmethod
+    def from_der(cls, der: bytes) -> "CertificateRef":
+        cert = x509.load_der_x509_certificate(der)
+        try:
+            aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+        except x509.ExtensionNotFound:
+            aki = None
+        return cls(
+            der=der,
+            sha256=cert.fingerprint(hashes.SHA256()).hex(),
+            issuer_key_id=aki.hex() if aki else f"name:{cert.issuer.rfc4514_string()}",
+            serial=format(cert.serial_number, "x"),
+            not_after=cert.not_valid_after_utc,
+        )
+
+
+def person_for_credential(cert: CertificateRef) -> Person | None:
+    credential = CardCredential.objects.select_related("person").filter(sha256=cert.sha256).first()
+    if credential is None:
+        return None
+    CardCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())
+    return credential.person
+
+
+def _matching_records(facts: FourFacts):
+    keys = {k for k in (search_key(facts.name), search_key(facts.name_alternative)) if k}
+    name_match = Q(name_key__in=keys) | Q(alternative_key__in=keys)
+    return ResidentRecord.objects.filter(
+        name_match, birth_date=facts.birth_date, sex=facts.sex,
+        status__in=[ResidentRecord.Status.RESIDENT, ResidentRecord.Status.MOVED_OUT],
+    )
+
+
+def _link_credential(person: Person, purpose: str, cert: CertificateRef) -> None:
+    existing = CardCredential.objects.filter(Q(sha256=cert.sha256) | Q(issuer_key_id=cert.issuer_key_id,
+                                                                         serial=cert.serial)).first()
+    if existing is not None:
+        if existing.person_id != person.pk:
+            raise ValueError("certificate already linked to another person")
+        return
+    CardCredential.objects.create(person=person, purpose=purpose, certificate=cert.der, sha256=cert.sha256,
+                                  issuer_key_id=cert.issuer_key_id, serial=cert.serial, not_after=cert.not_after)
+
+
+def identify(municipality, facts: FourFacts, auth_cert: CertificateRef, sign_cert: CertificateRef) -> Person:
+    """After an `identify` ceremony verified both signatures over one challenge.
+
+    Finds the Person by either certificate; failing that, a renewed card is recognised
+    through the resident record its facts match uniquely (already linked to a Person);
+    failing that, a new Person. Then links both certificates and the resident record.
+    """
+    now = timezone.now()
+    with tenant(municipality), transaction.atomic():
+        person = person_for_credential(auth_cert) or person_for_credential(sign_cert)
+        created = False
+        if person is None:
+            matches = list(_matching_records(facts)[:2])
+            if len(matches) == 1:
+                link = ResidentLink.objects.select_related("person").filter(record=matches[0]).first()
+                person = link.person if link else None
+        if person is None:
+            person = Person(verified_at=now)
+            created = True
+        person.verified_name = facts.name
+        person.verified_birth_date = facts.birth_date
+        person.verified_sex = facts.sex
+        person.verified_address = facts.address
+        person.verified_at = now
+        person.save()
+        _link_credential(person, CardCredential.Purpose.AUTHENTICATION, auth_cert)
+        _link_credential(person, CardCredential.Purpose.SIGNATURE, sign_cert)
+        record("identity.identified", actor=("resident", str(person.public_id)), obj=person,
+               data={"new_person": created})
+        link_resident_record(municipality, person, facts)
+    return person
+
+
+def link_resident_record(municipality, person: Person, facts: FourFacts):
+    """A link on a unique match of birth date + sex + normalised name; otherwise a review."""
+    with tenant(municipality), transaction.atomic():
+        existing = ResidentLink.objects.filter(person=person).first()
+        if existing is not None:
+            return existing
+        matches = list(_matching_records(facts)[:20])
+        if len(matches) == 1 and not ResidentLink.objects.filter(record=matches[0]).exists():
+            link = ResidentLink.objects.create(person=person, record=matches[0], method=ResidentLink.Method.AUTOMATIC)
+            record("identity.resident_linked", actor=("resident", str(person.public_id)), obj=link,
+                   data={"method": "automatic"})
+            return link
+        if not LinkReview.objects.filter(person=person, status=LinkReview.Status.OPEN).exists():
+            review = LinkReview.objects.create(
+                person=person,
+                reason=LinkReview.Reason.SEVERAL_MATCHES if matches else LinkReview.Reason.NO_MATCH,
+                candidate_ids=[m.pk for m in matches],
+                evidence={"name": facts.name, "name_alternative": facts.name_alternative,
+                          "birth_date": facts.birth_date.isoformat(), "sex": facts.sex, "address": facts.address},
+            )
+            record("identity.link_review_opened", actor=("resident", str(person.public_id)), obj=review,
+                   data={"reason": review.reason, "candidates": len(matches)})
+        return None
+
+
+class ReviewError(Exception):
+    pass
+
+
+def resolve_review(review: LinkReview, staff_user, record_id: int | None) -> ResidentLink | None:
+    """Staff choose the record (link) or reject (record_id None). Audited either way."""
+    with transaction.atomic():
+        review = LinkReview.objects.select_for_update().get(pk=review.pk)
+        if review.status != LinkReview.Status.OPEN:
+            raise ReviewError("already resolved")
+        link = None
+        if record_id is not None:
+            target = ResidentRecord.objects.filter(pk=record_id).first()
+            if target is None:
+                raise ReviewError("no such record in this municipality")
+            if ResidentLink.objects.filter(record=target).exists():
+                raise ReviewError("the record is already linked to someone")
+            if ResidentLink.objects.filter(person=review.person).exists():
+                raise ReviewError("the person is already linked")
+            link = ResidentLink.objects.create(person=review.person, record=target, method=ResidentLink.Method.STAFF,
+                                               linked_by=staff_user)
+            review.status = LinkReview.Status.LINKED
+        else:
+            review.status = LinkReview.Status.REJECTED
+        review.resolved_at = timezone.now()
+        review.resolved_by = staff_user
+        review.evidence = {}
+        review.save()
+        record("identity.link_review_resolved", actor=staff_user, obj=review,
+               data={"outcome": review.status, "record": record_id})
+    return link
