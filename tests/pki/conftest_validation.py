@@ -1,0 +1,77 @@
+"""Shared material for the issue-4 tests (imported explicitly; not a conftest.py).
+
+One auth CA and one sign CA (JPKI-TEST), a card's two keys and certificates, and the J-LIS
+roots from ../shared/data/jpki-roots when present. RSA key generation is slow: session scope.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from madoguchi.pki import crlindex, profile, testing, trust, validation
+
+JLIS_ROOTS = Path("/work/shared/data/jpki-roots")
+DER = serialization.Encoding.DER
+HOLDER = profile.BasicFour(name="窓口\u3000花子", address="東京都千代田区霞が関２丁目１番２号",
+                           birth=dt.date(1990, 1, 2), sex="2")
+
+
+def der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(DER)
+
+
+def crl_der(c: x509.CertificateRevocationList) -> bytes:
+    return c.public_bytes(DER)
+
+
+def card_signer(key: rsa.RSAPrivateKey):
+    """What the card does: PKCS#1 v1.5 over a given SHA-256 DigestInfo."""
+    def sign(digest_info: bytes) -> bytes:
+        assert len(digest_info) == 51
+        return key.sign(digest_info[-32:], padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+    return sign
+
+
+@dataclass
+class World:
+    auth_ca: testing.CA
+    sign_ca: testing.CA
+    auth_key: rsa.RSAPrivateKey
+    sign_key: rsa.RSAPrivateKey
+    auth_cert: x509.Certificate
+    sign_cert: x509.Certificate
+    other_key: rsa.RSAPrivateKey
+
+    def trust(self) -> trust.TrustStore:
+        store = trust.TrustStore()
+        store.add(self.auth_ca.cert, "auth")
+        store.add(self.sign_ca.cert, "sign")
+        return store
+
+    def revocation(self, revoked_auth=(), revoked_sign=(), store=None) -> crlindex.RevocationStore:
+        store = store or crlindex.RevocationStore()
+        ts = self.trust()
+        store.import_crl(crl_der(testing.crl(self.auth_ca, revoked_auth)), ts)
+        store.import_crl(crl_der(testing.crl(self.sign_ca, revoked_sign)), ts)
+        return store
+
+    def validator(self, revoked_auth=(), revoked_sign=(), **kw) -> validation.Validator:
+        return validation.Validator(self.trust(), self.revocation(revoked_auth, revoked_sign), **kw)
+
+
+@pytest.fixture(scope="session")
+def world() -> World:
+    auth_ca, sign_ca = testing.make_ca("auth"), testing.make_ca("sign")
+    auth_key, sign_key = testing.key(), testing.key()
+    return World(auth_ca, sign_ca, auth_key, sign_key,
+                 testing.issue(auth_ca, auth_key.public_key()),
+                 testing.issue(sign_ca, sign_key.public_key(), facts=HOLDER),
+                 testing.key())
