@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from asn1crypto import algos
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -33,10 +34,22 @@ def crl_der(c: x509.CertificateRevocationList) -> bytes:
 
 
 def card_signer(key: rsa.RSAPrivateKey):
-    """What the card does: PKCS#1 v1.5 over a given SHA-256 DigestInfo."""
+    """The virtual card's behaviour (madoguchi.card.virtual.pkcs1_sign): a SHA-256 DigestInfo
+    is signed as the standard PKCS#1 v1.5 encoding of that digest."""
     def sign(digest_info: bytes) -> bytes:
-        assert len(digest_info) == 51
-        return key.sign(digest_info[-32:], padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+        info = algos.DigestInfo.load(digest_info)
+        assert info["digest_algorithm"]["algorithm"].native == "sha256"
+        return key.sign(info["digest"].native, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+    return sign
+
+
+def raw_card_signer(key: rsa.RSAPrivateKey):
+    """A real card: PKCS#1 v1.5 type-1 padding of exactly the bytes given, raised to d."""
+    def sign(data: bytes) -> bytes:
+        k = (key.key_size + 7) // 8
+        em = b"\x00\x01" + b"\xff" * (k - 3 - len(data)) + b"\x00" + data
+        n = key.private_numbers()
+        return pow(int.from_bytes(em, "big"), n.d, n.public_numbers.n).to_bytes(k, "big")
     return sign
 
 

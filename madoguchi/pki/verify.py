@@ -1,0 +1,274 @@
+"""CAdES-BES / CMS SignedData verification (detached), returning a verification record.
+
+Checks: one SignerInfo (none or several is bad input); digest algorithm SHA-256/384/512;
+signed attributes present, contentType = the encapsulated type, messageDigest = the digest of
+the content; ESS signingCertificateV2 (when present) names the signer certificate; signer
+certificate found by issuer+serial or subject key identifier among the certificates carried;
+the signature over the DER SET OF signed attributes (as received) verifies; the certificate
+validates for purpose `sign` at the verification time. `signingTime` is reported, never
+trusted. The ceremony binding (ARCHITECTURE.md, "The card ceremony") is a signed attribute
+under the project OID below; the record carries it parsed for the caller to check.
+
+Structures by asn1crypto, signatures by cryptography.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+
+from asn1crypto import cms, core
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from . import facts as facts_mod
+from .errors import MalformedInput, PKIError, UnsupportedAlgorithm
+from .validation import MESSAGES, Result, Validator, Verdict
+
+UTC = dt.timezone.utc
+MAX_CMS_BYTES = 1024 * 1024  # a detached signature with a handful of certificates is a few KB
+
+# CHOICE: the project OID arc. madoguchi has no IANA enterprise number, so its arc is a UUID
+# OID (ITU-T X.667, 2.25.<uuid as integer>), unique without registration.
+PROJECT_ARC = "2.25.145271929438307346753777071334681355435"
+OID_CEREMONY_BINDING = PROJECT_ARC + ".1.1"
+
+_HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+_RSA_SIGS = {"rsassa_pkcs1v15", "sha256_rsa", "sha384_rsa", "sha512_rsa"}
+_EC_SIGS = {"sha256_ecdsa", "sha384_ecdsa", "sha512_ecdsa", "ecdsa"}
+
+
+class CeremonyBinding(core.Sequence):
+    """CeremonyBinding ::= SEQUENCE { version INTEGER (1), ceremonyId UTF8String,
+    challenge OCTET STRING, audience UTF8String, purpose UTF8String }"""
+
+    _fields = [
+        ("version", core.Integer),
+        ("ceremony_id", core.UTF8String),
+        ("challenge", core.OctetString),
+        ("audience", core.UTF8String),
+        ("purpose", core.UTF8String),
+    ]
+
+
+def ceremony_attribute(ceremony_id: str, challenge: bytes, audience: str, purpose: str = "sign") -> cms.CMSAttribute:
+    """The signed attribute binding a CMS to a ceremony; pass it to cms.sign_detached(extra_attributes=…)."""
+    value = CeremonyBinding({"version": 1, "ceremony_id": ceremony_id, "challenge": challenge,
+                             "audience": audience, "purpose": purpose})
+    return cms.CMSAttribute({"type": OID_CEREMONY_BINDING, "values": [core.Any.load(value.dump())]})
+
+
+@dataclass(frozen=True)
+class Ceremony:
+    ceremony_id: str
+    challenge: bytes
+    audience: str
+    purpose: str
+
+    def as_dict(self) -> dict:
+        return {"ceremony_id": self.ceremony_id, "challenge": self.challenge.hex(), "audience": self.audience,
+                "purpose": self.purpose}
+
+
+@dataclass(frozen=True)
+class VerificationRecord:
+    """What a caller stores beside what was signed."""
+
+    verified_at: dt.datetime
+    verdict: Verdict
+    log: str
+    content_sha256: str
+    signer_sha256: str | None = None
+    chain: tuple[bytes, ...] = field(default=(), repr=False)  # DER: signer certificate, trust anchor
+    revocation: dict | None = None  # CRL number/thisUpdate or the OCSP answer consulted
+    signing_time_claimed: dt.datetime | None = None  # reported, never trusted
+    ceremony: Ceremony | None = None
+    facts: facts_mod.SignatureFacts | None = None
+    certificate: Result | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict is Verdict.VALID
+
+    @property
+    def message_ja(self) -> str:
+        return MESSAGES[self.verdict][0]
+
+    @property
+    def message_en(self) -> str:
+        return MESSAGES[self.verdict][1]
+
+    def as_dict(self) -> dict:
+        return {
+            "verified_at": self.verified_at.isoformat(), "verdict": self.verdict.value, "log": self.log,
+            "content_sha256": self.content_sha256, "signer_sha256": self.signer_sha256,
+            "chain": [base64.b64encode(c).decode() for c in self.chain],
+            "revocation": self.revocation,
+            "signing_time_claimed": self.signing_time_claimed.isoformat() if self.signing_time_claimed else None,
+            "ceremony": self.ceremony.as_dict() if self.ceremony else None,
+            "facts": self.facts.as_dict() if self.facts else None,
+        }
+
+
+def _load(signature: bytes) -> cms.SignedData:
+    if not isinstance(signature, bytes | bytearray) or len(signature) > MAX_CMS_BYTES:
+        raise MalformedInput("CMS signature missing or oversized")
+    data = bytes(signature)
+    if data.lstrip()[:10] == b"-----BEGIN":
+        lines = [ln for ln in data.strip().splitlines() if not ln.startswith(b"-----")]
+        try:
+            data = base64.b64decode(b"".join(lines), validate=True)
+        except ValueError:
+            raise MalformedInput("bad base64 in PEM CMS") from None
+    try:
+        info = cms.ContentInfo.load(data, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise MalformedInput(f"CMS content type is {info['content_type'].native}, not signedData")
+        sd = info["content"]
+        sd.native  # force a full parse: every structural error surfaces here, typed
+    except MalformedInput:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        raise MalformedInput(f"not a CMS SignedData: {exc}") from None
+    return sd
+
+
+def _attr(attrs: cms.CMSAttributes, name: str) -> list:
+    found = [a for a in attrs if a["type"].native == name or a["type"].dotted == name]
+    if len(found) > 1:
+        raise MalformedInput(f"signed attribute {name} appears twice")
+    if not found:
+        return []
+    values = list(found[0]["values"])
+    if len(values) != 1:
+        raise MalformedInput(f"signed attribute {name} must have exactly one value")
+    return values
+
+
+def _find_signer(sd: cms.SignedData, sid: cms.SignerIdentifier) -> x509.Certificate:
+    for choice in sd["certificates"] or []:
+        if choice.name != "certificate":
+            continue
+        c = choice.chosen
+        if sid.name == "issuer_and_serial_number":
+            ias = sid.chosen
+            if c.issuer == ias["issuer"] and c.serial_number == ias["serial_number"].native:
+                return x509.load_der_x509_certificate(c.dump())
+        elif sid.name == "subject_key_identifier":
+            if c.key_identifier == sid.chosen.native:
+                return x509.load_der_x509_certificate(c.dump())
+    raise MalformedInput("the signer's certificate is not in the CMS")
+
+
+def _verify_sig(cert: x509.Certificate, sig_alg: str, hash_name: str, signature: bytes, data: bytes) -> bool:
+    key = cert.public_key()
+    algorithm = _HASHES[hash_name]()
+    try:
+        if sig_alg in _RSA_SIGS and isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, data, padding.PKCS1v15(), algorithm)
+        elif sig_alg in _EC_SIGS and isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(algorithm))
+        else:
+            raise UnsupportedAlgorithm(f"signature algorithm {sig_alg} does not fit the signer's key")
+    except InvalidSignature:
+        return False
+    return True
+
+
+def verify_detached(signature: bytes, content: bytes | None, validator: Validator,
+                    at: dt.datetime | None = None) -> VerificationRecord:
+    """Verifies a CAdES-BES SignedData over `content` (detached; or encapsulated when
+    `content` is None). Bad input raises PKIError; an invalid signature returns a record whose
+    verdict says why."""
+    at = at or dt.datetime.now(UTC)
+    sd = _load(signature)
+    infos = list(sd["signer_infos"])
+    if not infos:
+        raise MalformedInput("the CMS has no signer")
+    if len(infos) > 1:
+        raise MalformedInput(f"the CMS has {len(infos)} signers; exactly one is accepted")
+    si = infos[0]
+    encap = sd["encap_content_info"]
+    if content is None:
+        if encap["content"].native is None:
+            raise MalformedInput("detached CMS given without its content")
+        content = encap["content"].native
+    elif encap["content"].native is not None and encap["content"].native != content:
+        raise MalformedInput("CMS encapsulates content different from the content given")
+    hash_name = si["digest_algorithm"]["algorithm"].native
+    if hash_name not in _HASHES:
+        raise UnsupportedAlgorithm(f"digest algorithm {hash_name} is not accepted")
+    sig_alg = si["signature_algorithm"]["algorithm"].native
+    if sig_alg not in _RSA_SIGS | _EC_SIGS:
+        raise UnsupportedAlgorithm(f"signature algorithm {sig_alg} is not accepted")
+    h = _HASHES[hash_name]()
+    digester = hashes.Hash(h)
+    digester.update(content)
+    content_digest = digester.finalize()
+    content_sha256 = hashlib.sha256(content).hexdigest()
+    attrs = si["signed_attrs"]
+    if not len(attrs):
+        raise MalformedInput("no signed attributes: not CAdES-BES")
+    try:
+        ct = _attr(attrs, "content_type")
+        md = _attr(attrs, "message_digest")
+        st = _attr(attrs, "signing_time")
+        ess = _attr(attrs, "signing_certificate_v2")
+        ceremony_values = _attr(attrs, OID_CEREMONY_BINDING)
+        if not ct or not md:
+            raise MalformedInput("contentType or messageDigest signed attribute missing")
+        if ct[0].native != encap["content_type"].native:
+            raise MalformedInput("contentType attribute differs from the encapsulated content type")
+        claimed = st[0].native if st else None
+        ceremony = None
+        if ceremony_values:
+            b = CeremonyBinding.load(ceremony_values[0].dump(), strict=True)
+            if b["version"].native != 1:
+                raise MalformedInput(f"ceremony binding version {b['version'].native} unknown")
+            ceremony = Ceremony(b["ceremony_id"].native, b["challenge"].native, b["audience"].native,
+                                b["purpose"].native)
+        signer = _find_signer(sd, si["sid"])
+    except PKIError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise MalformedInput(f"signed attributes do not parse: {exc}") from None
+    signer_der = signer.public_bytes(Encoding.DER)
+    common = dict(verified_at=at, content_sha256=content_sha256, signer_sha256=hashlib.sha256(signer_der).hexdigest(),
+                  signing_time_claimed=claimed, ceremony=ceremony)
+
+    if md[0].native != content_digest:
+        return VerificationRecord(verdict=Verdict.BAD_SIGNATURE, log="messageDigest does not match the content",
+                                  chain=(signer_der,), **common)
+    if ess:
+        certs = ess[0]["certs"]
+        if not len(certs):
+            raise MalformedInput("signingCertificateV2 names no certificate")
+        first = certs[0]
+        alg = first["hash_algorithm"]["algorithm"].native
+        if alg not in _HASHES:
+            raise UnsupportedAlgorithm(f"signingCertificateV2 hash {alg} is not accepted")
+        hh = hashes.Hash(_HASHES[alg]())
+        hh.update(signer_der)
+        if first["cert_hash"].native != hh.finalize():
+            return VerificationRecord(verdict=Verdict.BAD_SIGNATURE,
+                                      log="signingCertificateV2 names another certificate",
+                                      chain=(signer_der,), **common)
+    signed_bytes = b"\x31" + attrs.dump()[1:]  # the [0] IMPLICIT SET OF, re-tagged as SET (RFC 5652 §5.4)
+    if not _verify_sig(signer, sig_alg, hash_name, si["signature"].native, signed_bytes):
+        return VerificationRecord(verdict=Verdict.BAD_SIGNATURE, log="signature over the signed attributes "
+                                  "does not verify", chain=(signer_der,), **common)
+    result = validator.validate(signer_der, "sign", at)
+    chain = (signer_der,) + ((result.anchor.der,) if result.anchor else ())
+    try:
+        four = facts_mod.from_certificate(signer)
+    except PKIError:
+        four = None
+    return VerificationRecord(verdict=result.verdict, log=result.log, chain=chain,
+                              revocation=result.revocation.as_dict() if result.revocation else None,
+                              facts=four, certificate=result, **common)
+
