@@ -325,8 +325,9 @@ class VirtualCard:
         if key == BLOCKED_AT_ISSUANCE:
             return A.Response(b"", 0x63C0 if not cmd.data else A.SW_REF_DATA_BLOCKED)
         if not cmd.data:  # retry counter; consumes no try
-            if key in self.session.verified:  # CHOICE: ISO 7816-4 — 9000 once verified
-                return A.Response(b"", A.SW_OK)
+            # CHOICE: 63Cx even when the PIN is verified (ISO 7816-4 would allow 9000): OpenSC's
+            # JPKI driver, written against real cards, refuses any other answer and then fails
+            # to bind a card left verified by the previous program.
             with self._pins(write=False) as pins:
                 tries = pins[pin_id(*key)]["tries"]
             return A.Response(b"", 0x63C0 | tries)

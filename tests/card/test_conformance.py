@@ -157,11 +157,15 @@ def test_retry_counters_read_with_empty_verify(raw):
     assert raw("00 20 00 80") == (b"", 0x63C3)
 
 
-def test_verify_then_empty_verify_reports_verified(raw):
+def test_empty_verify_after_a_correct_one_still_reports_the_counter(raw):
+    """OpenSC's JPKI driver accepts only 63Cx here (CHOICE in the virtual card)."""
     raw(SELECT_JPKI)
     raw(ef(C.EF_AUTH_PIN))
+    assert raw(verify_hex("0000")) == (b"", 0x63C2)
     assert raw(verify_hex(PIN)) == (b"", 0x9000)
-    assert raw("00 20 00 80") == (b"", 0x9000)
+    assert raw("00 20 00 80") == (b"", 0x63C3)
+    raw(ef(C.EF_AUTH_KEY))
+    assert raw(sign_hex(digest_info(b"x")))[1] == 0x9000  # still verified
 
 
 def test_verify_addressing_errors(raw):
