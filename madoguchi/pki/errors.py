@@ -10,7 +10,7 @@ class PKIError(Exception):
     code = "error"
 
     def __init__(self, message: str, code: str | None = None):
-        super().__init__(message)
+        super().__init__(" ".join(str(message).split()))  # always one line (asn1crypto's span several)
         if code is not None:
             self.code = code
 
