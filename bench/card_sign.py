@@ -69,6 +69,16 @@ def with_pcsc(card_dir: Path):
         import smartcard  # noqa: F401
     except ImportError:
         return "pyscard not installed"
+    from madoguchi.card.vpcd import exclusive_use
+
+    try:
+        with exclusive_use(timeout=300):
+            return _with_pcsc(card_dir)
+    except TimeoutError as exc:
+        return str(exc)
+
+
+def _with_pcsc(card_dir: Path):
     from madoguchi.card.vpcd import VpcdServer, configured_port, reader_name
 
     started = None

@@ -9,11 +9,14 @@ command APDU, answered with the response APDU. The readers show up in PC/SC as
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import socket
+import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 VPCD_CTRL_OFF = 0
@@ -155,3 +158,25 @@ class VpcdServer:
 def port_from_env() -> int | None:
     value = os.environ.get("MADOGUCHI_VPCD_PORT")
     return int(value) if value else None
+
+
+@contextmanager
+def exclusive_use(timeout: float = 600.0, path: str | os.PathLike | None = None):
+    """Holds a machine-wide lock while tests or benchmarks own pcscd and the vpcd slots, so
+    two runs on one machine (say a developer's and CI's) take turns instead of talking to
+    each other's cards. Raises TimeoutError when the other run does not finish in time."""
+    lock_path = Path(path or Path(tempfile.gettempdir()) / "madoguchi-vpcd.lock")
+    with open(lock_path, "a") as fh:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"another process holds {lock_path}") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -73,6 +74,13 @@ def pcscd():
         import smartcard  # noqa: F401
     except ImportError:
         _pcsc_unavailable("pyscard is not installed")
+    from madoguchi.card.vpcd import exclusive_use
+
+    with exclusive_use():  # another test run on this machine waits for us, and we for it
+        yield from _run_pcscd()
+
+
+def _run_pcscd():
     if _virtual_readers():
         yield None
         return
@@ -81,11 +89,13 @@ def pcscd():
         _pcsc_unavailable("pcscd is not installed (Debian packages pcscd, vsmartcard-vpcd)")
     if not os.path.exists("/etc/reader.conf.d/vpcd"):
         _pcsc_unavailable("vpcd is not configured (Debian package vsmartcard-vpcd)")
-    proc = subprocess.Popen([exe, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tempfile.TemporaryFile()  # a pipe could fill up and stall pcscd
+    proc = subprocess.Popen([exe, "-f"], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 15
     while not _virtual_readers():
         if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace").strip().splitlines()[-1:] if proc.stderr else []
+            log.seek(0)
+            err = log.read().decode(errors="replace").strip().splitlines()[-1:]
             _pcsc_unavailable(f"pcscd exited with {proc.returncode}: {' '.join(err)}")
         if time.monotonic() > deadline:
             proc.terminate()
@@ -98,6 +108,7 @@ def pcscd():
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    log.close()
 
 
 class SwappableCard:
