@@ -320,3 +320,19 @@ def test_extended_length_read(raw):
     data, sw = raw(f"00 B0 00 00 00 {total >> 8:02X} {total & 0xFF:02X}")
     if sw == 0x9000:  # readers may refuse extended APDUs; the virtual card itself accepts them
         assert len(data) == total
+
+
+def test_text_ap_verification_code_b_opens_the_four_facts_only(raw, card_state):
+    from madoguchi.card.virtual import era_year_code
+
+    text = card_state["text"]
+    code_b = f"{era_year_code(HOLDER.birth)}{text['card_expiry'][:4]}{text['security_code']}"
+    assert code_b.startswith("020102")  # 平成2年1月2日
+    raw(SELECT_TEXT)
+    raw(ef(C.EF_TEXT_CODE_B))
+    assert raw("00 20 00 80") == (b"", 0x63CA)
+    assert raw(verify_hex(code_b)) == (b"", 0x9000)
+    raw(ef(C.EF_TEXT_ATTRIBUTES))
+    assert raw("00 B0 00 00 05")[1] == 0x9000
+    raw(ef(C.EF_TEXT_MYNUMBER))
+    assert raw("00 B0 00 00 11") == (b"", 0x6982)
