@@ -1,6 +1,7 @@
 from django.urls import include, path, register_converter
 from django.views.i18n import set_language
 
+from madoguchi.ceremonies.api import api as ceremony_api
 from madoguchi.core import views as core_views
 from madoguchi.core.access import public_view
 from madoguchi.municipalities.converters import MunicipalityCodeConverter
@@ -8,6 +9,15 @@ from madoguchi.portal import views as portal_views
 from madoguchi.staff.admin import admin_site
 
 register_converter(MunicipalityCodeConverter, "municipality")
+
+
+def public(urls):
+    """Marks every view of an included API as public (its operations check their own rights)."""
+    patterns, app_name, namespace = urls
+    for pattern in patterns:
+        pattern.callback.madoguchi_public = True
+    return patterns, app_name, namespace
+
 
 urlpatterns = [
     path("", portal_views.directory, name="directory"),
@@ -17,6 +27,9 @@ urlpatterns = [
     path("admin/", admin_site.urls),
     path("<municipality:code>/", include("madoguchi.portal.urls")),
     path("<municipality:code>/staff/", include("madoguchi.staff.urls")),
+    path("<municipality:code>/ceremony/", include("madoguchi.ceremonies.urls")),
+    path("<municipality:code>/", include("madoguchi.identity.urls")),
+    path("<municipality:code>/api/", public(ceremony_api.urls)),
 ]
 
 handler400 = "madoguchi.core.views.bad_request"

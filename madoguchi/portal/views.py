@@ -22,8 +22,8 @@ def top(request, code):
 @public_view
 @require_GET
 def card_login(request, code):
-    """The card sign-in entry point. The card ceremony is not built yet: say so plainly."""
-    return render(request, "portal/card_login.html", status=503)
+    """The card sign-in entry point: `login`, or `identify` the first time."""
+    return render(request, "portal/card_login.html")
 
 
 @public_view

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "madoguchi.staff",
     "madoguchi.residents",
     "madoguchi.identity",
+    "madoguchi.ceremonies",
     "madoguchi.portal",
     "django.contrib.admin",
     "django.contrib.auth",

@@ -34,10 +34,19 @@ def test_resident_top_page_switches_to_english(server, page):
     screenshot(page, "resident-top-en")
 
 
-def test_card_login_is_plainly_not_available(server, page):
+def test_card_login_shows_a_qr_code_to_read_the_card(server, page):
     page.goto(f"{server.base_url}/{CODE}/")
     page.get_by_role("link", name="マイナンバーカードでログイン").click()
-    assert page.get_by_role("heading", name="まだご利用いただけません").is_visible()
+    page.get_by_role("button", name="ログインする", exact=True).click()
+    assert page.get_by_role("heading", name="マイナンバーカードを読み取ってください").is_visible()
+    assert page.get_by_role("img", name="カード読み取りアプリ用の QR コード").is_visible()
+    assert "/api/ceremonies/" in page.get_by_label(re.compile("アドレスを貼り付けて")).input_value()
+    # The page polls without reloading and shows the waiting state.
+    page.wait_for_timeout(2500)
+    assert page.get_by_text("カードの読み取りを待っています").is_visible()
+    assert page.console_errors == []
+    screenshot(page, "ceremony-wait")
+    assert axe_violations(page) == []
 
 
 def test_unknown_municipality_shows_the_japanese_404(server, page):

@@ -27,10 +27,12 @@ def test_english_through_accept_language(client, muni_a):
 
 
 @pytest.mark.django_db
-def test_card_login_says_plainly_it_is_not_available(client, muni_a):
+def test_card_login_offers_login_and_identity_verification(client, muni_a):
     response = client.get(f"/{muni_a.code}/login/")
-    assert response.status_code == 503
-    assert "まだご利用いただけません" in response.content.decode()
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'name="purpose" value="login"' in body and 'name="purpose" value="identify"' in body
+    assert "署名用電子証明書のパスワード" in body
 
 
 @pytest.mark.django_db

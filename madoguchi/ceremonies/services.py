@@ -1,0 +1,235 @@
+"""The ceremony service: open → fetch (card client) → complete (card client) → state and
+finish (the browser that opened it). docs/ceremony.md specifies the protocol."""
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+from cryptography import x509
+from django.db import transaction
+from django.utils import timezone
+
+from madoguchi.audit.services import record
+from madoguchi.identity.services import CertificateRef, FourFacts, identify, person_for_credential
+from madoguchi.pki import facts as pki_facts
+from madoguchi.pki.challenge import verify_challenge
+from madoguchi.pki.errors import PKIError
+from madoguchi.pki.verify import verify_detached
+from madoguchi.protocol.ceremony import CHALLENGE_BYTES, to_be_signed
+
+from . import errors
+from .models import Ceremony
+from .pki import validator
+
+TTL = dt.timedelta(minutes=5)
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+MAX_FIELD_BYTES = 64 * 1024  # a certificate is ~2 KB, a CMS a few KB
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def open_ceremony(purpose: str, *, audience: str, requester: str, reason: str,
+                  document: bytes | None = None) -> tuple[Ceremony, str]:
+    """Opens a ceremony in the municipality in scope. Returns it and the opener's poll token
+    (kept by the opener only: it watches the ceremony and takes its result)."""
+    if purpose not in Ceremony.Purpose.values:
+        raise errors.malformed(f"unknown purpose {purpose!r}")
+    if (purpose == Ceremony.Purpose.SIGN) != (document is not None):
+        raise errors.malformed("a document is signed by `sign` ceremonies only")
+    if document is not None and len(document) > MAX_DOCUMENT_BYTES:
+        raise errors.malformed("the document is too large")
+    now = timezone.now()
+    poll_token = secrets.token_urlsafe(32)
+    ceremony = Ceremony.objects.create(
+        public_id=secrets.token_urlsafe(32), purpose=purpose, challenge=secrets.token_bytes(CHALLENGE_BYTES),
+        audience=audience, requester=requester, reason=reason, poll_token_sha256=_hash_token(poll_token),
+        created_at=now, expires_at=now + TTL, document=document,
+        document_sha256=hashlib.sha256(document).hexdigest() if document is not None else "",
+    )
+    record("ceremony.opened", actor=("anonymous", ""), obj=ceremony, data={"purpose": purpose})
+    return ceremony, poll_token
+
+
+def find(public_id: str) -> Ceremony:
+    if not isinstance(public_id, str) or len(public_id) > 64:
+        raise errors.not_found()
+    ceremony = Ceremony.objects.filter(public_id=public_id).first()
+    if ceremony is None:
+        raise errors.not_found()
+    return ceremony
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64(value, name: str) -> bytes:
+    if not isinstance(value, str) or len(value) > MAX_FIELD_BYTES * 4 // 3 + 4:
+        raise errors.malformed(f"{name} is missing or too long")
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raise errors.malformed(f"{name} is not base64url") from None
+
+
+def describe(ceremony: Ceremony) -> dict:
+    """What the card client needs: who asks, why, and what to sign."""
+    if timezone.now() > ceremony.expires_at:
+        raise errors.expired()
+    if ceremony.status != Ceremony.Status.OPEN:
+        raise errors.already_used()
+    out = {
+        "id": ceremony.public_id,
+        "municipality": {"code": ceremony.municipality.code, "name": ceremony.municipality.name},
+        "purpose": ceremony.purpose,
+        "audience": ceremony.audience,
+        "requester": ceremony.requester,
+        "reason": ceremony.reason,
+        "challenge": b64(bytes(ceremony.challenge)),
+        "expires_at": ceremony.expires_at.isoformat(),
+    }
+    if ceremony.purpose in (Ceremony.Purpose.LOGIN, Ceremony.Purpose.IDENTIFY):
+        out["to_be_signed"] = b64(to_be_signed(ceremony.public_id, bytes(ceremony.challenge), ceremony.audience,
+                                               ceremony.purpose))
+    if ceremony.purpose == Ceremony.Purpose.SIGN:
+        out["document"] = {"sha256": ceremony.document_sha256, "size": len(bytes(ceremony.document)),
+                           "content": b64(bytes(ceremony.document))}
+    return out
+
+
+def _facts(sign_der: bytes) -> FourFacts:
+    parsed = pki_facts.from_certificate(x509.load_der_x509_certificate(sign_der))
+    if parsed is None or parsed.birth is None or parsed.sex not in ("1", "2", "9"):
+        raise errors.malformed("the signature certificate carries no readable basic four facts")
+    return FourFacts(name=parsed.name, birth_date=parsed.birth, sex=parsed.sex, address=parsed.address,
+                     name_alternative=parsed.name_substitute or "")
+
+
+def _verify(ceremony: Ceremony, payload: dict) -> dict:
+    """Checks a completion; returns what to store, or raises CeremonyError."""
+    if not isinstance(payload, dict):
+        raise errors.malformed("the body is not a JSON object")
+    if payload.get("audience") != ceremony.audience:
+        raise errors.wrong_audience()
+    v = validator()
+    challenge = bytes(ceremony.challenge)
+    purpose = ceremony.purpose
+    if purpose == Ceremony.Purpose.PRESENCE:
+        auth_cert = unb64(payload.get("auth_certificate"), "auth_certificate")
+        result = v.validate(auth_cert, "auth")
+        if not result.ok:
+            raise errors.from_verdict(result.verdict)
+        return {"verification": {"auth": result.as_dict()}}
+
+    if purpose == Ceremony.Purpose.SIGN:
+        signature = unb64(payload.get("cms"), "cms")
+        try:
+            verified = verify_detached(signature, bytes(ceremony.document), v)
+        except PKIError as exc:
+            raise errors.malformed(str(exc)) from None
+        if not verified.ok:
+            raise errors.from_verdict(verified.verdict)
+        binding = verified.ceremony
+        if binding is None or binding.ceremony_id != ceremony.public_id or binding.challenge != challenge \
+                or binding.purpose != "sign":
+            raise errors.wrong_ceremony()
+        if binding.audience != ceremony.audience:
+            raise errors.wrong_audience()
+        person = person_for_credential(CertificateRef.from_der(verified.chain[0])) if verified.chain else None
+        return {"verification": {"sign": verified.as_dict()}, "signature": signature, "person": person}
+
+    tbs = to_be_signed(ceremony.public_id, challenge, ceremony.audience, purpose)
+    auth_cert = unb64(payload.get("auth_certificate"), "auth_certificate")
+    auth = verify_challenge(v, auth_cert, unb64(payload.get("auth_signature"), "auth_signature"), message=tbs,
+                            purpose="auth")
+    if not auth.ok:
+        raise errors.from_verdict(auth.verdict)
+    verification = {"auth": auth.certificate.as_dict()}
+    if purpose == Ceremony.Purpose.LOGIN:
+        person = person_for_credential(CertificateRef.from_der(auth_cert))
+        if person is None:
+            raise errors.unknown_card()
+        return {"verification": verification, "person": person}
+
+    sign_cert = unb64(payload.get("sign_certificate"), "sign_certificate")
+    sign = verify_challenge(v, sign_cert, unb64(payload.get("sign_signature"), "sign_signature"), message=tbs,
+                            purpose="sign")
+    if not sign.ok:
+        raise errors.from_verdict(sign.verdict)
+    verification["sign"] = sign.certificate.as_dict()
+    person = identify(ceremony.municipality, _facts(sign_cert), CertificateRef.from_der(auth_cert),
+                      CertificateRef.from_der(sign_cert))
+    return {"verification": verification, "person": person}
+
+
+def complete(public_id: str, payload: dict) -> Ceremony:
+    """The card client's answer. A ceremony completes once; an answer that fails
+    verification leaves it unusable, so a signature cannot be tried against it twice."""
+    failure = None
+    with transaction.atomic():
+        ceremony = find(public_id)
+        ceremony = Ceremony.objects.select_for_update().get(pk=ceremony.pk)
+        if ceremony.status != Ceremony.Status.OPEN:
+            failure = errors.already_used()
+        elif timezone.now() > ceremony.expires_at:
+            failure = errors.expired()
+            ceremony.status, ceremony.failure_code = Ceremony.Status.FAILED, failure.code
+        else:
+            ceremony.completions_tried += 1
+            try:
+                outcome = _verify(ceremony, payload)
+            except errors.CeremonyError as exc:
+                failure = exc
+                if exc.consumes or ceremony.completions_tried >= 3:
+                    ceremony.status, ceremony.failure_code = Ceremony.Status.FAILED, exc.code
+            else:
+                ceremony.status = Ceremony.Status.COMPLETED
+                ceremony.completed_at = timezone.now()
+                ceremony.verification = outcome["verification"]
+                ceremony.person = outcome.get("person")
+                ceremony.signature = outcome.get("signature")
+        ceremony.save()
+        if failure is None:
+            record("ceremony.completed", actor=("resident", str(ceremony.person.public_id)) if ceremony.person
+                   else ("anonymous", ""), obj=ceremony, data={"purpose": ceremony.purpose})
+        else:
+            record("ceremony.failed", actor=("anonymous", ""), obj=ceremony,
+                   data={"purpose": ceremony.purpose, "code": failure.code})
+    if failure is not None:
+        raise failure
+    return ceremony
+
+
+def _check_token(ceremony: Ceremony, poll_token: str | None) -> None:
+    if not poll_token or not hmac.compare_digest(_hash_token(poll_token), ceremony.poll_token_sha256):
+        raise errors.forbidden()
+
+
+def state(public_id: str, poll_token: str | None) -> dict:
+    ceremony = find(public_id)
+    _check_token(ceremony, poll_token)
+    status = ceremony.status
+    if status == Ceremony.Status.OPEN and timezone.now() > ceremony.expires_at:
+        status = "expired"
+    out = {"status": status, "expires_at": ceremony.expires_at.isoformat()}
+    if ceremony.failure_code:
+        out["code"] = ceremony.failure_code
+    return out
+
+
+def take_result(public_id: str, poll_token: str | None) -> Ceremony:
+    """The opener takes the result of a completed ceremony, once."""
+    with transaction.atomic():
+        ceremony = find(public_id)
+        _check_token(ceremony, poll_token)
+        ceremony = Ceremony.objects.select_for_update().get(pk=ceremony.pk)
+        if ceremony.status != Ceremony.Status.COMPLETED:
+            raise errors.already_used() if ceremony.status == Ceremony.Status.CONSUMED else errors.forbidden()
+        ceremony.status = Ceremony.Status.CONSUMED
+        ceremony.save(update_fields=["status"])
+    return ceremony

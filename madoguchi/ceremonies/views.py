@@ -1,0 +1,122 @@
+"""The browser side of a ceremony: open, wait with a QR code, continue when done."""
+
+import segno
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from madoguchi.audit.services import record
+from madoguchi.core.access import public_view
+from madoguchi.core.ratelimit import allow, client_address
+from madoguchi.identity import sessions
+
+from . import errors, services
+from .api import portal_audience, urls_for
+from .models import Ceremony
+
+SESSION_TOKENS = "ceremony_tokens"  # ceremony id → poll token, kept by the opening browser
+BROWSER_PURPOSES = {Ceremony.Purpose.LOGIN, Ceremony.Purpose.IDENTIFY}
+
+
+def _remember(request, ceremony: Ceremony, token: str) -> None:
+    tokens = request.session.get(SESSION_TOKENS, {})
+    tokens = dict(list(tokens.items())[-4:])  # a few recent ceremonies at most
+    tokens[ceremony.public_id] = token
+    request.session[SESSION_TOKENS] = tokens
+
+
+def _token(request, public_id: str) -> str | None:
+    return request.session.get(SESSION_TOKENS, {}).get(public_id)
+
+
+def _error_page(request, exc: errors.CeremonyError):
+    return render(request, "ceremonies/error.html", {"error": exc}, status=exc.status)
+
+
+@public_view
+@require_POST
+def start(request, code):
+    purpose = request.POST.get("purpose", "")
+    if purpose not in BROWSER_PURPOSES:
+        return _error_page(request, errors.malformed("purpose"))
+    if not allow("ceremony.open", client_address(request), 20, 60):
+        return _error_page(request, errors.rate_limited())
+    municipality = request.municipality
+    ceremony, token = services.open_ceremony(
+        purpose, audience=portal_audience(municipality), requester=f"{municipality.name} オンライン窓口",
+        reason=Ceremony.Purpose(purpose).label)
+    _remember(request, ceremony, token)
+    return redirect("ceremonies:wait", code, ceremony.public_id)
+
+
+@public_view
+@never_cache
+@require_GET
+def wait(request, code, ceremony_id):
+    try:
+        ceremony = services.find(ceremony_id)
+        if _token(request, ceremony_id) is None:
+            raise errors.forbidden()
+    except errors.CeremonyError as exc:
+        return _error_page(request, exc)
+    client_url, _ = urls_for(request, ceremony)
+    qr = segno.make(client_url, error="m").svg_data_uri(scale=5, border=2, dark="#1a1a1a")
+    return render(request, "ceremonies/wait.html", {
+        "ceremony": ceremony, "client_url": client_url, "qr": qr,
+        "status": _status_context(request, ceremony_id),
+    })
+
+
+def _status_context(request, ceremony_id: str) -> dict:
+    try:
+        state = services.state(ceremony_id, _token(request, ceremony_id))
+    except errors.CeremonyError as exc:
+        return {"status": "error", "error": exc}
+    error = None
+    if state.get("code"):
+        error = _known_error(state["code"])
+    return {"status": state["status"], "error": error}
+
+
+def _known_error(code: str) -> errors.CeremonyError:
+    from madoguchi.pki.validation import Verdict
+
+    for verdict, (known, _) in errors.VERDICT_CODES.items():
+        if known == code:
+            return errors.from_verdict(verdict)
+    makers = {"expired": errors.expired, "wrong_audience": errors.wrong_audience,
+              "wrong_ceremony": errors.wrong_ceremony, "unknown_card": errors.unknown_card,
+              "malformed": errors.malformed, "rate_limited": errors.rate_limited}
+    return makers.get(code, errors.malformed)()
+
+
+@public_view
+@never_cache
+@require_GET
+def status(request, code, ceremony_id):
+    """The polled fragment; on completion it tells htmx to continue to `finish`."""
+    if not allow("ceremony.state", client_address(request), 120, 60):
+        return render(request, "ceremonies/_status.html", {"status": "error", "error": errors.rate_limited()},
+                      status=429)
+    context = _status_context(request, ceremony_id)
+    response = render(request, "ceremonies/_status.html", {**context, "code": code, "ceremony_id": ceremony_id})
+    if context["status"] == Ceremony.Status.COMPLETED:
+        response["HX-Redirect"] = reverse("ceremonies:finish", args=[code, ceremony_id])
+    return response
+
+
+@public_view
+@never_cache
+@require_GET
+def finish(request, code, ceremony_id):
+    try:
+        ceremony = services.take_result(ceremony_id, _token(request, ceremony_id))
+    except errors.CeremonyError as exc:
+        return _error_page(request, exc)
+    if ceremony.person is None:  # presence and sign never make a session
+        return _error_page(request, errors.forbidden())
+    sessions.sign_in(request, ceremony.person, request.municipality, ceremony.purpose)
+    record("resident.signed_in", actor=("resident", str(ceremony.person.public_id)), obj=ceremony,
+           data={"assurance": ceremony.purpose})
+    return redirect("identity:account", code)

@@ -1,0 +1,60 @@
+"""The resident's session: who is signed in, with which assurance, and its expiry.
+
+Residents are not Django users (those are staff); their sign-in lives in the session
+under these keys. Idle expiry: 30 minutes without a request; absolute: 8 hours after
+sign-in. The session key is rotated at sign-in (no fixation).
+"""
+
+import time
+from functools import wraps
+
+from django.shortcuts import redirect
+
+from .models import Person
+
+KEY = "resident"
+IDLE_SECONDS = 30 * 60
+ABSOLUTE_SECONDS = 8 * 3600
+
+
+def sign_in(request, person: Person, municipality, assurance: str) -> None:
+    request.session.cycle_key()
+    now = int(time.time())
+    request.session[KEY] = {"person": str(person.public_id), "municipality": municipality.pk,
+                            "assurance": assurance, "since": now, "seen": now}
+
+
+def sign_out(request) -> None:
+    request.session.pop(KEY, None)
+    request.session.cycle_key()
+
+
+def current(request) -> tuple[Person, str] | None:
+    """(person, assurance) when a resident is signed in to this request's municipality."""
+    data = request.session.get(KEY)
+    municipality = getattr(request, "municipality", None)
+    if not data or municipality is None or data.get("municipality") != municipality.pk:
+        return None
+    now = int(time.time())
+    if now - data.get("seen", 0) > IDLE_SECONDS or now - data.get("since", 0) > ABSOLUTE_SECONDS:
+        request.session.pop(KEY, None)
+        return None
+    person = Person.objects.filter(public_id=data["person"]).first()
+    if person is None:
+        return None
+    if now - data["seen"] > 60:  # keep session writes rare
+        data["seen"] = now
+        request.session.modified = True
+    return person, data["assurance"]
+
+
+def resident_required(view):
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        signed_in = current(request)
+        if signed_in is None:
+            return redirect("portal:card_login", request.municipality.code)
+        request.resident, request.resident_assurance = signed_in
+        return view(request, *args, **kwargs)
+
+    return wrapped

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "identity"
+
+urlpatterns = [
+    path("account/", views.account, name="account"),
+    path("logout/", views.sign_out, name="logout"),
+]

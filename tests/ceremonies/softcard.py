@@ -1,0 +1,60 @@
+"""A card in software for tests and the benchmark: the dev CA's keys signing in-process,
+exactly the bytes a real card would (docs/ceremony.md). No APDU emulation."""
+
+import base64
+import datetime as dt
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from madoguchi.pki import cms
+from madoguchi.pki.devca import IssuedCard
+from madoguchi.pki.verify import ceremony_attribute
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def der(cert) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+@dataclass
+class SoftCard:
+    issued: IssuedCard
+
+    def _sign(self, key, data: bytes) -> bytes:
+        return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+    def answer(self, description: dict, audience: str | None = None) -> dict:
+        """The completion body for a fetched ceremony description."""
+        purpose = description["purpose"]
+        body = {"audience": audience if audience is not None else description["audience"]}
+        if purpose == "presence":
+            body["auth_certificate"] = b64(der(self.issued.auth_cert))
+        elif purpose == "sign":
+            body["cms"] = b64(self.cms(unb64(description["document"]["content"]), description["id"],
+                                       unb64(description["challenge"]), description["audience"]))
+        else:
+            tbs = unb64(description["to_be_signed"])
+            body["auth_certificate"] = b64(der(self.issued.auth_cert))
+            body["auth_signature"] = b64(self._sign(self.issued.auth_key, tbs))
+            if purpose == "identify":
+                body["sign_certificate"] = b64(der(self.issued.sign_cert))
+                body["sign_signature"] = b64(self._sign(self.issued.sign_key, tbs))
+        return body
+
+    def cms(self, document: bytes, ceremony_id: str, challenge: bytes, audience: str) -> bytes:
+        def signer(digest_info: bytes) -> bytes:
+            return self.issued.sign_key.sign(digest_info[-32:], padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+
+        return cms.sign_detached(document, der(self.issued.sign_cert), signer,
+                                 extra_attributes=[ceremony_attribute(ceremony_id, challenge, audience, "sign")],
+                                 signing_time=dt.datetime.now(dt.timezone.utc))

@@ -1,0 +1,265 @@
+"""The ceremony end to end over HTTP (Django test client): browser, card client, API."""
+
+import datetime as dt
+import json
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.test import Client
+
+from madoguchi.audit.models import AuditEvent
+from madoguchi.ceremonies.models import Ceremony
+from madoguchi.identity.models import ResidentLink
+from madoguchi.municipalities.tenancy import tenant
+from tests.ceremonies.softcard import SoftCard, b64, der
+
+
+def open_in_browser(client, code, purpose):
+    response = client.post(f"/{code}/ceremony/start/", {"purpose": purpose})
+    assert response.status_code == 302, response.content[:300]
+    return response["Location"].rstrip("/").rsplit("/", 1)[1]
+
+
+def card_completes(code, ceremony_id, card, audience=None, mutate=None):
+    reader = Client()
+    description = reader.get(f"/{code}/api/ceremonies/{ceremony_id}")
+    assert description.status_code == 200, description.content
+    body = card.answer(description.json(), audience=audience)
+    if mutate:
+        mutate(body)
+    return reader.post(f"/{code}/api/ceremonies/{ceremony_id}/complete", json.dumps(body),
+                       content_type="application/json")
+
+
+def sign_in(client, code, purpose, card):
+    ceremony_id = open_in_browser(client, code, purpose)
+    completed = card_completes(code, ceremony_id, card)
+    assert completed.status_code == 200, completed.json()
+    status = client.get(f"/{code}/ceremony/{ceremony_id}/status/")
+    assert status["HX-Redirect"] == f"/{code}/ceremony/{ceremony_id}/finish/"
+    finish = client.get(status["HX-Redirect"])
+    assert finish.status_code == 302 and finish["Location"] == f"/{code}/account/"
+    return ceremony_id
+
+
+@pytest.mark.django_db
+def test_identify_then_login_through_the_browser(client, muni_a, pki, taro_record):
+    code = muni_a.code
+    # First visit: `login` with a card nobody has identified yet is refused, with a way forward.
+    ceremony_id = open_in_browser(client, code, "login")
+    refused = card_completes(code, ceremony_id, pki.taro)
+    assert refused.status_code == 403 and refused.json()["code"] == "unknown_card"
+    assert "本人確認" in client.get(f"/{code}/ceremony/{ceremony_id}/status/").content.decode()
+
+    sign_in(client, code, "identify", pki.taro)
+    account = client.get(f"/{code}/account/")
+    assert account.status_code == 200
+    page = account.content.decode()
+    assert "窓口　太郎" in page and "紐付け済み" in page
+    link = ResidentLink.unscoped.get(municipality=muni_a)
+    assert link.record == taro_record
+
+    # Second visit, another browser: `login` signs in the same person.
+    other = Client()
+    sign_in(other, code, "login", pki.taro)
+    assert "窓口　太郎" in other.get(f"/{code}/account/").content.decode()
+    assert AuditEvent.unscoped.filter(municipality=muni_a, action="resident.signed_in").count() == 2
+
+
+@pytest.mark.django_db
+def test_the_qr_page_and_its_status(client, muni_a, pki):
+    ceremony_id = open_in_browser(client, muni_a.code, "login")
+    page = client.get(f"/{muni_a.code}/ceremony/{ceremony_id}/")
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert 'src="data:image/svg+xml' in body and f"/api/ceremonies/{ceremony_id}" in body
+    assert "<script>" not in body  # no inline script: htmx is loaded from our static files
+    assert "カードの読み取りを待っています" in client.get(f"/{muni_a.code}/ceremony/{ceremony_id}/status/").content.decode()
+    # Another browser cannot watch it or take its result.
+    stranger = Client()
+    assert stranger.get(f"/{muni_a.code}/ceremony/{ceremony_id}/").status_code == 403
+    assert stranger.get(f"/{muni_a.code}/ceremony/{ceremony_id}/finish/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_replay_is_refused(client, muni_a, pki, taro_record):
+    sign_in(client, muni_a.code, "identify", pki.taro)
+    ceremony_id = open_in_browser(client, muni_a.code, "login")
+    reader = Client()
+    description = reader.get(f"/{muni_a.code}/api/ceremonies/{ceremony_id}").json()
+    body = json.dumps(pki.taro.answer(description))
+    url = f"/{muni_a.code}/api/ceremonies/{ceremony_id}/complete"
+    assert reader.post(url, body, content_type="application/json").status_code == 200
+    again = reader.post(url, body, content_type="application/json")
+    assert again.status_code == 409 and again.json()["code"] == "already_used"
+    # The result is taken once.
+    assert client.get(f"/{muni_a.code}/ceremony/{ceremony_id}/finish/").status_code == 302
+    assert client.get(f"/{muni_a.code}/ceremony/{ceremony_id}/finish/").status_code == 409
+
+
+@pytest.mark.django_db
+def test_expired_ceremony(client, muni_a, pki):
+    ceremony_id = open_in_browser(client, muni_a.code, "login")
+    with tenant(muni_a):
+        Ceremony.objects.filter(public_id=ceremony_id).update(expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
+    reader = Client()
+    assert reader.get(f"/{muni_a.code}/api/ceremonies/{ceremony_id}").json()["code"] == "expired"
+    response = reader.post(f"/{muni_a.code}/api/ceremonies/{ceremony_id}/complete",
+                           json.dumps({"audience": f"{muni_a.code}:portal"}), content_type="application/json")
+    assert response.status_code == 410 and response.json()["code"] == "expired"
+
+
+@pytest.mark.django_db
+def test_wrong_audience_leaves_the_ceremony_unusable(client, muni_a, pki, taro_record):
+    ceremony_id = open_in_browser(client, muni_a.code, "identify")
+    response = card_completes(muni_a.code, ceremony_id, pki.taro, audience="evil.example:portal")
+    assert response.status_code == 400 and response.json()["code"] == "wrong_audience"
+    again = card_completes(muni_a.code, ceremony_id, pki.taro) if False else Client().post(
+        f"/{muni_a.code}/api/ceremonies/{ceremony_id}/complete", "{}", content_type="application/json")
+    assert again.status_code in (400, 409)
+    with tenant(muni_a):
+        assert Ceremony.objects.get(public_id=ceremony_id).status == "failed"
+    failed = AuditEvent.unscoped.filter(municipality=muni_a, action="ceremony.failed").last()
+    assert failed.data["code"] == "wrong_audience"
+
+
+@pytest.mark.django_db
+def test_signature_certificate_used_for_login_is_the_wrong_purpose(client, muni_a, pki):
+    ceremony_id = open_in_browser(client, muni_a.code, "login")
+
+    def swap(body):
+        body["auth_certificate"] = b64(der(pki.taro.issued.sign_cert))
+
+    response = card_completes(muni_a.code, ceremony_id, pki.taro, mutate=swap)
+    assert response.status_code == 400 and response.json()["code"] == "wrong_certificate_purpose"
+
+
+@pytest.mark.django_db
+def test_a_bad_signature_is_refused(client, muni_a, pki):
+    ceremony_id = open_in_browser(client, muni_a.code, "login")
+
+    def forge(body):
+        body["auth_signature"] = b64(pki.hanako.issued.auth_key.sign(b"something else", __import__(
+            "cryptography.hazmat.primitives.asymmetric.padding", fromlist=["PKCS1v15"]).PKCS1v15(), hashes.SHA256()))
+
+    response = card_completes(muni_a.code, ceremony_id, pki.taro, mutate=forge)
+    assert response.status_code == 400 and response.json()["code"] == "bad_signature"
+
+
+@pytest.mark.django_db
+def test_an_untrusted_certificate_is_refused(client, muni_a, pki):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = pki.taro.issued.auth_cert
+    forged = (x509.CertificateBuilder().subject_name(cert.subject).issuer_name(cert.issuer)
+              .public_key(key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(cert.not_valid_before_utc).not_valid_after(cert.not_valid_after_utc)
+              .sign(key, hashes.SHA256()))
+    from madoguchi.pki.devca import IssuedCard
+
+    impostor = SoftCard(IssuedCard(key, forged, key, forged))
+    ceremony_id = open_in_browser(client, muni_a.code, "login")
+    response = card_completes(muni_a.code, ceremony_id, impostor)
+    assert response.status_code == 403 and response.json()["code"] == "certificate_untrusted"
+
+
+@pytest.mark.django_db
+def test_a_revoked_card_is_refused_after_the_crl_import(client, muni_a, pki, tmp_path):
+    from madoguchi.pki import profile
+    from tests.ceremonies.conftest import TARO
+
+    card = SoftCard(pki.ca.issue_card(profile.BasicFour(name="失効　一郎", address=TARO.address,
+                                                        birth=TARO.birth, sex="1")))
+    pki.ca.revoke(card.issued.auth_cert.serial_number, x509.ReasonFlags.key_compromise)
+    pki.publish_crls()
+    ceremony_id = open_in_browser(client, muni_a.code, "login")
+    response = card_completes(muni_a.code, ceremony_id, card)
+    assert response.status_code == 403 and response.json()["code"] == "certificate_revoked"
+    assert "失効" in response.json()["message"]
+
+
+@pytest.mark.django_db
+def test_presence_never_gives_a_session(client, muni_a, pki, taro_record):
+    response = client.post(f"/{muni_a.code}/api/ceremonies", json.dumps({"purpose": "presence"}),
+                           content_type="application/json")
+    assert response.status_code == 201
+    opened = response.json()
+    assert card_completes(muni_a.code, opened["id"], pki.taro).status_code == 200
+    state = client.get(f"/{muni_a.code}/api/ceremonies/{opened['id']}/state", HTTP_X_POLL_TOKEN=opened["poll_token"])
+    assert state.json()["status"] == "completed"
+    with tenant(muni_a):
+        assert Ceremony.objects.get(public_id=opened["id"]).person is None
+    assert not ResidentLink.unscoped.exists()
+
+
+@pytest.mark.django_db
+def test_state_needs_the_openers_token(client, muni_a, pki):
+    opened = client.post(f"/{muni_a.code}/api/ceremonies", json.dumps({"purpose": "login"}),
+                         content_type="application/json").json()
+    url = f"/{muni_a.code}/api/ceremonies/{opened['id']}/state"
+    assert client.get(url).status_code == 403
+    assert client.get(url, HTTP_X_POLL_TOKEN="x" * 43).status_code == 403
+    assert client.get(url, HTTP_X_POLL_TOKEN=opened["poll_token"]).json()["status"] == "open"
+
+
+@pytest.mark.django_db
+def test_sign_ceremony_binds_the_cms_to_the_ceremony(muni_a, pki, taro_record, client):
+    from madoguchi.ceremonies import services
+
+    sign_in(client, muni_a.code, "identify", pki.taro)
+    with tenant(muni_a):
+        ceremony, token = services.open_ceremony("sign", audience=f"{muni_a.code}:portal", requester="窓口市",
+                                                 reason="申請への署名", document=b'{"procedure":"test"}')
+        other, _ = services.open_ceremony("sign", audience=f"{muni_a.code}:portal", requester="窓口市",
+                                          reason="申請への署名", document=b'{"procedure":"test"}')
+    # A CMS whose binding names another ceremony is refused.
+    reader = Client()
+    description = reader.get(f"/{muni_a.code}/api/ceremonies/{other.public_id}").json()
+    body = pki.taro.answer(description)
+    wrong = reader.post(f"/{muni_a.code}/api/ceremonies/{ceremony.public_id}/complete", json.dumps(body),
+                        content_type="application/json")
+    assert wrong.status_code == 400 and wrong.json()["code"] == "wrong_ceremony"
+    # The right one completes and keeps the CMS and the verification record.
+    done = card_completes(muni_a.code, other.public_id, pki.taro)
+    assert done.status_code == 200, done.json()
+    with tenant(muni_a):
+        stored = Ceremony.objects.get(pk=other.pk)
+    assert bytes(stored.signature)[:1] == b"\x30"
+    assert stored.verification["sign"]["verdict"] == "valid"
+    assert stored.person is not None
+
+
+@pytest.mark.django_db
+def test_malformed_completions_are_clear_400s(client, muni_a, pki):
+    opened = client.post(f"/{muni_a.code}/api/ceremonies", json.dumps({"purpose": "login"}),
+                         content_type="application/json").json()
+    url = f"/{muni_a.code}/api/ceremonies/{opened['id']}/complete"
+    for body in ("not json", json.dumps([1, 2]), json.dumps({"audience": opened["audience"], "auth_certificate": "%%%"}),
+                 json.dumps({"audience": opened["audience"], "auth_certificate": "A" * 200000})):
+        response = client.post(url, body, content_type="application/json")
+        assert response.status_code == 400, (body[:40], response.content[:200])
+        assert response.json()["code"] == "malformed"
+    assert client.post(f"/{muni_a.code}/api/ceremonies", json.dumps({"purpose": "sign"}),
+                       content_type="application/json").status_code == 400
+
+
+@pytest.mark.django_db
+def test_opening_is_rate_limited_per_address(client, muni_a, pki):
+    codes = [client.post(f"/{muni_a.code}/api/ceremonies", json.dumps({"purpose": "login"}),
+                         content_type="application/json").status_code for _ in range(22)]
+    assert codes[:20] == [201] * 20 and codes[-1] == 429
+
+
+@pytest.mark.django_db
+def test_another_municipalitys_ceremony_is_not_found(client, muni_a, muni_b, pki):
+    opened = client.post(f"/{muni_a.code}/api/ceremonies", json.dumps({"purpose": "login"}),
+                         content_type="application/json").json()
+    assert client.get(f"/{muni_b.code}/api/ceremonies/{opened['id']}").status_code == 404
+
+
+@pytest.mark.django_db
+def test_resident_sign_out(client, muni_a, pki, taro_record):
+    sign_in(client, muni_a.code, "identify", pki.taro)
+    assert client.post(f"/{muni_a.code}/logout/").status_code == 302
+    assert client.get(f"/{muni_a.code}/account/").status_code == 302
