@@ -225,14 +225,13 @@ def decode_entry(der, offset: int) -> RevokedEntry:
         raise MalformedInput(f"revoked entry at byte {offset} does not decode: {exc}") from None
 
 
-def verify_crl_signature(crl: x509.CertificateRevocationList, tbs_raw: bytes, anchor: Anchor) -> bool:
+def verify_crl_signature(signature: bytes, algorithm, tbs_raw: bytes, anchor: Anchor) -> bool:
     key = anchor.cert.public_key()
-    algorithm = crl.signature_hash_algorithm
     try:
         if isinstance(key, rsa.RSAPublicKey):
-            key.verify(crl.signature, tbs_raw, padding.PKCS1v15(), algorithm)
+            key.verify(signature, tbs_raw, padding.PKCS1v15(), algorithm)
         elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(crl.signature, tbs_raw, ec.ECDSA(algorithm))
+            key.verify(signature, tbs_raw, ec.ECDSA(algorithm))
         else:
             return False
     except (InvalidSignature, ValueError, TypeError):
@@ -290,8 +289,12 @@ class CRLIndex:
             this_update = crl.last_update_utc
             next_update = crl.next_update_utc
             extensions = crl.extensions
-        except ValueError as exc:
-            raise MalformedInput(f"not a CRL: {exc}") from None
+            issuer = crl.issuer
+            issuer.rfc4514_string()
+            signature = crl.signature
+            hash_algorithm = crl.signature_hash_algorithm
+        except Exception as exc:  # noqa: BLE001 — ValueError, InvalidVersion, UnsupportedAlgorithm…
+            raise MalformedInput(f"not a CRL: {type(exc).__name__}: {exc}") from None
         if sig_oid not in ALLOWED_SIGNATURES:
             raise UnsupportedAlgorithm(f"CRL signature algorithm {sig_oid.dotted_string} is not accepted")
         for ext in extensions:
@@ -306,14 +309,15 @@ class CRLIndex:
             number = extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
         except x509.ExtensionNotFound:
             number = None
-        pool = trust.by_key_id(aki) if aki else [a for a in trust.anchors() if a.cert.subject == crl.issuer]
+        pool = trust.by_key_id(aki) if aki else [a for a in trust.anchors() if a.cert.subject == issuer]
         anchor = None
         for candidate in pool:
-            if candidate.cert.subject == crl.issuer and verify_crl_signature(crl, tbs_raw, candidate):
+            if candidate.cert.subject == issuer and verify_crl_signature(signature, hash_algorithm, tbs_raw,
+                                                                           candidate):
                 anchor = candidate
                 break
         if anchor is None:
-            raise CRLRejected(f"CRL of {crl.issuer.rfc4514_string()} is not signed by a trusted CA "
+            raise CRLRejected(f"CRL of {issuer.rfc4514_string()} is not signed by a trusted CA "
                               "(unknown issuer or bad signature)", "crl_untrusted")
         try:
             ku = anchor.cert.extensions.get_extension_for_class(x509.KeyUsage).value
@@ -330,7 +334,7 @@ class CRLIndex:
                               "crl_expired")
         keys, offsets = scan_entries(der, start, end, progress) if end else (array.array("Q"), array.array("Q"))
         info = CRLInfo(
-            issuer=crl.issuer.rfc4514_string(), issuer_key_id=anchor.key_id.hex(), number=number,
+            issuer=issuer.rfc4514_string(), issuer_key_id=anchor.key_id.hex(), number=number,
             this_update=this_update.isoformat(), next_update=next_update.isoformat() if next_update else None,
             entries=len(keys), sha256=hashlib.sha256(der).hexdigest(),
             imported_at=now.replace(microsecond=0).isoformat())

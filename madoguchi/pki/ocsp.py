@@ -90,7 +90,7 @@ def parse_response(data: bytes, cert: x509.Certificate, issuer: x509.Certificate
     try:
         resp = ocsp.load_der_ocsp_response(data)
         status = resp.response_status
-    except ValueError as exc:
+    except Exception as exc:  # noqa: BLE001
         raise MalformedInput(f"not an OCSP response: {exc}") from None
     if status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
         raise OCSPError(f"responder said {status.name}", "ocsp_unsuccessful")
@@ -101,10 +101,15 @@ def parse_response(data: bytes, cert: x509.Certificate, issuer: x509.Certificate
         algorithm = resp.signature_hash_algorithm
         extensions = resp.extensions
         produced_at = resp.produced_at_utc
-        singles = list(resp.responses)
+        singles = [(s.serial_number, s.issuer_name_hash, s.issuer_key_hash, s.hash_algorithm, s.this_update_utc,
+                    s.next_update_utc, s.certificate_status, s.revocation_time_utc if
+                    s.certificate_status is ocsp.OCSPCertStatus.REVOKED else None,
+                    s.revocation_reason if s.certificate_status is ocsp.OCSPCertStatus.REVOKED else None)
+                   for s in resp.responses]
         included = list(resp.certificates)
-    except ValueError as exc:
-        raise MalformedInput(f"OCSP response does not parse: {exc}") from None
+        responder_name, responder_key_hash = resp.responder_name, resp.responder_key_hash
+    except Exception as exc:  # noqa: BLE001 — ValueError, UnsupportedAlgorithm, InvalidVersion…
+        raise MalformedInput(f"OCSP response does not parse: {type(exc).__name__}: {exc}") from None
     if sig_oid not in ALLOWED_SIGNATURES:
         raise OCSPError(f"OCSP signature algorithm {sig_oid.dotted_string} is not accepted", "unsupported_algorithm")
     # Who signed: the CA itself, or a delegated responder certified by the CA for OCSP signing.
@@ -134,24 +139,16 @@ def parse_response(data: bytes, cert: x509.Certificate, issuer: x509.Certificate
             raise OCSPError("OCSP response carries no nonce (replay protection)", "ocsp_nonce") from None
         if got != nonce:
             raise OCSPError("OCSP nonce mismatch (replayed or misrouted response)", "ocsp_nonce")
-    for single in singles:
-        if single.serial_number != cert.serial_number:
+    for serial, name_hash, key_hash, hash_alg, this_update, next_update, st, revoked_at, reason_flag in singles:
+        if serial != cert.serial_number:
             continue
-        if single.issuer_name_hash != _hash(single.hash_algorithm, issuer.subject.public_bytes()) or \
-                single.issuer_key_hash != _hash(single.hash_algorithm, _spk(issuer)):
+        if name_hash != _hash(hash_alg, issuer.subject.public_bytes()) or key_hash != _hash(hash_alg, _spk(issuer)):
             continue
-        this_update = single.this_update_utc
-        next_update = single.next_update_utc
         if this_update > at + SKEW:
             raise OCSPError("OCSP thisUpdate is in the future", "ocsp_not_yet_valid")
         if next_update is not None and next_update + SKEW < at:
             raise OCSPError("OCSP response is stale (nextUpdate passed)", "ocsp_stale")
-        st = single.certificate_status
-        reason = None
-        revoked_at = None
-        if st is ocsp.OCSPCertStatus.REVOKED:
-            revoked_at = single.revocation_time_utc
-            reason = single.revocation_reason.name if single.revocation_reason else None
+        reason = reason_flag.name if reason_flag else None
         return OCSPAnswer(st.name.lower(), this_update, next_update, produced_at,
                           signer.subject.rfc4514_string(), revoked_at, _rfc_reason(reason), data)
     raise OCSPError("OCSP response does not cover this certificate", "ocsp_wrong_certificate")

@@ -161,16 +161,20 @@ class TrustStore:
     def candidates(self, cert: x509.Certificate, purpose: str | None = None) -> list[Anchor]:
         """Anchors that may have issued `cert`: same key identifier (when the certificate names
         one), else same name. The caller still checks the signature."""
-        aki = authority_key_identifier(cert)
+        try:
+            aki = authority_key_identifier(cert)
+            issuer = cert.issuer
+        except ValueError:
+            return []
         pool = self.anchors(purpose)
         if aki is not None:
             return [a for a in pool if a.key_id == aki]
-        return [a for a in pool if a.cert.subject == cert.issuer]
+        return [a for a in pool if a.cert.subject == issuer]
 
     def issuer_of(self, cert: x509.Certificate, purpose: str | None = None) -> Anchor | None:
         """The anchor whose key verifies `cert`'s signature (and whose name is its issuer)."""
         for anchor in self.candidates(cert, purpose):
-            if anchor.cert.subject != cert.issuer:
+            if anchor.cert.subject != cert.issuer:  # candidates() found the issuer parseable
                 continue
             try:
                 cert.verify_directly_issued_by(anchor.cert)

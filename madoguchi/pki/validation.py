@@ -218,6 +218,8 @@ class Validator:
             cert.public_key()
             serial = cert.serial_number
             not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
+            cert.issuer, cert.subject  # parsed lazily: surface their errors here  # noqa: B018
+            cert.tbs_certificate_bytes  # noqa: B018
         except (ValueError, TypeError) as exc:  # cryptography.x509 errors are ValueError subclasses
             return _Static(None, digest, (Verdict.MALFORMED, f"certificate does not parse: {exc}"))
         except Exception as exc:  # noqa: BLE001 — UnsupportedAlgorithm for odd key types
