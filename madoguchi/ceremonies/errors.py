@@ -65,10 +65,6 @@ def rate_limited() -> CeremonyError:
                          "Too many requests. Please wait a moment and try again.")
 
 
-def not_available() -> CeremonyError:
-    return CeremonyError("not_available", 403, "この機能はこの環境では使えません。", "Not available here.")
-
-
 # A certificate or signature verdict from the PKI layer → the ceremony's error.
 VERDICT_CODES = {
     Verdict.EXPIRED: ("certificate_expired", 403),
