@@ -2,6 +2,8 @@
 
     madoguchi pki dev-ca export DIR          CA certificates (PEM) and fresh CRLs (PEM, DER)
     madoguchi pki dev-ca revoke SERIAL [--reason REASON]
+    madoguchi pki trust|crl|verify …         trust anchors, CRLs, signature verification
+                                             (madoguchi.pki.commands)
 
 Exit codes: 0 done, 1 refused (e.g. unknown serial), 2 bad arguments (one line on stderr).
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import commands
 from .devca import REASON_ALIASES, DevCA, DevCAError, parse_serial
 
 
@@ -34,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = dev_sub.add_parser("revoke", help="revoke a certificate serial (decimal, 0x-hex or aa:bb hex)")
     revoke.add_argument("serial", metavar="SERIAL")
     revoke.add_argument("--reason", default="unspecified", choices=sorted(REASON_ALIASES))
+    commands.register(sub)
     return p
 
 
@@ -41,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
+        if args.area in commands.AREAS:
+            return commands.dispatch(args)
         if args.action == "export":
             ca = DevCA.open(args.data_dir)
             for path in ca.export(args.dir):

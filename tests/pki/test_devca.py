@@ -187,3 +187,12 @@ def test_cms_signature_by_an_external_signer(ca, issued, tmp_path):
                              "-content", str(tmp_path / "c"), "-CAfile", str(tmp_path / "ca.pem"),
                              "-purpose", "any", "-out", "/dev/null"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_cli_hands_trust_crl_verify_to_the_commands_module(ca, tmp_path, capsys):
+    data = ca.directory.parent
+    assert cli.main(["--data-dir", str(data), "trust", "list"]) == 0
+    assert "trust" in capsys.readouterr().out
+    assert cli.main(["--data-dir", str(data), "verify"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("madoguchi pki: ")
