@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from .validation import Result, Validator, Verdict
 
 MAX_SIGNATURE_BYTES = 1024
+_PKCS1 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,10 @@ def verify_challenge(validator: Validator, cert_der: bytes, signature: bytes, *,
     a 32-byte SHA-256 `digest` of it). The verdict is the certificate's, or BAD_SIGNATURE."""
     if (message is None) == (digest is None):
         raise TypeError("give exactly one of message= or digest=")
-    result = validator.validate(cert_der, purpose, at)
-    if not result.ok:
+    result, static = validator.validate_static(cert_der, purpose, at)
+    if result.verdict is not Verdict.VALID:
         return ChallengeResult(result.verdict, result)
-    key = validator._static(bytes(cert_der), purpose).public_key  # cached, no re-parse
+    key = static.public_key  # parsed once, cached with the certificate
     if not isinstance(key, rsa.RSAPublicKey):
         bad = replace(result, verdict=Verdict.MALFORMED, log="challenge signatures need an RSA key")
         return ChallengeResult(Verdict.MALFORMED, bad)
@@ -51,9 +53,9 @@ def verify_challenge(validator: Validator, cert_der: bytes, signature: bytes, *,
         return ChallengeResult(Verdict.MALFORMED, bad)
     try:
         if digest is not None:
-            key.verify(bytes(signature), bytes(digest), padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+            key.verify(bytes(signature), bytes(digest), _PKCS1, Prehashed(_SHA256))
         else:
-            key.verify(bytes(signature), bytes(message), padding.PKCS1v15(), hashes.SHA256())
+            key.verify(bytes(signature), bytes(message), _PKCS1, _SHA256)
     except InvalidSignature:
         bad = replace(result, verdict=Verdict.BAD_SIGNATURE, log="challenge signature does not verify")
         return ChallengeResult(Verdict.BAD_SIGNATURE, bad)

@@ -254,6 +254,8 @@ class CRLIndex:
                 seen.setdefault(k, []).append(o)
             self._dups = {k: v for k, v in seen.items() if len(v) > 1}
         self._keys, self._offsets = keys, offsets
+        self.this_update = info.this_update_dt
+        self.next_update = info.next_update_dt
 
     def __len__(self) -> int:
         return self.info.entries
@@ -402,12 +404,17 @@ class RevocationPolicy:
     grace: dt.timedelta = dt.timedelta(0)
     on_missing: str = "fail"
 
+    def usable_index(self, index: CRLIndex, now: dt.datetime) -> bool:
+        nu = index.next_update
+        return nu is not None and now <= nu + self.grace and index.this_update <= now + _SKEW
+
     def usable(self, info: CRLInfo, now: dt.datetime) -> bool:
         nu = info.next_update_dt
         return nu is not None and now <= nu + self.grace and info.this_update_dt <= now + dt.timedelta(minutes=5)
 
 
 SIGNATURE_POLICY = RevocationPolicy()  # fail closed
+_SKEW = dt.timedelta(minutes=5)
 
 
 def crl_dir(data: str | os.PathLike | None = None) -> Path:

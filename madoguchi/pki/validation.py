@@ -80,7 +80,7 @@ MESSAGES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RevocationCheck:
     """What revocation data was consulted (for the verification record)."""
 
@@ -105,7 +105,7 @@ class RevocationCheck:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built on every sign-in, and frozen __init__ is slow
 class Result:
     verdict: Verdict
     purpose: str
@@ -158,6 +158,9 @@ class _Static:
     not_after: dt.datetime | None = None
     serial: int | None = None
     public_key: object = None
+    common: dict = field(default_factory=dict)  # Result fields shared by every call
+    anchor_from: dt.datetime | None = None
+    anchor_to: dt.datetime | None = None
 
 
 def _other(purpose: str) -> str:
@@ -203,6 +206,12 @@ class Validator:
         if hit is not None:
             return hit
         static = self._compute(der, digest, purpose)
+        common = dict(purpose=purpose, sha256=static.sha256, certificate=static.cert)
+        if static.cert is not None:
+            common.update(serial=static.cert.serial_number)
+        if static.anchor is not None:
+            common.update(issuer_key_id=static.anchor.key_id.hex(), anchor=static.anchor)
+        static.common.update(common)
         if len(self._cache) >= CACHE_SIZE:
             self._cache.clear()
         self._cache[(digest, purpose)] = static
@@ -252,29 +261,33 @@ class Validator:
         why = purpose_error(cert, purpose)
         if why:
             return _Static(cert, digest, (Verdict.WRONG_PURPOSE, why), anchor=anchor)
-        return _Static(cert, digest, None, anchor, not_before, not_after, serial, cert.public_key())
+        return _Static(cert, digest, None, anchor, not_before, not_after, serial, cert.public_key(),
+                       anchor_from=anchor.cert.not_valid_before_utc, anchor_to=anchor.cert.not_valid_after_utc)
 
     # -- per call ------------------------------------------------------------------------
 
     def validate(self, cert: bytes | x509.Certificate, purpose: str, at: dt.datetime | None = None) -> Result:
+        return self.validate_static(cert, purpose, at)[0]
+
+    def validate_static(self, cert, purpose: str, at: dt.datetime | None = None) -> tuple[Result, _Static]:
+        """validate() and the cached static record (holding the parsed public key)."""
         if purpose not in PURPOSES:
             raise PKIError(f"purpose must be auth or sign, not {purpose!r}")
         at = at or dt.datetime.now(UTC)
-        der = cert if isinstance(cert, bytes | bytearray | memoryview) else \
-            cert.public_bytes(serialization.Encoding.DER)
-        s = self._static(bytes(der), purpose)
-        common = dict(purpose=purpose, checked_at=at, sha256=s.sha256, certificate=s.cert)
-        if s.cert is not None:
-            common.update(serial=s.cert.serial_number)
-        if s.anchor is not None:
-            common.update(issuer_key_id=s.anchor.key_id.hex(), anchor=s.anchor)
+        if type(cert) is not bytes:
+            cert = cert.public_bytes(serialization.Encoding.DER) if isinstance(cert, x509.Certificate) else bytes(cert)
+        s = self._static(cert, purpose)
+        return self._judge(s, at), s
+
+    def _judge(self, s: _Static, at: dt.datetime) -> Result:
+        common = dict(s.common, checked_at=at)
         if s.failure is not None:
             return Result(s.failure[0], log=s.failure[1], **common)
         if at < s.not_before:
             return Result(Verdict.NOT_YET_VALID, log=f"notBefore {s.not_before.isoformat()}", **common)
         if at > s.not_after:
             return Result(Verdict.EXPIRED, log=f"notAfter {s.not_after.isoformat()}", **common)
-        if not s.anchor.valid_at(at):
+        if not s.anchor_from <= at <= s.anchor_to:
             return Result(Verdict.EXPIRED, log=f"issuing CA {s.anchor.key_id.hex()} not valid at {at.isoformat()}",
                           **common)
         check = self.revocation_status(s.anchor, s.serial, s.cert, at)
@@ -288,7 +301,7 @@ class Validator:
     def revocation_status(self, anchor: Anchor, serial: int, cert: x509.Certificate,
                           at: dt.datetime) -> RevocationCheck:
         index = self.revocation.get(anchor.key_id)
-        if index is not None and self.policy.usable(index.info, at):
+        if index is not None and self.policy.usable_index(index, at):
             entry = index.lookup(serial)
             if entry is not None and entry.revoked_at <= at:
                 return RevocationCheck("crl", crl=index.info, entry=entry)
