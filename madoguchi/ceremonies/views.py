@@ -63,7 +63,7 @@ def wait(request, code, ceremony_id):
     client_url, _ = urls_for(request, ceremony)
     qr = segno.make(client_url, error="m").svg_data_uri(scale=5, border=2, dark="#1a1a1a")
     return render(request, "ceremonies/wait.html", {
-        "ceremony": ceremony, "client_url": client_url, "qr": qr,
+        "ceremony": ceremony, "client_url": client_url, "qr": qr, "demo_cards": demo_cards(),
         "status": _status_context(request, ceremony_id),
     })
 
@@ -120,3 +120,62 @@ def finish(request, code, ceremony_id):
     record("resident.signed_in", actor=("resident", str(ceremony.person.public_id)), obj=ceremony,
            data={"assurance": ceremony.purpose})
     return redirect("identity:account", code)
+
+
+def demo_cards() -> list[str]:
+    """The virtual cards `madoguchi demo` issued into the data directory."""
+    from django.conf import settings
+
+    directory = settings.DATA_DIR / "cards"
+    if not getattr(settings, "DEMO_ALLOWED", False) or not directory.is_dir():
+        return []
+    return sorted(p.name for p in directory.iterdir() if (p / "card.json").is_file())
+
+
+@public_view
+@never_cache
+@require_POST
+def virtual_card(request, code, ceremony_id):
+    """Demo profile only: read one of the demo's virtual cards on this computer, with the PIN
+    typed into the page — the same card client a phone or `madoguchi card ceremony` runs."""
+    from django.conf import settings
+    from django.contrib import messages
+    from django.utils.translation import gettext as _
+
+    from madoguchi.card import apdu
+    from madoguchi.card.ceremony_client import CeremonyRefused, Secrets, answer
+    from madoguchi.card.jpki import InvalidPinFormat, JpkiAP
+    from madoguchi.card.transport import Channel, VirtualTransport
+    from madoguchi.card.virtual import VirtualCard
+
+    if not getattr(settings, "DEMO_ALLOWED", False):
+        return _error_page(request, errors.forbidden())
+    name = request.POST.get("card", "")
+    if name not in demo_cards():
+        messages.error(request, _("デモ用カードを選んでください。"))
+        return redirect("ceremonies:wait", code, ceremony_id)
+    try:
+        ceremony = services.find(ceremony_id)
+        if _token(request, ceremony_id) is None:
+            raise errors.forbidden()
+        description = services.describe(ceremony)
+    except errors.CeremonyError as exc:
+        return _error_page(request, exc)
+    card = JpkiAP(Channel(VirtualTransport(VirtualCard(settings.DATA_DIR / "cards" / name))))
+    secrets = Secrets(pin=lambda: request.POST.get("pin", ""), password=lambda: request.POST.get("password", ""))
+    try:
+        body = answer(description, card, secrets)
+    except InvalidPinFormat as exc:
+        messages.error(request, _("暗証番号の形式が正しくありません: %(detail)s") % {"detail": exc})
+    except apdu.WrongPin as exc:
+        messages.error(request, _("暗証番号が違います（あと%(tries)d回間違えるとロックされます）。") % {"tries": exc.tries_left})
+    except apdu.PinBlocked:
+        messages.error(request, _("暗証番号がロックされています。お住まいの市区町村の窓口でロックの解除を受けてください。"))
+    except (apdu.CardError, CeremonyRefused) as exc:
+        messages.error(request, _("カードを読み取れませんでした: %(detail)s") % {"detail": exc})
+    else:
+        try:
+            services.complete(ceremony_id, body)
+        except errors.CeremonyError:
+            pass  # the waiting page shows the ceremony's failure
+    return redirect("ceremonies:wait", code, ceremony_id)

@@ -1,6 +1,10 @@
 """The demo: two fictional municipalities with departments and staff. Idempotent."""
 
+import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from django.db import transaction
 
@@ -63,3 +67,66 @@ def load_demo() -> list[DemoLogin]:
             if created:
                 record("demo.loaded", municipality=municipality)
     return logins
+
+
+# Fictional residents of 窓口市, and virtual cards for two of them (PINs printed by
+# `madoguchi demo`): a newcomer can sign in right after `make run`.
+DEMO_RESIDENTS = [
+    # 宛名番号, name, kana, birth, sex, address, household, head, relationship, support measure
+    ("100001", "窓口　太郎", "まどぐち たろう", dt.date(1980, 4, 1), "1", "東京都窓口市本町一丁目1番1号", "H0001", True, "世帯主", False),
+    ("100002", "窓口　花子", "まどぐち はなこ", dt.date(1982, 8, 15), "2", "東京都窓口市本町一丁目1番1号", "H0001", False, "妻", False),
+    ("100003", "窓口　一郎", "まどぐち いちろう", dt.date(2015, 5, 5), "1", "東京都窓口市本町一丁目1番1号", "H0001", False, "子", False),
+    ("100004", "見本　さくら", "みほん さくら", dt.date(1995, 3, 3), "2", "東京都窓口市南町三丁目3番3号", "H0002", True, "世帯主", True),
+]
+DEMO_CARDS = [
+    # card name, 宛名番号 of its holder
+    ("taro", "100001"),
+    ("hanako", "100002"),
+]
+DEMO_PIN, DEMO_PASSWORD_SIGN, DEMO_TEXT_PIN = "1234", "MADO2026", "5678"
+
+
+class _Rows:
+    """The demo residents as an import source (the same path as a core system's CSV)."""
+
+    def size_hint(self):
+        return len(DEMO_RESIDENTS)
+
+    def rows(self):
+        from madoguchi.residents.adapters.base import RecordRow
+
+        for line, (number, name, kana, birth, sex, address, household, head, rel, support) in enumerate(
+                DEMO_RESIDENTS, start=2):
+            yield RecordRow(line=line, resident_number=number, name=name, name_kana=kana, name_alternative="",
+                            birth_date=birth, sex=sex, address=address, household_id=household,
+                            is_household_head=head, relationship=rel, status="resident", support_measure=support,
+                            alphabet_name="", common_name="")
+
+
+def load_demo_residents_and_cards(data_dir: Path) -> list[tuple[str, Path]]:
+    """Resident records for 窓口市, virtual cards for two of them, fresh CRLs indexed.
+    Returns (card name, card directory) pairs."""
+    from madoguchi.card import virtual
+    from madoguchi.pki.commands import load_trust
+    from madoguchi.pki.crlindex import RevocationStore, crl_dir
+    from madoguchi.pki.devca import DevCA
+    from madoguchi.residents.services import import_records
+
+    municipality = Municipality.objects.get(code=DEMO_MUNICIPALITIES[0]["code"])
+    import_records(municipality, _Rows())
+    ca = DevCA.open(data_dir)
+    cards = []
+    by_number = {r[0]: r for r in DEMO_RESIDENTS}
+    for card_name, number in DEMO_CARDS:
+        directory = data_dir / "cards" / card_name
+        if not directory.exists():
+            _, name, _, birth, sex, address, *_ = by_number[number]
+            virtual.issue(directory, ca, virtual.Holder(name=name, address=address, birth=birth, sex=sex),
+                          pin=DEMO_PIN, password=DEMO_PASSWORD_SIGN, text_pin=DEMO_TEXT_PIN)
+        cards.append((card_name, directory))
+    # Revocation is checked fail-closed: index the dev CA's current CRLs (valid a week).
+    trust = load_trust(str(data_dir))
+    store = RevocationStore(crl_dir(data_dir))
+    for purpose in ("auth", "sign"):
+        store.import_crl(ca.crl(purpose, next_update=dt.timedelta(days=7)).public_bytes(Encoding.DER), trust)
+    return cards

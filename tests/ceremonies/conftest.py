@@ -54,3 +54,27 @@ def pki(dev_pki, settings):
 def taro_record(muni_a):
     return ResidentRecord.unscoped.create(municipality=muni_a, resident_number="1001", name="窓口太郎",
                                           birth_date=TARO.birth, sex="1", address=TARO.address)
+
+
+@pytest.fixture(scope="session")
+def issued_virtual_card(dev_pki):
+    """A virtual card of 窓口 太郎 issued once; tests copy it so retry counters start fresh."""
+    from madoguchi.card import virtual
+
+    directory = dev_pki.data_dir / "card-templates" / "taro"
+    virtual.issue(directory, dev_pki.ca, virtual.Holder(name=TARO.name, address=TARO.address, birth=TARO.birth,
+                                                        sex=TARO.sex), pin="1234", password="MADO2026",
+                  text_pin="5678")
+    return directory
+
+
+@pytest.fixture
+def virtual_card(pki, issued_virtual_card):
+    import shutil
+    import uuid
+
+    name = f"taro-{uuid.uuid4().hex[:6]}"
+    target = pki.data_dir / "cards" / name
+    shutil.copytree(issued_virtual_card, target)
+    yield name
+    shutil.rmtree(target, ignore_errors=True)

@@ -4,7 +4,9 @@ import segno
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from madoguchi.core.demo import DEMO_PASSWORD, load_demo
+from madoguchi.core.demo import (
+    DEMO_PASSWORD, DEMO_PASSWORD_SIGN, DEMO_PIN, DEMO_TEXT_PIN, load_demo, load_demo_residents_and_cards,
+)
 from madoguchi.staff.services import current_totp
 
 
@@ -19,10 +21,17 @@ class Command(BaseCommand):
         if not getattr(settings, "DEMO_ALLOWED", False):
             raise CommandError("the demo is not available in the production profile", returncode=2)
         logins = load_demo()
+        cards = load_demo_residents_and_cards(settings.DATA_DIR)
         out = self.stdout
         out.write("デモを読み込みました / demo loaded")
         out.write(f"住民向けページ / resident portal: {base_url}/{logins[0].municipality.code}/")
         out.write(f"パスワード / password (all demo staff): {DEMO_PASSWORD}")
+        out.write("")
+        out.write("デモ用の仮想マイナンバーカード / demo virtual cards (fictional residents of 窓口市):")
+        for name, directory in cards:
+            out.write(f"  {name}: {directory}")
+        out.write(f"  暗証番号 / PIN {DEMO_PIN}  署名用パスワード / signature password {DEMO_PASSWORD_SIGN}"
+                  f"  券面事項入力補助 / text PIN {DEMO_TEXT_PIN}")
         show_qr = qr or sys.stdout.isatty()
         for login in logins:
             out.write("")
