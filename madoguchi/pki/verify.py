@@ -24,7 +24,6 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from . import facts as facts_mod
 from .errors import MalformedInput, PKIError, UnsupportedAlgorithm
@@ -130,7 +129,6 @@ def _load(signature: bytes) -> cms.SignedData:
         if info["content_type"].native != "signed_data":
             raise MalformedInput(f"CMS content type is {info['content_type'].native}, not signedData")
         sd = info["content"]
-        sd.native  # force a full parse: every structural error surfaces here, typed
     except MalformedInput:
         raise
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
@@ -150,18 +148,22 @@ def _attr(attrs: cms.CMSAttributes, name: str) -> list:
     return values
 
 
-def _find_signer(sd: cms.SignedData, sid: cms.SignerIdentifier) -> x509.Certificate:
+def _find_signer(sd: cms.SignedData, sid: cms.SignerIdentifier) -> tuple[x509.Certificate, bytes]:
+    """The signer's certificate and its DER exactly as carried (captured before any field access:
+    asn1crypto re-encodes what it has touched)."""
     for choice in sd["certificates"] or []:
         if choice.name != "certificate":
             continue
         c = choice.chosen
+        raw = c.dump()
         if sid.name == "issuer_and_serial_number":
             ias = sid.chosen
-            if c.issuer == ias["issuer"] and c.serial_number == ias["serial_number"].native:
-                return x509.load_der_x509_certificate(c.dump())
+            if c.serial_number == ias["serial_number"].native and (
+                    c.issuer.dump() == ias["issuer"].dump() or c.issuer == ias["issuer"]):
+                return x509.load_der_x509_certificate(raw), raw
         elif sid.name == "subject_key_identifier":
             if c.key_identifier == sid.chosen.native:
-                return x509.load_der_x509_certificate(c.dump())
+                return x509.load_der_x509_certificate(raw), raw
     raise MalformedInput("the signer's certificate is not in the CMS")
 
 
@@ -180,12 +182,24 @@ def _verify_sig(cert: x509.Certificate, sig_alg: str, hash_name: str, signature:
     return True
 
 
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError, UnicodeDecodeError)
+
+
 def verify_detached(signature: bytes, content: bytes | None, validator: Validator,
                     at: dt.datetime | None = None) -> VerificationRecord:
     """Verifies a CAdES-BES SignedData over `content` (detached; or encapsulated when
     `content` is None). Bad input raises PKIError; an invalid signature returns a record whose
     verdict says why."""
-    at = at or dt.datetime.now(UTC)
+    try:
+        return _verify_detached(signature, content, validator, at or dt.datetime.now(UTC))
+    except PKIError:
+        raise
+    except _PARSE_ERRORS as exc:  # asn1crypto parses lazily: a structural error can surface anywhere
+        raise MalformedInput(f"CMS does not parse: {type(exc).__name__}: {exc}") from None
+
+
+def _verify_detached(signature: bytes, content: bytes | None, validator: Validator,
+                     at: dt.datetime) -> VerificationRecord:
     sd = _load(signature)
     infos = list(sd["signer_infos"])
     if not infos:
@@ -193,6 +207,10 @@ def verify_detached(signature: bytes, content: bytes | None, validator: Validato
     if len(infos) > 1:
         raise MalformedInput(f"the CMS has {len(infos)} signers; exactly one is accepted")
     si = infos[0]
+    attrs = si["signed_attrs"]
+    # The signature covers the attributes exactly as received, re-tagged as SET (RFC 5652 §5.4):
+    # take their bytes now, before asn1crypto normalises anything we read from them.
+    signed_bytes = b"\x31" + attrs.dump()[1:]
     encap = sd["encap_content_info"]
     if content is None:
         if encap["content"].native is None:
@@ -211,7 +229,6 @@ def verify_detached(signature: bytes, content: bytes | None, validator: Validato
     digester.update(content)
     content_digest = digester.finalize()
     content_sha256 = hashlib.sha256(content).hexdigest()
-    attrs = si["signed_attrs"]
     if not len(attrs):
         raise MalformedInput("no signed attributes: not CAdES-BES")
     try:
@@ -232,12 +249,11 @@ def verify_detached(signature: bytes, content: bytes | None, validator: Validato
                 raise MalformedInput(f"ceremony binding version {b['version'].native} unknown")
             ceremony = Ceremony(b["ceremony_id"].native, b["challenge"].native, b["audience"].native,
                                 b["purpose"].native)
-        signer = _find_signer(sd, si["sid"])
+        signer, signer_der = _find_signer(sd, si["sid"])
     except PKIError:
         raise
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise MalformedInput(f"signed attributes do not parse: {exc}") from None
-    signer_der = signer.public_bytes(Encoding.DER)
     common = dict(verified_at=at, content_sha256=content_sha256, signer_sha256=hashlib.sha256(signer_der).hexdigest(),
                   signing_time_claimed=claimed, ceremony=ceremony)
 
@@ -258,7 +274,6 @@ def verify_detached(signature: bytes, content: bytes | None, validator: Validato
             return VerificationRecord(verdict=Verdict.BAD_SIGNATURE,
                                       log="signingCertificateV2 names another certificate",
                                       chain=(signer_der,), **common)
-    signed_bytes = b"\x31" + attrs.dump()[1:]  # the [0] IMPLICIT SET OF, re-tagged as SET (RFC 5652 §5.4)
     if not _verify_sig(signer, sig_alg, hash_name, si["signature"].native, signed_bytes):
         return VerificationRecord(verdict=Verdict.BAD_SIGNATURE, log="signature over the signed attributes "
                                   "does not verify", chain=(signer_der,), **common)
