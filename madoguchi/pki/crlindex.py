@@ -428,19 +428,34 @@ class RevocationStore:
         self.directory = Path(directory) if directory is not None else None
         self._indexes: dict[bytes, CRLIndex] = {}
         self._lock = threading.Lock()  # serialises writers only; readers never take it
+        self._stamps: dict[str, tuple[int, int, int]] = {}
         self.generation = 0
 
     @classmethod
     def open(cls, directory: str | os.PathLike) -> RevocationStore:
         store = cls(directory)
-        d = Path(directory)
-        if d.is_dir():
-            indexes = {}
-            for path in sorted(d.glob("*.idx")):
-                idx = CRLIndex.load(path)
-                indexes[idx.issuer_key_id] = idx
-            store._indexes = indexes
+        store.refresh()
         return store
+
+    def refresh(self) -> int:
+        """Reloads index files written by another process (e.g. `madoguchi pki crl import` while
+        the server runs); returns how many changed. Lookups continue on the old index meanwhile."""
+        if self.directory is None or not self.directory.is_dir():
+            return 0
+        changed = {}
+        for path in sorted(self.directory.glob("*.idx")):
+            st = path.stat()
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+            if self._stamps.get(path.name) == stamp:
+                continue
+            idx = CRLIndex.load(path)
+            changed[idx.issuer_key_id] = idx
+            self._stamps[path.name] = stamp
+        if changed:
+            with self._lock:
+                self._indexes = {**self._indexes, **changed}
+                self.generation += 1
+        return len(changed)
 
     def get(self, issuer_key_id: bytes) -> CRLIndex | None:
         return self._indexes.get(issuer_key_id)
@@ -466,7 +481,9 @@ class RevocationStore:
                     raise CRLRejected(f"CRL number {idx.info.number} is older than the installed "
                                       f"{current.info.number}", "crl_older")
             if self.directory is not None:
-                idx.save(self.directory / f"{idx.info.issuer_key_id}.idx")
+                path = idx.save(self.directory / f"{idx.info.issuer_key_id}.idx")
+                st = path.stat()
+                self._stamps[path.name] = (st.st_mtime_ns, st.st_size, st.st_ino)
             new = dict(self._indexes)
             new[idx.issuer_key_id] = idx
             self._indexes = new  # one reference swap: readers see the old or the new map

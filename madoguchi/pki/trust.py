@@ -118,6 +118,7 @@ class TrustStore:
 
     def __init__(self, anchors: Iterable[Anchor] = ()):
         self._anchors: dict[str, list[Anchor]] = {p: [] for p in PURPOSES}
+        self.generation = 0  # bumped on every change; validators drop their caches on a bump
         for a in anchors:
             self._add(a)
 
@@ -128,6 +129,7 @@ class TrustStore:
         if any(a.sha256 == anchor.sha256 for a in existing):
             return
         existing.append(anchor)
+        self.generation += 1
 
     def add(self, cert: x509.Certificate, purpose: str) -> Anchor:
         check_anchor(cert)

@@ -197,10 +197,14 @@ class Validator:
         self.policy = policy or RevocationPolicy()
         self.ocsp = ocsp  # an ocsp.OCSPClient, consulted when no usable CRL is held
         self._cache: dict[tuple[str, str], _Static] = {}
+        self._trust_generation = trust.generation
 
     # -- the time-independent part, cached ---------------------------------------------
 
     def _static(self, der: bytes, purpose: str) -> _Static:
+        if self._trust_generation != self.trust.generation:  # anchors changed: nothing cached holds
+            self._cache.clear()
+            self._trust_generation = self.trust.generation
         digest = hashlib.sha256(der).hexdigest()
         hit = self._cache.get((digest, purpose))
         if hit is not None:
@@ -303,7 +307,7 @@ class Validator:
         index = self.revocation.get(anchor.key_id)
         if index is not None and self.policy.usable_index(index, at):
             entry = index.lookup(serial)
-            if entry is not None and entry.revoked_at <= at:
+            if entry is not None:  # listed = revoked, whatever its date (a CA clock ahead must not pass it)
                 return RevocationCheck("crl", crl=index.info, entry=entry)
             return RevocationCheck("crl", crl=index.info)
         note = "no CRL held for the issuer" if index is None else \

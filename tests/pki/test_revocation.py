@@ -202,3 +202,23 @@ def test_atomic_replacement_while_lookups_continue(world, tmp_path):
     assert store.get(key_id).info.number == 2
     assert crlindex.RevocationStore.open(tmp_path).get(key_id).info.number == 2
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_refresh_picks_up_an_import_by_another_process(world, tmp_path):
+    server = crlindex.RevocationStore.open(tmp_path)
+    assert server.refresh() == 0
+    cli = crlindex.RevocationStore.open(tmp_path)  # e.g. `madoguchi pki crl import` in a shell
+    cli.import_crl(crl_der(testing.crl(world.sign_ca, [(world.sign_cert.serial_number, testing.now(),
+                                                         R.affiliation_changed)])), world.trust())
+    v = Validator(world.trust(), server)
+    assert v.validate(world.sign_cert, "sign").verdict is Verdict.REVOCATION_UNKNOWN
+    assert server.refresh() == 1
+    assert v.validate(world.sign_cert, "sign").verdict is Verdict.REVOKED
+    assert server.refresh() == 0
+
+
+def test_listed_serial_is_revoked_even_with_a_future_date(world):
+    """A CA clock ahead of ours must not let a listed certificate through."""
+    ahead = testing.now() + dt.timedelta(minutes=3)
+    v = world.validator(revoked_sign=[(world.sign_cert.serial_number, ahead, R.key_compromise)])
+    assert v.validate(world.sign_cert, "sign").verdict is Verdict.REVOKED

@@ -219,3 +219,13 @@ def test_trust_store_refuses_non_anchors(world, tmp_path):
         trust.install(world.auth_ca.pem, "both", tmp_path)
     with pytest.raises(trust.MalformedInput):
         trust.install(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "auth", tmp_path)
+
+
+def test_cache_dropped_when_anchors_change(world):
+    gen2 = testing.make_ca("auth", name=world.auth_ca.cert.subject, ca_key=world.other_key)
+    cert = testing.issue(gen2, world.auth_key.public_key())
+    v = world.validator()
+    assert v.validate(cert, "auth").verdict is Verdict.UNTRUSTED
+    v.trust.add(gen2.cert, "auth")  # an operator installs a new generation
+    v.revocation.import_crl(crl_der(testing.crl(gen2)), v.trust)
+    assert v.validate(cert, "auth").verdict is Verdict.VALID
