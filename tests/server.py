@@ -32,6 +32,7 @@ class Server:
     demo_output: str = ""
     log_path: str = ""
     totp_secrets: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
 
     def stop(self):
         if self.process.poll() is None:
@@ -66,7 +67,8 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> N
     raise RuntimeError(f"server did not answer at {url} within {timeout}s")
 
 
-def start(data_dir, database_url=None, *, command="serve", prepare=True, log_path=None, **extra_env) -> Server:
+def start(data_dir, database_url=None, *, command="serve", prepare=True, log_path=None, workers=1,
+          **extra_env) -> Server:
     env = server_env(data_dir, database_url, **extra_env)
     port = free_port()
     demo = ""
@@ -75,9 +77,9 @@ def start(data_dir, database_url=None, *, command="serve", prepare=True, log_pat
         demo = madoguchi(env, "demo", "--base-url", f"http://127.0.0.1:{port}")
     log_path = log_path or os.path.join(str(data_dir), "server.log")
     log = open(log_path, "w")
-    process = subprocess.Popen([sys.executable, "-m", "madoguchi", command, "--port", str(port), "--workers", "1"],
+    process = subprocess.Popen([sys.executable, "-m", "madoguchi", command, "--port", str(port), "--workers", str(workers)],
                                env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", process, demo, log_path)
+    server = Server(f"http://127.0.0.1:{port}", process, demo, log_path, env=env)
     for user, secret in re.findall(r"otpauth://totp/madoguchi%3A([^?]+)\?secret=([A-Z2-7]+)", demo):
         server.totp_secrets[user] = secret
     try:

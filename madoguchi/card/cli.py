@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="vpcd port (default from /etc/reader.conf.d/vpcd)")
 
+    from . import ceremony_cli
+
+    ceremony_cli.add_parser(sub)
     reset = sub.add_parser("reset-pin", help="unblock and optionally reset the PINs (issuing office; needs the dev CA)")
     reset.add_argument("card", metavar="CARD")
     reset.add_argument("--pin")
@@ -103,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return {
             "issue": cmd_issue, "show": cmd_show, "sign": cmd_sign, "serve-pcsc": cmd_serve,
-            "reset-pin": cmd_reset, "readers": cmd_readers,
+            "reset-pin": cmd_reset, "readers": cmd_readers, "ceremony": cmd_ceremony,
         }[args.action](args)
     except UsageError as exc:
         sys.stderr.write(f"madoguchi card: {exc}\n")
@@ -332,3 +335,9 @@ def cmd_readers(args) -> int:
     for name in reader_names():
         print(name)
     return EXIT_OK
+
+
+def cmd_ceremony(args) -> int:
+    from . import ceremony_cli
+
+    return ceremony_cli.run(args, open_channel, UsageError)

@@ -18,8 +18,12 @@ def account(request, code):
     person = request.resident
     credentials = CardCredential.objects.filter(person=person).order_by("-linked_at")
     link = ResidentLink.objects.select_related("record").filter(person=person).first()
-    recent = AuditEvent.objects.filter(action="resident.signed_in", actor_type="resident",
+    from madoguchi.ceremonies.models import Ceremony
+
+    events = AuditEvent.objects.filter(action="resident.signed_in", actor_type="resident",
                                        actor_id=str(person.public_id)).order_by("-seq")[:10]
+    labels = dict(Ceremony.Purpose.choices)
+    recent = [(e.occurred_at, labels.get(e.data.get("assurance"), "")) for e in events]
     return render(request, "identity/account.html", {
         "person": person, "credentials": credentials, "link": link, "recent_sign_ins": recent,
         "assurance": request.resident_assurance,
