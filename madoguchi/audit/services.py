@@ -55,7 +55,8 @@ def record(action: str, *, actor=None, obj=None, data: dict | None = None, munic
     request_id = request_id if request_id is not None else (current_request_id() or "")
     chain = chain_key(municipality)
 
-    with transaction.atomic():
+    # No savepoint: if the event cannot be written, the change it describes must not be either.
+    with transaction.atomic(savepoint=False):
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(
             chain=chain, defaults={"last_seq": 0, "last_hash": GENESIS}
         )

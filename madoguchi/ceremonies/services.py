@@ -45,20 +45,22 @@ def open_ceremony(purpose: str, *, audience: str, requester: str, reason: str,
         raise errors.malformed("the document is too large")
     now = timezone.now()
     poll_token = secrets.token_urlsafe(32)
-    ceremony = Ceremony.objects.create(
-        public_id=secrets.token_urlsafe(32), purpose=purpose, challenge=secrets.token_bytes(CHALLENGE_BYTES),
-        audience=audience, requester=requester, reason=reason, poll_token_sha256=_hash_token(poll_token),
-        created_at=now, expires_at=now + TTL, document=document,
-        document_sha256=hashlib.sha256(document).hexdigest() if document is not None else "",
-    )
-    record("ceremony.opened", actor=("anonymous", ""), obj=ceremony, data={"purpose": purpose})
+    with transaction.atomic():
+        ceremony = Ceremony.objects.create(
+            public_id=secrets.token_urlsafe(32), purpose=purpose, challenge=secrets.token_bytes(CHALLENGE_BYTES),
+            audience=audience, requester=requester, reason=reason, poll_token_sha256=_hash_token(poll_token),
+            created_at=now, expires_at=now + TTL, document=document,
+            document_sha256=hashlib.sha256(document).hexdigest() if document is not None else "",
+        )
+        record("ceremony.opened", actor=("anonymous", ""), obj=ceremony, data={"purpose": purpose})
     return ceremony, poll_token
 
 
-def find(public_id: str) -> Ceremony:
+def find(public_id: str, *, for_update: bool = False) -> Ceremony:
     if not isinstance(public_id, str) or len(public_id) > 64:
         raise errors.not_found()
-    ceremony = Ceremony.objects.filter(public_id=public_id).first()
+    ceremonies = Ceremony.objects.select_for_update() if for_update else Ceremony.objects
+    ceremony = ceremonies.filter(public_id=public_id).first()
     if ceremony is None:
         raise errors.not_found()
     return ceremony
@@ -172,8 +174,7 @@ def complete(public_id: str, payload: dict) -> Ceremony:
     verification leaves it unusable, so a signature cannot be tried against it twice."""
     failure = None
     with transaction.atomic():
-        ceremony = find(public_id)
-        ceremony = Ceremony.objects.select_for_update().get(pk=ceremony.pk)
+        ceremony = find(public_id, for_update=True)
         if ceremony.status != Ceremony.Status.OPEN:
             failure = errors.already_used()
         elif timezone.now() > ceremony.expires_at:
@@ -225,9 +226,8 @@ def state(public_id: str, poll_token: str | None) -> dict:
 def take_result(public_id: str, poll_token: str | None) -> Ceremony:
     """The opener takes the result of a completed ceremony, once."""
     with transaction.atomic():
-        ceremony = find(public_id)
+        ceremony = find(public_id, for_update=True)
         _check_token(ceremony, poll_token)
-        ceremony = Ceremony.objects.select_for_update().get(pk=ceremony.pk)
         if ceremony.status != Ceremony.Status.COMPLETED:
             raise errors.already_used() if ceremony.status == Ceremony.Status.CONSUMED else errors.forbidden()
         ceremony.status = Ceremony.Status.CONSUMED

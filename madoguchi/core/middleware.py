@@ -28,7 +28,8 @@ class RequestIdMiddleware:
     @staticmethod
     def _log(request, status: int, started: float) -> None:
         municipality = getattr(request, "municipality", None)
-        user = getattr(request, "user", None)
+        # Only a user something already loaded: logging must not cost a session query.
+        user = getattr(request, "_cached_user", None)
         request_log.info(
             "request",
             extra={

@@ -263,3 +263,34 @@ def test_resident_sign_out(client, muni_a, pki, taro_record):
     sign_in(client, muni_a.code, "identify", pki.taro)
     assert client.post(f"/{muni_a.code}/logout/").status_code == 302
     assert client.get(f"/{muni_a.code}/account/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_resident_sessions_expire_when_idle_and_absolutely(client, muni_a, pki, taro_record):
+    from madoguchi.identity import sessions
+
+    sign_in(client, muni_a.code, "identify", pki.taro)
+    assert client.get(f"/{muni_a.code}/account/").status_code == 200
+    session = client.session
+    session[sessions.KEY]["seen"] -= sessions.IDLE_SECONDS + 1
+    session.save()
+    assert client.get(f"/{muni_a.code}/account/").status_code == 302  # idle too long
+
+    sign_in(client, muni_a.code, "login", pki.taro)
+    session = client.session
+    session[sessions.KEY]["since"] -= sessions.ABSOLUTE_SECONDS + 1
+    session.save()
+    assert client.get(f"/{muni_a.code}/account/").status_code == 302  # signed in too long ago
+
+
+@pytest.mark.django_db
+def test_a_session_of_one_municipality_does_not_open_another(client, muni_a, muni_b, pki, taro_record):
+    sign_in(client, muni_a.code, "identify", pki.taro)
+    assert client.get(f"/{muni_b.code}/account/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_openapi_document_is_served(client, muni_a):
+    document = client.get(f"/{muni_a.code}/api/openapi.json").json()
+    assert any(path.endswith("/complete") for path in document["paths"])
+    assert any(path.endswith("/ceremonies") for path in document["paths"])

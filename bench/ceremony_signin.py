@@ -1,0 +1,200 @@
+"""Full card sign-in ceremonies per second over HTTP: open → fetch → complete → session.
+
+The server runs as `madoguchi serve` (gunicorn) on PostgreSQL (the application's role,
+as `make test` sets it up; SQLite with --sqlite). The load generator signs in-process with
+the demo virtual cards' keys (no APDU emulation in the timed loop), from many loopback
+addresses (127.0.x.y) so the per-address rate limits stay on and are not the bottleneck.
+Prints the rate, the load generator's CPU share, and a trivial endpoint's rate on the same
+server (ratio).
+
+    .venv/bin/python bench/ceremony_signin.py [--seconds 20] [--concurrency 8] [--workers 2] [--sqlite]
+"""
+
+import argparse
+import base64
+import http.client
+import itertools
+import json
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.server import start  # noqa: E402
+
+CODE = "139998"
+_addresses = (f"127.0.{a}.{b}" for a, b in itertools.cycle(itertools.product(range(1, 64), range(2, 254))))
+_address_lock = threading.Lock()
+
+
+def next_address() -> str:
+    with _address_lock:
+        return next(_addresses)
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SoftCard:
+    def __init__(self, directory: Path):
+        state = json.loads((directory / "card.json").read_text())["jpki"]
+        self.keys = {p: serialization.load_pem_private_key(state[f"{p}_key"].encode(), None) for p in ("auth", "sign")}
+        self.certs = {p: base64.b64decode(state[f"{p}_cert"]) for p in ("auth", "sign")}
+
+    def answer(self, description: dict) -> dict:
+        tbs = unb64(description["to_be_signed"])
+        body = {"audience": description["audience"], "auth_certificate": b64(self.certs["auth"]),
+                "auth_signature": b64(self.keys["auth"].sign(tbs, padding.PKCS1v15(), hashes.SHA256()))}
+        if description["purpose"] == "identify":
+            body["sign_certificate"] = b64(self.certs["sign"])
+            body["sign_signature"] = b64(self.keys["sign"].sign(tbs, padding.PKCS1v15(), hashes.SHA256()))
+        return body
+
+
+class Browser:
+    """One resident's browser plus the card client, over plain HTTP/1.1."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method, path, body=None, headers=None, source=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30, source_address=(source or "127.0.0.1", 0))
+        headers = dict(headers or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name] = rest.split(";", 1)[0]
+        conn.close()
+        return response.status, response.getheader("Location"), data
+
+    def sign_in(self, card: SoftCard, purpose: str) -> None:
+        source = next_address()
+        status, _, page = self.request("GET", f"/{CODE}/login/", source=source)
+        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1).decode()
+        status, location, _ = self.request(
+            "POST", f"/{CODE}/ceremony/start/", body=f"csrfmiddlewaretoken={token}&purpose={purpose}",
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Referer": f"http://127.0.0.1:{self.port}/"},
+            source=source)
+        assert status == 302, status
+        ceremony_id = location.rstrip("/").rsplit("/", 1)[1]
+        status, _, data = self.request("GET", f"/{CODE}/api/ceremonies/{ceremony_id}", source=source)
+        assert status == 200, data
+        body = json.dumps(card.answer(json.loads(data)))
+        status, _, data = self.request("POST", f"/{CODE}/api/ceremonies/{ceremony_id}/complete", body=body,
+                                       headers={"Content-Type": "application/json"}, source=source)
+        assert status == 200, data
+        status, location, _ = self.request("GET", f"/{CODE}/ceremony/{ceremony_id}/finish/", source=source)
+        assert status == 302 and location.endswith("/account/"), (status, location)
+
+
+def trivial_rate(port: int, seconds: float, concurrency: int) -> float:
+    count, stop = [0], time.monotonic() + seconds
+    lock = threading.Lock()
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        n = 0
+        while time.monotonic() < stop:
+            conn.request("GET", "/livez")
+            conn.getresponse().read()
+            n += 1
+        with lock:
+            count[0] += n
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return count[0] / (time.monotonic() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--sqlite", action="store_true")
+    args = parser.parse_args()
+
+    database_url, drop = None, lambda: None
+    if not args.sqlite:
+        import subprocess
+
+        admin = os.environ.get("MADOGUCHI_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+        app_url = subprocess.run([sys.executable, str(ROOT / "scripts" / "pg_setup.py"), admin],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        os.environ["MADOGUCHI_DATABASE_URL"] = app_url
+        from tests.server import fresh_database_url
+
+        database_url, drop = fresh_database_url("bench")
+    with tempfile.TemporaryDirectory() as data_dir:
+        server = start(data_dir, database_url, workers=args.workers, MADOGUCHI_LOG_LEVEL=os.environ.get('BENCH_LOG_LEVEL', 'WARNING'), log_path=os.environ.get('BENCH_LOG'))
+        try:
+            port = int(server.base_url.rsplit(":", 1)[1])
+            cards = [SoftCard(Path(data_dir) / "cards" / name) for name in ("taro", "hanako")]
+            for card in cards:  # link each card once; the timed loop is `login`
+                Browser(port).sign_in(card, "identify")
+            done, errors = [0], []
+            lock = threading.Lock()
+            stop = time.monotonic() + args.seconds
+
+            def resident(i):
+                n = 0
+                try:
+                    while time.monotonic() < stop:
+                        Browser(port).sign_in(cards[i % 2], "login")
+                        n += 1
+                except Exception as exc:  # noqa: BLE001 — reported below
+                    errors.append(repr(exc))
+                with lock:
+                    done[0] += n
+
+            threads = [threading.Thread(target=resident, args=(i,)) for i in range(args.concurrency)]
+            cpu0, wall0 = time.process_time(), time.monotonic()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+            rate = done[0] / wall
+            baseline = trivial_rate(port, min(args.seconds, 10), args.concurrency)
+        finally:
+            server.stop()
+            drop()
+    if errors:
+        print(f"errors: {len(errors)}, first: {errors[0]}")
+        return 1
+    cores = os.cpu_count() or 1
+    print(f"full card sign-ins (open, fetch, complete, session): {rate:7.1f} /s  ({done[0]} in {wall:.1f} s)")
+    print(f"load generator CPU: {cpu / wall * 100:5.1f}% of one core = {cpu / wall / cores * 100:4.1f}% of the {cores}-core machine")
+    print(f"trivial endpoint /livez, same server:              {baseline:7.1f} /s  (ratio {rate / baseline:.3f})")
+    print(f"target 150 /s: {'met' if rate >= 150 else 'not met'}; database: {'SQLite' if args.sqlite else 'PostgreSQL'};"
+          f" gunicorn {args.workers} workers x 4 threads; {args.concurrency} concurrent residents")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
