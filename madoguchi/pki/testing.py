@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from . import profile
+from . import crlindex, profile
 
 UTC = dt.timezone.utc
 
@@ -175,19 +175,29 @@ def big_crl_der(ca: CA, serials: Iterable[int], *, when: dt.datetime | None = No
     entries = b"".join(_entry(s, when_der, reason) for s in serials)
     this = this_update or now() - dt.timedelta(minutes=5)
     aki = ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    # asn1crypto encodes everything but the entries; the entry list is spliced in before the
+    # crlExtensions [0] as bytes (handing it to asn1crypto makes it build an object per entry,
+    # which at 10 million entries costs gigabytes and minutes of garbage collection).
     tbs = acrl.TbsCertList({
         "version": "v2",
         "signature": {"algorithm": "sha256_rsa"},
         "issuer": acrl.Name.load(ca.cert.subject.public_bytes()),
         "this_update": acrl.Time({"utc_time": this}),
         "next_update": acrl.Time({"utc_time": next_update or this + dt.timedelta(days=1)}),
-        "revoked_certificates": acrl.RevokedCertificates.load(_tlv(0x30, entries)) if entries else None,
         "crl_extensions": [
             {"extn_id": "crl_number", "critical": False, "extn_value": number},
             {"extn_id": "authority_key_identifier", "critical": False, "extn_value": {"key_identifier": aki}},
         ],
     })
-    tbs_der = tbs.dump()
+    small = tbs.dump()
+    _, start, end = crlindex._tl(small, 0, len(small))
+    p = start
+    while p < end:
+        tag, _, following = crlindex._tl(small, p, end)
+        if tag == 0xA0:
+            break
+        p = following
+    tbs_der = _tlv(0x30, small[start:p] + (_tlv(0x30, entries) if entries else b"") + small[p:end])
     signature = ca.key.sign(tbs_der, padding.PKCS1v15(), hashes.SHA256())
     alg = bytes.fromhex("300d06092a864886f70d01010b0500")
     return _tlv(0x30, tbs_der + alg + _tlv(0x03, b"\x00" + signature))
