@@ -33,15 +33,7 @@ class BadInput(Exception):
 
 def load_trust(data: str | None) -> trust.TrustStore:
     """Installed anchors; when none are installed, the development CA's two roots."""
-    store = trust.TrustStore.load(trust.trust_dir(data))
-    if not store.anchors():
-        dev = trust.data_dir(data) / "dev-ca"
-        for purpose in trust.PURPOSES:
-            path = dev / f"{purpose}-ca.pem"
-            if path.is_file():
-                for cert in trust.load_certificates(path.read_bytes()):
-                    store.add(cert, purpose)
-    return store
+    return trust.load_default(data)
 
 
 def register(sub) -> None:

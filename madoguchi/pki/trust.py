@@ -202,3 +202,18 @@ def install(data: bytes, purpose: str, directory: str | os.PathLike) -> list[Anc
         os.replace(tmp, path)
         installed.append(Anchor.of(cert, purpose, path))
     return installed
+
+
+def load_default(data: str | os.PathLike | None = None) -> TrustStore:
+    """The installed anchors under `<data>/pki/trust/`; when none is installed, the development
+    CA's two roots from `<data>/dev-ca/` (demo and tests). Installing any anchor switches the
+    development CA off."""
+    store = TrustStore.load(trust_dir(data))
+    if not store.anchors():
+        dev = data_dir(data) / "dev-ca"
+        for purpose in PURPOSES:
+            path = dev / f"{purpose}-ca.pem"
+            if path.is_file():
+                for cert in load_certificates(path.read_bytes()):
+                    store.add(cert, purpose)
+    return store

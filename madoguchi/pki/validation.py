@@ -325,3 +325,12 @@ class Validator:
                     return RevocationCheck("ocsp", ocsp=answer.as_dict())
                 note += "; OCSP says unknown"
         return RevocationCheck("none", note=note)
+
+
+def default_validator(data=None, policy: RevocationPolicy | None = None, ocsp=None) -> Validator:
+    """A validator over `<data>` (MADOGUCHI_DATA_DIR, default var/): the installed trust anchors
+    (or the development CA) and the persisted CRL indexes. Call `.revocation.refresh()` now and
+    then to pick up `madoguchi pki crl import` run by an operator."""
+    from .crlindex import crl_dir
+    from .trust import load_default
+    return Validator(load_default(data), RevocationStore.open(crl_dir(data)), policy=policy, ocsp=ocsp)

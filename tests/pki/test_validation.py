@@ -229,3 +229,17 @@ def test_cache_dropped_when_anchors_change(world):
     v.trust.add(gen2.cert, "auth")  # an operator installs a new generation
     v.revocation.import_crl(crl_der(testing.crl(gen2)), v.trust)
     assert v.validate(cert, "auth").verdict is Verdict.VALID
+
+
+def test_default_validator_uses_the_dev_ca_and_persisted_crls(tmp_path):
+    from madoguchi.pki.devca import DevCA
+    from madoguchi.pki.validation import default_validator
+    from tests.pki.conftest_validation import HOLDER
+    ca = DevCA.open(tmp_path)
+    card = ca.issue_card(HOLDER)
+    v = default_validator(tmp_path)
+    assert v.validate(card.auth_cert, "auth").verdict is Verdict.REVOCATION_UNKNOWN  # no CRL yet
+    store = crlindex.RevocationStore.open(crlindex.crl_dir(tmp_path))
+    store.import_crl(crl_der(ca.crl("auth")), v.trust)
+    v.revocation.refresh()
+    assert v.validate(card.auth_cert, "auth").verdict is Verdict.VALID
