@@ -96,6 +96,13 @@ class Anchor:
 def check_anchor(cert: x509.Certificate) -> None:
     """An anchor must be a CA certificate allowed to sign certificates, and self-signed."""
     try:
+        _check_anchor(cert)
+    except ValueError as exc:  # a malformed extension, lazily parsed
+        raise MalformedInput(f"CA certificate does not parse: {exc}") from None
+
+
+def _check_anchor(cert: x509.Certificate) -> None:
+    try:
         bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         raise TrustStoreError("not a CA certificate (no basicConstraints)") from None

@@ -147,3 +147,19 @@ def test_facts_never_crash(world, values):
     except PKIError:
         return
     assert f is None or isinstance(f.name, str)
+
+
+@FUZZ
+@given(data=st.data())
+def test_anchor_files_never_crash(world, data):
+    from madoguchi.pki import trust
+    pem = world.sign_ca.pem
+    blob = data.draw(st.one_of(st.binary(max_size=1500), mutated(pem), mutated(der(world.sign_ca.cert))))
+    try:
+        certs = trust.load_certificates(blob)
+        for c in certs:
+            trust.check_anchor(c)
+    except PKIError:
+        return
+    except ValueError:
+        pytest.fail("untyped ValueError escaped")
