@@ -60,10 +60,10 @@ def find(public_id: str, *, for_update: bool = False) -> Ceremony:
     if not isinstance(public_id, str) or len(public_id) > 64:
         raise errors.not_found()
     ceremonies = Ceremony.objects.select_for_update() if for_update else Ceremony.objects
-    ceremony = ceremonies.filter(public_id=public_id).first()
-    if ceremony is None:
-        raise errors.not_found()
-    return ceremony
+    try:
+        return ceremonies.get(public_id=public_id)
+    except Ceremony.DoesNotExist:
+        raise errors.not_found() from None
 
 
 def b64(data: bytes) -> str:

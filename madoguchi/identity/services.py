@@ -53,8 +53,9 @@ class CertificateRef:
 
 
 def person_for_credential(cert: CertificateRef) -> Person | None:
-    credential = CardCredential.objects.select_related("person").filter(sha256=cert.sha256).first()
-    if credential is None:
+    try:
+        credential = CardCredential.objects.select_related("person").get(sha256=cert.sha256)
+    except CardCredential.DoesNotExist:
         return None
     CardCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())
     return credential.person

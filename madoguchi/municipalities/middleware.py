@@ -30,9 +30,10 @@ class TenantMiddleware:
         municipality = None
         code = view_kwargs.get("code")
         if code is not None:
-            municipality = Municipality.objects.filter(code=code, is_active=True).first()
-            if municipality is None:
-                raise Http404("unknown municipality")
+            try:
+                municipality = Municipality.objects.get(code=code, is_active=True)
+            except Municipality.DoesNotExist:
+                raise Http404("unknown municipality") from None
         elif request.resolver_match and request.resolver_match.namespace == "admin":
             municipality_id = request.session.get(STAFF_MUNICIPALITY_SESSION_KEY)
             if municipality_id is not None:
