@@ -3,6 +3,7 @@
 import segno
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -15,19 +16,48 @@ from . import errors, services
 from .api import portal_audience, urls_for
 from .models import Ceremony
 
-SESSION_TOKENS = "ceremony_tokens"  # ceremony id → poll token, kept by the opening browser
+SESSION_TOKENS = "ceremony_tokens"  # ceremony id → [poll token, where to continue], kept by the opening browser
 BROWSER_PURPOSES = {Ceremony.Purpose.LOGIN, Ceremony.Purpose.IDENTIFY}
 
 
-def _remember(request, ceremony: Ceremony, token: str) -> None:
+def _remember(request, ceremony: Ceremony, token: str, next_url: str) -> None:
     tokens = request.session.get(SESSION_TOKENS, {})
     tokens = dict(list(tokens.items())[-4:])  # a few recent ceremonies at most
-    tokens[ceremony.public_id] = token
+    tokens[ceremony.public_id] = [token, next_url]
     request.session[SESSION_TOKENS] = tokens
 
 
 def _token(request, public_id: str) -> str | None:
-    return request.session.get(SESSION_TOKENS, {}).get(public_id)
+    entry = request.session.get(SESSION_TOKENS, {}).get(public_id)
+    return entry[0] if entry else None
+
+
+def _next(request, public_id: str) -> str | None:
+    entry = request.session.get(SESSION_TOKENS, {}).get(public_id)
+    return entry[1] if entry else None
+
+
+def safe_next(request, next_url: str | None) -> str:
+    """A continuation inside this municipality's site, or the resident's account page."""
+    code = request.municipality.code
+    if next_url and next_url.startswith(f"/{code}/") and url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return next_url
+    return reverse("identity:account", args=[code])
+
+
+def begin(request, purpose: str, *, next_url: str | None = None, document: bytes | None = None,
+          requester: str | None = None, reason: str | None = None, audience: str | None = None):
+    """Opens a ceremony for this browser and sends it to the waiting page; once the card
+    client completes, `finish` continues at `next_url` (for example an OIDC authorization
+    that needs a sign-in, or a `sign` ceremony over an application)."""
+    municipality = request.municipality
+    ceremony, token = services.open_ceremony(
+        purpose, audience=audience or portal_audience(municipality),
+        requester=requester or f"{municipality.name} オンライン窓口",
+        reason=reason or Ceremony.Purpose(purpose).label, document=document)
+    _remember(request, ceremony, token, safe_next(request, next_url))
+    return redirect("ceremonies:wait", municipality.code, ceremony.public_id)
 
 
 def _error_page(request, exc: errors.CeremonyError):
@@ -42,12 +72,7 @@ def start(request, code):
         return _error_page(request, errors.malformed("purpose"))
     if not allow("ceremony.open", client_address(request), 20, 60):
         return _error_page(request, errors.rate_limited())
-    municipality = request.municipality
-    ceremony, token = services.open_ceremony(
-        purpose, audience=portal_audience(municipality), requester=f"{municipality.name} オンライン窓口",
-        reason=Ceremony.Purpose(purpose).label)
-    _remember(request, ceremony, token)
-    return redirect("ceremonies:wait", code, ceremony.public_id)
+    return begin(request, purpose, next_url=request.POST.get("next"))
 
 
 @public_view
@@ -114,12 +139,15 @@ def finish(request, code, ceremony_id):
         ceremony = services.take_result(ceremony_id, _token(request, ceremony_id))
     except errors.CeremonyError as exc:
         return _error_page(request, exc)
-    if ceremony.person is None:  # presence and sign never make a session
-        return _error_page(request, errors.forbidden())
+    continue_at = safe_next(request, _next(request, ceremony_id))
+    if ceremony.purpose == Ceremony.Purpose.SIGN:
+        return redirect(continue_at)  # the caller reads the CMS from the ceremony
+    if ceremony.purpose not in BROWSER_PURPOSES or ceremony.person is None:
+        return _error_page(request, errors.forbidden())  # presence never makes a session
     sessions.sign_in(request, ceremony.person, request.municipality, ceremony.purpose)
     record("resident.signed_in", actor=("resident", str(ceremony.person.public_id)), obj=ceremony,
            data={"assurance": ceremony.purpose})
-    return redirect("identity:account", code)
+    return redirect(continue_at)
 
 
 def demo_cards() -> list[str]:

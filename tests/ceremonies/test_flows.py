@@ -294,3 +294,15 @@ def test_the_openapi_document_is_served(client, muni_a):
     document = client.get(f"/{muni_a.code}/api/openapi.json").json()
     assert any(path.endswith("/complete") for path in document["paths"])
     assert any(path.endswith("/ceremonies") for path in document["paths"])
+
+
+@pytest.mark.django_db
+def test_the_browser_continues_where_it_was_sent_and_only_inside_the_site(client, muni_a, pki, taro_record):
+    sign_in(client, muni_a.code, "identify", pki.taro)  # link the card first
+    for next_url, expected in ((f"/{muni_a.code}/notices/", f"/{muni_a.code}/notices/"),
+                               ("https://evil.example/", f"/{muni_a.code}/account/"),
+                               ("/279994/account/", f"/{muni_a.code}/account/")):
+        response = client.post(f"/{muni_a.code}/ceremony/start/", {"purpose": "login", "next": next_url})
+        ceremony_id = response["Location"].rstrip("/").rsplit("/", 1)[1]
+        assert card_completes(muni_a.code, ceremony_id, pki.taro).status_code == 200
+        assert client.get(f"/{muni_a.code}/ceremony/{ceremony_id}/finish/")["Location"] == expected
