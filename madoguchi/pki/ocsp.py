@@ -227,6 +227,7 @@ class DevResponder:
     responder_key: object = None
     echo_nonce: bool = True
     validity: dt.timedelta = dt.timedelta(hours=1)
+    known: Callable[[int], bool] | None = None  # when given, serials it rejects are answered "unknown"
 
     @classmethod
     def for_dev_ca(cls, ca, purpose: str) -> DevResponder:
@@ -254,7 +255,9 @@ class DevResponder:
         # The builder wants the certificate; a stand-in with the right serial and issuer suffices
         # for the CertID, which is all it takes from it.
         stand_in = _stand_in(req.serial_number, self.ca_cert)
-        if hit is None:
+        if self.known is not None and not self.known(req.serial_number):
+            status, rev_time, reason = ocsp.OCSPCertStatus.UNKNOWN, None, None
+        elif hit is None:
             status, rev_time, reason = ocsp.OCSPCertStatus.GOOD, None, None
         else:
             status, (rev_time, reason) = ocsp.OCSPCertStatus.REVOKED, hit

@@ -158,3 +158,11 @@ def test_dev_ca_answers_ocsp_over_http(tmp_path):
             server2.shutdown()
     finally:
         server.shutdown()
+
+
+def test_unknown_status_is_not_good(world):
+    r = responder(world, known=lambda serial: False)
+    client = ocsp.OCSPClient("x", transport=r.transport)
+    assert client.check(world.sign_cert, world.sign_ca.cert).status == "unknown"
+    res = Validator(world.trust(), ocsp=client).validate(world.sign_cert, "sign")
+    assert res.verdict is Verdict.REVOCATION_UNKNOWN and "unknown" in res.log
