@@ -211,3 +211,25 @@ def test_digest_info_needs_null_parameters(world):
     bad = raw_card_signer(world.sign_key)(without_null)
     with pytest.raises(InvalidSignature):
         world.sign_key.public_key().verify(bad, msg, padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_signed_attributes_verified_as_received_not_re_encoded(world):
+    """Some signers emit the SET OF signed attributes unsorted (not DER). The signature covers
+    those bytes: we must check them as received, not as asn1crypto would re-sort them."""
+    from madoguchi.pki import crlindex
+    info = acms.ContentInfo.load(sign(world))
+    si = info["content"]["signer_infos"][0]
+    raw = si["signed_attrs"].dump()
+    _, start, end = crlindex._tl(raw, 0, len(raw))
+    items, p = [], start
+    while p < end:
+        _, _, nxt = crlindex._tl(raw, p, end)
+        items.append(raw[p:nxt])
+        p = nxt
+    unsorted = raw[:start] + b"".join(reversed(items))
+    assert unsorted != raw
+    si["signed_attrs"] = acms.CMSAttributes.load(unsorted, implicit=0)
+    si["signature"] = world.sign_key.sign(b"\x31" + unsorted[1:], padding.PKCS1v15(), hashes.SHA256())
+    out = info.dump()
+    assert unsorted in out
+    assert verify_detached(out, CONTENT, world.validator()).verdict is Verdict.VALID
