@@ -38,7 +38,6 @@ from pathlib import Path
 from asn1crypto import crl as acrl
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
