@@ -36,8 +36,10 @@ class PinStatus:
 def digest_info_sha256(digest: bytes) -> bytes:
     if len(digest) != 32:
         raise ValueError("a SHA-256 digest is 32 bytes")
-    return algos.DigestInfo({"digest_algorithm": {"algorithm": "sha256", "parameters": None},
-                             "digest": digest}).dump()
+    # No "parameters" key: asn1crypto then writes the NULL that PKCS#1 (RFC 8017 §9.2)
+    # requires. `"parameters": None` would drop it, and a real card signs exactly the
+    # 49 bytes it is given — a signature no verifier accepts.
+    return algos.DigestInfo({"digest_algorithm": {"algorithm": "sha256"}, "digest": digest}).dump()
 
 
 def normalise_password(password: str) -> str:

@@ -398,7 +398,11 @@ def pkcs1_sign(key: rsa.RSAPrivateKey, data: bytes) -> bytes:
         info = algos.DigestInfo.load(data, strict=True)
         name = info["digest_algorithm"]["algorithm"].native
         digest = info["digest"].native
-        if info.dump(force=True) == data and name in DIGESTS and len(digest) == DIGESTS[name].digest_size:
+        # Only the canonical encoding (with the NULL parameters) is what Prehashed signs;
+        # anything else — the 49-byte form without NULL included — is signed as given, so
+        # a client that sends the wrong bytes fails verification here as on a real card.
+        canonical = algos.DigestInfo({"digest_algorithm": {"algorithm": name}, "digest": digest}).dump()
+        if canonical == data and name in DIGESTS and len(digest) == DIGESTS[name].digest_size:
             return key.sign(digest, padding.PKCS1v15(), utils.Prehashed(DIGESTS[name]))
     except (ValueError, TypeError, KeyError):
         pass

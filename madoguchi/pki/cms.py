@@ -20,8 +20,8 @@ DigestInfoSigner = Callable[[bytes], bytes]
 
 
 def digest_info(digest: bytes) -> bytes:
-    return algos.DigestInfo({"digest_algorithm": {"algorithm": "sha256", "parameters": None},
-                             "digest": digest}).dump()
+    # No "parameters" key, so the NULL is written (see card.jpki.digest_info_sha256).
+    return algos.DigestInfo({"digest_algorithm": {"algorithm": "sha256"}, "digest": digest}).dump()
 
 
 def signed_attributes(content_digest: bytes, cert: ax509.Certificate, signing_time: dt.datetime,
