@@ -22,6 +22,7 @@ COMMANDS = {
     "audit": "audit trail tools: `audit verify [--municipality CODE]`",
     "staff": "staff accounts: `staff add --municipality CODE --username U --role R`",
     "residents": "resident records: `residents import FILE --municipality CODE [--encoding cp932]`",
+    "oidc": "OpenID Connect relying parties and keys: `oidc client add …`, `oidc keys rotate …`",
     "card": "My Number Card tools (virtual cards, readers): `card --help`",
     "pki": "certificates and the development CAs: `pki --help`",
 }
@@ -78,6 +79,31 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--municipality", required=True, metavar="CODE")
     imp.add_argument("--encoding", default="utf-8-sig", choices=["utf-8-sig", "cp932"])
+    oidc = sub.add_parser("oidc", help=COMMANDS["oidc"])
+    oidc_sub = oidc.add_subparsers(dest="oidc_command", metavar="ACTION", required=True, parser_class=OneLineParser)
+    oidc_client = oidc_sub.add_parser("client", help="relying parties")
+    oidc_client_sub = oidc_client.add_subparsers(dest="oidc_client_command", metavar="ACTION", required=True,
+                                                 parser_class=OneLineParser)
+    client_add = oidc_client_sub.add_parser("add", help="register a relying party (prints client_id and secret)")
+    client_add.add_argument("--municipality", required=True, metavar="CODE")
+    client_add.add_argument("--name", required=True)
+    client_add.add_argument("--redirect-uri", required=True, action="append", dest="redirect_uris")
+    client_add.add_argument("--post-logout-redirect-uri", action="append", dest="post_logout_redirect_uris",
+                            default=[])
+    client_add.add_argument("--scope", default="openid")
+    client_add.add_argument("--legal-basis", required=True,
+                            choices=["municipal_service", "signature_verifier", "platform_operator", "user_verifier"])
+    client_add.add_argument("--legal-basis-note", default="")
+    client_add.add_argument("--auth-method", required=True, choices=["client_secret_basic", "private_key_jwt"])
+    client_add.add_argument("--jwks", metavar="FILE")
+    client_add.add_argument("--alg", default="ES256", choices=["RS256", "ES256"])
+    client_add.add_argument("--sector", default="")
+    oidc_keys = oidc_sub.add_parser("keys", help="ID-token signing keys")
+    oidc_keys_sub = oidc_keys.add_subparsers(dest="oidc_keys_command", metavar="ACTION", required=True,
+                                             parser_class=OneLineParser)
+    rotate = oidc_keys_sub.add_parser("rotate", help="rotate a signing key (the old one stays in the JWKS a while)")
+    rotate.add_argument("--municipality", required=True, metavar="CODE")
+    rotate.add_argument("--alg", required=True, choices=["RS256", "ES256"])
     return parser
 
 
@@ -225,6 +251,18 @@ def main(argv: list[str] | None = None) -> int:
                       "--role", args.role, *extra)
     if args.command == "residents":
         return manage("residents_import", args.file, "--municipality", args.municipality, "--encoding", args.encoding)
+    if args.command == "oidc" and args.oidc_command == "client":
+        extra = [*(["--jwks", args.jwks] if args.jwks else []), *(["--sector", args.sector] if args.sector else [])]
+        for uri in args.redirect_uris:
+            extra += ["--redirect-uri", uri]
+        for uri in args.post_logout_redirect_uris:
+            extra += ["--post-logout-redirect-uri", uri]
+        return manage("oidc_client_add", "--municipality", args.municipality, "--name", args.name,
+                      "--scope", args.scope, "--legal-basis", args.legal_basis,
+                      "--legal-basis-note", args.legal_basis_note, "--auth-method", args.auth_method,
+                      "--alg", args.alg, *extra)
+    if args.command == "oidc" and args.oidc_command == "keys":
+        return manage("oidc_keys_rotate", "--municipality", args.municipality, "--alg", args.alg)
     if args.command == "worker":
         return manage("db_worker", "--queue-name", "*", "--no-reload")
     if args.command == "serve":

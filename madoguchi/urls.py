@@ -30,6 +30,7 @@ urlpatterns = [
     path("<municipality:code>/ceremony/", include("madoguchi.ceremonies.urls")),
     path("<municipality:code>/", include("madoguchi.identity.urls")),
     path("<municipality:code>/api/", public(ceremony_api.urls)),
+    path("<municipality:code>/", include("madoguchi.oidc.urls")),
 ]
 
 handler400 = "madoguchi.core.views.bad_request"

@@ -24,9 +24,11 @@ def account(request, code):
                                        actor_id=str(person.public_id)).order_by("-seq")[:10]
     labels = dict(Ceremony.Purpose.choices)
     recent = [(e.occurred_at, labels.get(e.data.get("assurance"), "")) for e in events]
+    from madoguchi.oidc.services import consents_of
+
     return render(request, "identity/account.html", {
         "person": person, "credentials": credentials, "link": link, "recent_sign_ins": recent,
-        "assurance": request.resident_assurance,
+        "assurance": request.resident_assurance, "consents": consents_of(person),
     })
 
 

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "madoguchi.identity",
     "madoguchi.ceremonies",
     "madoguchi.portal",
+    "madoguchi.oidc",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -268,3 +269,15 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+
+# OpenID Connect provider (madoguchi/oidc, docs/oidc.md). Each municipality is an issuer at
+# ISSUER_BASE/<code>; without a base the issuer follows the request's host.
+OIDC_ISSUER_BASE = os.environ.get("MADOGUCHI_OIDC_ISSUER_BASE", "").rstrip("/")
+# The key of the pairwise `sub` HMAC. Changing it changes every subject every relying party
+# knows: set it once, keep it. By default derived from SECRET_KEY.
+OIDC_PAIRWISE_SECRET = os.environ.get("MADOGUCHI_OIDC_PAIRWISE_SECRET") or __import__("hmac").new(
+    SECRET_KEY.encode(), b"madoguchi-oidc-pairwise-v1", "sha256").hexdigest()
+OIDC_SCOPES = ("openid", "name", "address", "birthdate", "gender", "sign")
+OIDC_AUTHORIZE_RATE = env_int("MADOGUCHI_OIDC_AUTHORIZE_RATE", 60)  # per minute and address
+OIDC_TOKEN_RATE = env_int("MADOGUCHI_OIDC_TOKEN_RATE", 600)  # per minute and address

@@ -1,0 +1,322 @@
+"""The provider's endpoints. Discovery, JWKS, token, userinfo, logout and the signing
+transaction API are public (OAuth clients and bearer tokens authenticate themselves);
+the authorization endpoint needs the resident, through a card ceremony."""
+
+import base64
+import binascii
+import json
+import time
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from django.conf import settings
+from django.db import transaction
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+from madoguchi.audit.services import record
+from madoguchi.ceremonies import views as ceremony_views
+from madoguchi.ceremonies.models import Ceremony
+from madoguchi.core.access import public_view
+from madoguchi.core.ratelimit import allow, client_address
+from madoguchi.identity import sessions
+
+from . import claims, keys, services
+from .models import FACT_SCOPES, Client, Consent, SignTransaction
+from .server import Subject, issuer_for, server
+
+SCOPE_LABELS = {
+    "openid": gettext_lazy("識別子（このサービス専用の番号）"),
+    "name": gettext_lazy("氏名"),
+    "address": gettext_lazy("住所"),
+    "birthdate": gettext_lazy("生年月日"),
+    "gender": gettext_lazy("性別"),
+    "sign": gettext_lazy("電子署名（署名用電子証明書を含む）"),
+}
+
+
+def _json_error(error: str, description: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": error, "error_description": description}, status=status,
+                        headers={"Cache-Control": "no-store"})
+
+
+def _error_page(request, error: str, description: str, status: int = 400):
+    return render(request, "oidc/error.html", {"error": error, "description": description}, status=status)
+
+
+@public_view
+@require_GET
+def discovery(request, code):
+    base = issuer_for(request)
+    return JsonResponse({
+        "issuer": base,
+        "authorization_endpoint": f"{base}/oidc/authorize",
+        "token_endpoint": f"{base}/oidc/token",
+        "userinfo_endpoint": f"{base}/oidc/userinfo",
+        "jwks_uri": f"{base}/oidc/jwks",
+        "end_session_endpoint": f"{base}/oidc/logout",
+        "sign_transaction_endpoint": f"{base}/oidc/sign-transactions",
+        "scopes_supported": list(settings.OIDC_SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",
+                             "name", "address", "birthdate", "gender"],
+        "acr_values_supported": list(claims.ACR.values()),
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "ui_locales_supported": ["ja", "en"],
+    })
+
+
+@public_view
+@require_GET
+def jwks(request, code):
+    return JsonResponse(keys.public_jwks(request.municipality), headers={"Cache-Control": "public, max-age=300"})
+
+
+# ---- authorization ---------------------------------------------------------------------
+
+def _authorize_error(request, error: OAuth2Error):
+    if getattr(error, "redirect_uri", None):
+        return server.handle_error_response(request, error)  # back to the (verified) client
+    return _error_page(request, error.error, error.get_error_description() or "", error.status_code)
+
+
+def _auth_time(request) -> int:
+    return int(request.session.get(sessions.KEY, {}).get("since", 0))
+
+
+@public_view
+@never_cache
+@require_http_methods(["GET", "POST"])
+def authorize(request, code):
+    server.prepare(request)
+    if not allow("oidc.authorize", client_address(request), settings.OIDC_AUTHORIZE_RATE, 60):
+        return _error_page(request, "temporarily_unavailable", _("しばらくしてからもう一度お試しください。"), 429)
+    signed_in = sessions.current(request)
+    person, assurance = signed_in if signed_in else (None, None)
+    try:
+        grant = server.get_consent_grant(request, end_user=Subject(person, None) if person else None)
+        payload = grant.request.payload
+        if not payload.state:
+            raise InvalidRequestError("The 'state' parameter is required.", redirect_uri=grant.redirect_uri)
+        client = grant.client
+        scope = payload.scope or ""
+        scopes = set(scope.split())
+        prompts = set((payload.data.get("prompt") or "").split())
+        tx = services.transaction_for(client, payload.data.get("sign_transaction_id"), scopes, grant.redirect_uri)
+        need = "identify" if (scopes & set(FACT_SCOPES)) or claims.ACR["identify"] in (
+            payload.data.get("acr_values") or "").split() else "login"
+        stale = False
+        max_age = payload.data.get("max_age")
+        if max_age is not None:
+            if not max_age.isdigit():
+                raise InvalidRequestError("max_age must be a number of seconds.", redirect_uri=grant.redirect_uri)
+            stale = time.time() - _auth_time(request) > int(max_age)
+        if "login" in prompts and time.time() - _auth_time(request) > 120:
+            stale = True
+        if person is None or (need == "identify" and assurance != "identify") or stale:
+            if "none" in prompts:
+                raise LoginRequiredError(redirect_uri=grant.redirect_uri)
+            return ceremony_views.begin(
+                request, need, next_url=request.get_full_path(), requester=client.name,
+                reason=_("%(rp)s へのログイン") % {"rp": client.name} if need == "login"
+                else _("%(rp)s への本人確認") % {"rp": client.name})
+    except OAuth2Error as error:
+        error.state = request.GET.get("state") or None
+        return _authorize_error(request, error)
+
+    consent = Consent.objects.filter(person=person, client=client).first()
+    if request.method == "POST":
+        if request.POST.get("decision") != "allow":
+            record("oidc.consent_denied", actor=("resident", str(person.public_id)), obj=client,
+                   data={"scope": scope})
+            return server.create_authorization_response(request, grant_user=None, grant=grant)
+        consent = services.remember_consent(person, client, scopes - {"sign"})
+        if tx is not None:
+            return services.begin_signing(request, tx, client)
+    else:
+        needs_consent = consent is None or not consent.covers(" ".join(scopes - {"sign"})) or "consent" in prompts
+        if tx is not None and not services.signed_by(tx, person):
+            needs_consent = True
+        if needs_consent:
+            if "none" in prompts:
+                error = ConsentRequiredError(redirect_uri=grant.redirect_uri)
+                error.state = payload.state
+                return _authorize_error(request, error)
+            return _consent_page(request, person, client, scopes, tx)
+
+    if tx is not None:
+        outcome = services.adopt_signature(tx, person)
+        if outcome is not None:
+            error = OAuth2Error(description=outcome, redirect_uri=grant.redirect_uri)
+            error.error, error.state = "access_denied", payload.state
+            return _authorize_error(request, error)
+    request.oidc_context = {"auth_time": _auth_time(request), "acr": claims.ACR[assurance],
+                            "amr": claims.AMR[assurance], "sign_transaction": tx}
+    with transaction.atomic():
+        response = server.create_authorization_response(request, grant_user=Subject(person, client), grant=grant)
+        record("oidc.authorized", actor=("resident", str(person.public_id)), obj=client,
+               data={"scope": scope, "acr": claims.ACR[assurance]})
+    return response
+
+
+def _consent_page(request, person, client, scopes, tx):
+    shown = []
+    for name in ("openid", *FACT_SCOPES, "sign"):
+        if name not in scopes:
+            continue
+        value = ""
+        withheld = False
+        if name == "name":
+            value = person.verified_name
+        elif name == "birthdate":
+            value = person.verified_birth_date
+        elif name == "gender":
+            value = {"1": _("男"), "2": _("女")}.get(person.verified_sex, _("適用不能"))
+        elif name == "address":
+            withheld = claims.under_support_measure(person)
+            value = "" if withheld else person.verified_address
+        shown.append({"scope": name, "label": SCOPE_LABELS[name], "value": value, "withheld": withheld})
+    return render(request, "oidc/consent.html", {"client": client, "items": shown, "tx": tx,
+                                                 "action": request.get_full_path()})
+
+
+# ---- token, userinfo ----------------------------------------------------------------------
+
+@public_view
+@csrf_exempt
+@require_POST
+def token(request, code):
+    server.prepare(request)
+    if not allow("oidc.token", client_address(request), settings.OIDC_TOKEN_RATE, 60):
+        return _json_error("slow_down", "Too many token requests from this address.", 429)
+    try:
+        return server.create_token_response(request)
+    except OAuth2Error as error:  # raised before Authlib's own handling (plain http, not loopback)
+        return _json_error(error.error, error.get_error_description() or "", error.status_code)
+
+
+@public_view
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def userinfo(request, code):
+    token_row, error = services.bearer(request, "openid")
+    if error:
+        return error
+    if token_row.person is None:
+        return _json_error("insufficient_scope", "This token does not stand for a resident.", 403)
+    return JsonResponse(claims.userinfo(token_row.person, token_row.client, token_row.scope),
+                        headers={"Cache-Control": "no-store"})
+
+
+# ---- RP-initiated logout --------------------------------------------------------------------
+
+@public_view
+@never_cache
+@require_http_methods(["GET", "POST"])
+def logout(request, code):
+    data = request.POST if request.method == "POST" else request.GET
+    hint = data.get("id_token_hint", "")
+    target = data.get("post_logout_redirect_uri", "")
+    state = data.get("state", "")
+    client = None
+    hinted = False
+    if hint:
+        try:
+            token_ = jwt.decode(hint, keys.key_set(request.municipality), algorithms=["ES256", "RS256"])
+        except (JoseError, ValueError, TypeError):
+            return _error_page(request, "invalid_request", _("id_token_hint が正しくありません。"))
+        if token_.claims.get("iss") != issuer_for(request):
+            return _error_page(request, "invalid_request", _("id_token_hint の発行者が違います。"))
+        aud = token_.claims.get("aud")
+        client_id = aud[0] if isinstance(aud, list) and aud else aud
+        client = Client.objects.filter(client_id=client_id).first() if isinstance(client_id, str) else None
+        hinted = client is not None
+    elif data.get("client_id"):
+        client = Client.objects.filter(client_id=str(data.get("client_id"))[:64]).first()
+    if target and (client is None or target not in client.post_logout_redirect_uris):
+        return _error_page(request, "invalid_request", _("ログアウト後の戻り先が登録されていません。"))
+    if request.method == "GET" and not hinted:
+        return render(request, "oidc/logout_confirm.html", {"client": client, "data": {
+            k: v for k, v in data.items() if k in ("post_logout_redirect_uri", "state", "client_id")}})
+    signed_in = sessions.current(request)
+    if signed_in:
+        record("oidc.logout", actor=("resident", str(signed_in[0].public_id)),
+               obj=client if client else None, data={"client": client.client_id if client else ""})
+        sessions.sign_out(request)
+    if target:
+        from authlib.common.urls import add_params_to_uri
+
+        return redirect(add_params_to_uri(target, [("state", state)]) if state else target)
+    return render(request, "oidc/logged_out.html", {"client": client})
+
+
+# ---- consents on the account page ---------------------------------------------------------
+
+@require_POST
+@sessions.resident_required
+def revoke_consent(request, code, consent_id):
+    services.revoke_consent(request.resident, consent_id)
+    from django.contrib import messages
+
+    messages.info(request, _("連携の同意を取り消しました。"))
+    return redirect("identity:account", code)
+
+
+# ---- signing transactions -----------------------------------------------------------------
+
+@public_view
+@csrf_exempt
+@require_POST
+def sign_transactions(request, code):
+    token_row, error = services.bearer(request, "sign")
+    if error:
+        return error
+    if token_row.person is not None:
+        return _json_error("invalid_token", "Register documents with a client-credentials token.", 403)
+    if len(request.body) > services.MAX_DOCUMENT_BYTES * 2:
+        return _json_error("invalid_request", "The body is too large.", 413)
+    try:
+        body = json.loads(request.body)
+        document = base64.urlsafe_b64decode(body["document"] + "=" * (-len(body["document"]) % 4))
+        title = body["title"]
+        if not isinstance(title, str) or not 1 <= len(title) <= 200:
+            raise ValueError("title")
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        return _json_error("invalid_request",
+                           'Send JSON {"document": base64url bytes, "title": 1-200 characters}.')
+    if not document or len(document) > services.MAX_DOCUMENT_BYTES:
+        return _json_error("invalid_request", f"The document must be 1 to {services.MAX_DOCUMENT_BYTES} bytes.")
+    tx = services.create_transaction(token_row.client, document, title)
+    return JsonResponse({"id": str(tx.public_id), "document_sha256": tx.document_sha256,
+                         "expires_at": tx.expires_at.isoformat()}, status=201)
+
+
+@public_view
+@csrf_exempt
+@require_GET
+def sign_transaction_result(request, code, transaction_id):
+    token_row, error = services.bearer(request, "sign")
+    if error:
+        return error
+    result = services.transaction_result(token_row, str(transaction_id))
+    if result is None:
+        return _json_error("not_found", "No signed transaction for this token.", 404)
+    return JsonResponse(result, headers={"Cache-Control": "no-store"})
