@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import time
+from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
@@ -160,7 +161,7 @@ def authorize(request, code):
                 error = ConsentRequiredError(redirect_uri=grant.redirect_uri)
                 error.state = payload.state
                 return _authorize_error(request, error)
-            return _consent_page(request, person, client, scopes, tx)
+            return _consent_page(request, person, client, scopes, tx, grant.redirect_uri)
 
     if tx is not None:
         outcome = services.adopt_signature(tx, person)
@@ -177,7 +178,7 @@ def authorize(request, code):
     return response
 
 
-def _consent_page(request, person, client, scopes, tx):
+def _consent_page(request, person, client, scopes, tx, redirect_uri):
     shown = []
     for name in ("openid", *FACT_SCOPES, "sign"):
         if name not in scopes:
@@ -194,8 +195,13 @@ def _consent_page(request, person, client, scopes, tx):
             withheld = claims.under_support_measure(person)
             value = "" if withheld else person.verified_address
         shown.append({"scope": name, "label": SCOPE_LABELS[name], "value": value, "withheld": withheld})
-    return render(request, "oidc/consent.html", {"client": client, "items": shown, "tx": tx,
-                                                 "action": request.get_full_path()})
+    response = render(request, "oidc/consent.html", {"client": client, "items": shown, "tx": tx,
+                                                     "action": request.get_full_path()})
+    # The form posts here and is redirected to the relying party: CSP form-action covers
+    # redirects, so the registered redirect URI's origin is allowed on this page only.
+    target = urlsplit(redirect_uri)
+    response._csp_update = {"form-action": [f"{target.scheme}://{target.netloc}"]}
+    return response
 
 
 # ---- token, userinfo ----------------------------------------------------------------------
