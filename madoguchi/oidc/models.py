@@ -181,6 +181,7 @@ class AuthorizationCode(TenantOwned, AuthorizationCodeMixin):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["municipality", "code_sha256"], name="oidc_code_unique")]
+        indexes = [models.Index(fields=["municipality", "client", "nonce"], name="oidc_code_nonce")]  # replay check
 
     def get_redirect_uri(self):
         return self.redirect_uri
