@@ -51,6 +51,11 @@ def issuer_for(request) -> str:
     return issuer(municipality) or request.build_absolute_uri(f"/{municipality.code}")
 
 
+def plain(value, limit: int = 200) -> bool:
+    """A string a database column may hold (PostgreSQL refuses NUL) and of sane length."""
+    return isinstance(value, str) and 0 < len(value) <= limit and "\x00" not in value
+
+
 @dataclass
 class Subject:
     """The resource owner as Authlib sees it: a Person, for one relying party."""
@@ -77,12 +82,15 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return KeySet.import_key_set(client.jwks)
 
     def verify_claims(self, claims_):
+        exp = claims_.get("exp")  # before the jti is stored until then
+        if isinstance(exp, bool) or not isinstance(exp, int | float) or \
+                exp - time.time() > ASSERTION_MAX_LIFETIME + self.leeway:
+            raise InvalidClientError(description=f"The client assertion must carry an exp within "
+                                                 f"{ASSERTION_MAX_LIFETIME}s.")
         super().verify_claims(claims_)
-        if int(claims_["exp"]) - time.time() > ASSERTION_MAX_LIFETIME + self.leeway:
-            raise InvalidClientError(description=f"The client assertion must expire within {ASSERTION_MAX_LIFETIME}s.")
 
     def validate_jti(self, claims_, jti):
-        if not isinstance(jti, str) or not jti or len(jti) > 200:
+        if not plain(jti) or not plain(claims_["sub"], 64):
             return False
         client = Client.objects.filter(client_id=claims_["sub"]).first()
         if client is None:
@@ -202,6 +210,8 @@ class OpenIDCodeExtension(OpenIDCode):
         super().__init__(require_nonce=True)
 
     def exists_nonce(self, nonce, request):
+        if not plain(nonce, 255):
+            raise InvalidRequestError("The 'nonce' must be 1-255 characters without NUL.")
         return AuthorizationCode.objects.filter(client__client_id=request.payload.client_id, nonce=nonce).exists()
 
     def get_client_algorithm(self, client):
@@ -263,7 +273,7 @@ class Server(AuthorizationServer):
         _issuer.set(issuer_for(request))
 
     def query_client(self, client_id):
-        if not isinstance(client_id, str) or len(client_id) > 64 or current_municipality() is None:
+        if not plain(client_id, 64) or current_municipality() is None:
             return None
         return Client.objects.filter(client_id=client_id, active=True).first()
 

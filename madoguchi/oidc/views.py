@@ -34,7 +34,7 @@ from madoguchi.identity import sessions
 
 from . import claims, keys, services
 from .models import FACT_SCOPES, Client, Consent, SignTransaction
-from .server import Subject, issuer_for, server
+from .server import Subject, issuer_for, plain, server
 
 SCOPE_LABELS = {
     "openid": gettext_lazy("識別子（このサービス専用の番号）"),
@@ -253,10 +253,10 @@ def logout(request, code):
             return _error_page(request, "invalid_request", _("id_token_hint の発行者が違います。"))
         aud = token_.claims.get("aud")
         client_id = aud[0] if isinstance(aud, list) and aud else aud
-        client = Client.objects.filter(client_id=client_id).first() if isinstance(client_id, str) else None
+        client = Client.objects.filter(client_id=client_id).first() if plain(client_id, 64) else None
         hinted = client is not None
-    elif data.get("client_id"):
-        client = Client.objects.filter(client_id=str(data.get("client_id"))[:64]).first()
+    elif plain(data.get("client_id"), 64):
+        client = Client.objects.filter(client_id=data["client_id"]).first()
     if target and (client is None or target not in client.post_logout_redirect_uris):
         return _error_page(request, "invalid_request", _("ログアウト後の戻り先が登録されていません。"))
     if request.method == "GET" and not hinted:

@@ -85,7 +85,8 @@ def test_a_reused_client_assertion_is_refused(make_rp, identified, browser, pki,
 @pytest.mark.django_db
 def test_an_assertion_for_another_audience_or_too_long_lived_is_refused(make_rp, browser, pki, taro_record):
     rp = make_rp(method="private_key_jwt")
-    for audience, lifetime in (("http://localhost/279994/oidc/token", 60), (rp.metadata["token_endpoint"], 3600)):
+    for audience, lifetime in (("http://localhost/279994/oidc/token", 60), (rp.metadata["token_endpoint"], 3600),
+                               (rp.metadata["token_endpoint"], 10 ** 12)):
         assertion = private_key_jwt_sign(rp.session.client_secret, client_id=rp.client_id, token_endpoint=audience,
                                          alg="ES256", expires_at=int(time.time()) + lifetime)
         answer = rp.http.post(rp.metadata["token_endpoint"], data={
