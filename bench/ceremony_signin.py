@@ -67,44 +67,54 @@ class SoftCard:
 
 
 class Browser:
-    """One resident's browser plus the card client, over plain HTTP/1.1."""
+    """One resident's browser plus the card client, over plain HTTP/1.1 keep-alive.
+
+    The sign-in page is loaded once (a browser that signs in again already has it and its
+    CSRF token); each sign-in then comes from a new loopback address on one connection.
+    """
 
     def __init__(self, port: int):
         self.port = port
         self.cookies: dict[str, str] = {}
+        self.conn = None
+        self.connect(next_address())
+        _, _, page = self.request("GET", f"/{CODE}/login/")
+        self.csrf = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1).decode()
 
-    def request(self, method, path, body=None, headers=None, source=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30, source_address=(source or "127.0.0.1", 0))
+    def connect(self, source: str) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30, source_address=(source, 0))
+
+    def request(self, method, path, body=None, headers=None):
         headers = dict(headers or {})
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
         data = response.read()
         for header, value in response.getheaders():
             if header.lower() == "set-cookie":
                 name, _, rest = value.partition("=")
                 self.cookies[name] = rest.split(";", 1)[0]
-        conn.close()
+        if response.getheader("Connection", "").lower() == "close":
+            self.connect(self.conn.source_address[0])
         return response.status, response.getheader("Location"), data
 
     def sign_in(self, card: SoftCard, purpose: str) -> None:
-        source = next_address()
-        status, _, page = self.request("GET", f"/{CODE}/login/", source=source)
-        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1).decode()
+        self.connect(next_address())
         status, location, _ = self.request(
-            "POST", f"/{CODE}/ceremony/start/", body=f"csrfmiddlewaretoken={token}&purpose={purpose}",
-            headers={"Content-Type": "application/x-www-form-urlencoded", "Referer": f"http://127.0.0.1:{self.port}/"},
-            source=source)
+            "POST", f"/{CODE}/ceremony/start/", body=f"csrfmiddlewaretoken={self.csrf}&purpose={purpose}",
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Referer": f"http://127.0.0.1:{self.port}/"})
         assert status == 302, status
         ceremony_id = location.rstrip("/").rsplit("/", 1)[1]
-        status, _, data = self.request("GET", f"/{CODE}/api/ceremonies/{ceremony_id}", source=source)
+        status, _, data = self.request("GET", f"/{CODE}/api/ceremonies/{ceremony_id}")
         assert status == 200, data
         body = json.dumps(card.answer(json.loads(data)))
         status, _, data = self.request("POST", f"/{CODE}/api/ceremonies/{ceremony_id}/complete", body=body,
-                                       headers={"Content-Type": "application/json"}, source=source)
+                                       headers={"Content-Type": "application/json"})
         assert status == 200, data
-        status, location, _ = self.request("GET", f"/{CODE}/ceremony/{ceremony_id}/finish/", source=source)
+        status, location, _ = self.request("GET", f"/{CODE}/ceremony/{ceremony_id}/finish/")
         assert status == 302 and location.endswith("/account/"), (status, location)
 
 
@@ -164,8 +174,9 @@ def main() -> int:
             def resident(i):
                 n = 0
                 try:
+                    browser = Browser(port)
                     while time.monotonic() < stop:
-                        Browser(port).sign_in(cards[i % 2], "login")
+                        browser.sign_in(cards[i % 2], "login")
                         n += 1
                 except Exception as exc:  # noqa: BLE001 — reported below
                     errors.append(repr(exc))
