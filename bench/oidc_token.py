@@ -14,6 +14,8 @@ exchanged (timed) within their 60-second life. Requests come from many loopback 
 import argparse
 import base64
 import hashlib
+import http.client
+import itertools
 import json
 import os
 import re
@@ -29,14 +31,109 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from authlib.oauth2.rfc7523 import private_key_jwt_sign  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 from joserfc.jwk import ECKey  # noqa: E402
 
-from bench.ceremony_signin import Browser, SoftCard, next_address, trivial_rate  # noqa: E402
 from tests.server import madoguchi, start  # noqa: E402
 
 CODE = "139998"
 REDIRECT = "http://127.0.0.1:9/cb"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+_addresses = (f"127.0.{a}.{b}" for a, b in itertools.cycle(itertools.product(range(1, 64), range(2, 254))))
+_address_lock = threading.Lock()
+
+
+def next_address() -> str:
+    with _address_lock:
+        return next(_addresses)
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SoftCard:
+    """The demo virtual card's keys, signing in-process (no APDU emulation)."""
+
+    def __init__(self, directory: Path):
+        state = json.loads((directory / "card.json").read_text())["jpki"]
+        self.keys = {p: serialization.load_pem_private_key(state[f"{p}_key"].encode(), None) for p in ("auth", "sign")}
+        self.certs = {p: base64.b64decode(state[f"{p}_cert"]) for p in ("auth", "sign")}
+
+    def answer(self, description: dict) -> dict:
+        tbs = unb64(description["to_be_signed"])
+        body = {"audience": description["audience"], "auth_certificate": b64(self.certs["auth"]),
+                "auth_signature": b64(self.keys["auth"].sign(tbs, padding.PKCS1v15(), hashes.SHA256()))}
+        body["sign_certificate"] = b64(self.certs["sign"])
+        body["sign_signature"] = b64(self.keys["sign"].sign(tbs, padding.PKCS1v15(), hashes.SHA256()))
+        return body
+
+
+class Browser:
+    """A resident's browser over plain HTTP/1.1, from a chosen loopback address."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method, path, body=None, headers=None, source=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30, source_address=(source or "127.0.0.1", 0))
+        headers = dict(headers or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name] = rest.split(";", 1)[0]
+        conn.close()
+        return response.status, response.getheader("Location"), data
+
+    def identify(self, card: SoftCard) -> None:
+        source = next_address()
+        _, _, page = self.request("GET", f"/{CODE}/login/", source=source)
+        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1).decode()
+        status, location, _ = self.request(
+            "POST", f"/{CODE}/ceremony/start/", body=f"csrfmiddlewaretoken={token}&purpose=identify",
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Referer": f"http://127.0.0.1:{self.port}/"},
+            source=source)
+        assert status == 302, status
+        ceremony_id = location.rstrip("/").rsplit("/", 1)[1]
+        status, _, data = self.request("GET", f"/{CODE}/api/ceremonies/{ceremony_id}", source=source)
+        assert status == 200, data
+        status, _, data = self.request("POST", f"/{CODE}/api/ceremonies/{ceremony_id}/complete",
+                                       body=json.dumps(card.answer(json.loads(data))),
+                                       headers={"Content-Type": "application/json"}, source=source)
+        assert status == 200, data
+        status, location, _ = self.request("GET", f"/{CODE}/ceremony/{ceremony_id}/finish/", source=source)
+        assert status == 302, (status, location)
+
+
+def trivial_rate(port: int, seconds: float, concurrency: int) -> float:
+    count, stop, lock = [0], time.monotonic() + seconds, threading.Lock()
+
+    def worker(i):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        n = 0
+        while time.monotonic() < stop:
+            conn.request("GET", "/livez")
+            conn.getresponse().read()
+            n += 1
+        with lock:
+            count[0] += n
+
+    started = time.monotonic()
+    run_threads(concurrency, worker)
+    return count[0] / (time.monotonic() - started)
 
 
 def run_threads(concurrency, work):
@@ -116,8 +213,6 @@ class Bench:
         return len(tokens) / (time.monotonic() - started), errors, tokens
 
     def userinfo_rate(self, access_token: str, seconds: float, concurrency: int) -> tuple[float, list]:
-        import http.client
-
         count, errors, lock = [0], [], threading.Lock()
         stop = time.monotonic() + seconds
 
@@ -171,7 +266,7 @@ def main() -> int:
                             "municipal_service", "--auth-method", "private_key_jwt", "--jwks", str(jwks))
             client_id = re.search(r"client_id: (\S+)", out).group(1)
             bench = Bench(port, client_id, key)
-            bench.browser.sign_in(SoftCard(Path(data_dir) / "cards" / "taro"), "identify")
+            bench.browser.identify(SoftCard(Path(data_dir) / "cards" / "taro"))
             bench.exchange(*bench.authorize(first=True))  # consent once; warm up
             # Calibrate, then make as many codes as the exchange phase can use within their life.
             rate, errors, _ = bench.exchange_all(bench.codes(100, args.concurrency), args.concurrency)

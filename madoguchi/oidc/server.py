@@ -36,6 +36,7 @@ ASSERTION_MAX_LIFETIME = 300  # a client assertion may live at most this long
 
 
 _issuer: ContextVar[str] = ContextVar("oidc_issuer", default="")
+_clients: ContextVar[dict | None] = ContextVar("oidc_clients", default=None)  # per request: id → Client
 
 
 def current_issuer() -> str:
@@ -92,7 +93,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     def validate_jti(self, claims_, jti):
         if not plain(jti) or not plain(claims_["sub"], 64):
             return False
-        client = Client.objects.filter(client_id=claims_["sub"]).first()
+        client = server.query_client(claims_["sub"])
         if client is None:
             return False
         now = timezone.now()
@@ -218,10 +219,10 @@ class OpenIDCodeExtension(OpenIDCode):
         return client.id_token_alg
 
     def resolve_client_private_key(self, client):
-        return keys.active_key(client.municipality, client.id_token_alg)[1]
+        return keys.active_key(current_municipality(), client.id_token_alg)[1]
 
     def get_encode_header(self, client):
-        kid, _ = keys.active_key(client.municipality, client.id_token_alg)
+        kid, _ = keys.active_key(current_municipality(), client.id_token_alg)
         return {"alg": client.id_token_alg, "kid": kid, "typ": "JWT"}
 
     def get_client_claims(self, client):
@@ -271,11 +272,18 @@ class Server(AuthorizationServer):
     def prepare(self, request):
         """Per request (a context variable: threads serve several municipalities at once)."""
         _issuer.set(issuer_for(request))
+        _clients.set({})
 
     def query_client(self, client_id):
         if not plain(client_id, 64) or current_municipality() is None:
             return None
-        return Client.objects.filter(client_id=client_id, active=True).first()
+        known = _clients.get()
+        if known is not None and client_id in known:
+            return known[client_id]
+        client = Client.objects.filter(client_id=client_id, active=True).first()
+        if known is not None:
+            known[client_id] = client
+        return client
 
     def validate_requested_scope(self, scope):
         check_scope(None, scope)
