@@ -3,9 +3,11 @@
 the RP, which verifies the ID token against the JWKS and reads userinfo. The RP is the test
 suite's own, built on Authlib's client, serving real HTTP on 127.0.0.1."""
 
+import base64
 import html
 import json
 import re
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,6 +20,7 @@ from tests.oidc.rp import RelyingParty
 from tests.server import madoguchi
 
 CODE = "139998"
+DOCUMENT = "窓口市立図書館 入会申込書\n氏名は署名者のとおり。\n".encode()
 
 
 class RPServer:
@@ -28,6 +31,7 @@ class RPServer:
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.rp = None
         self.results = []
+        self.transaction = None
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def _handler(self):
@@ -43,10 +47,25 @@ class RPServer:
                     self.send_header("Location", outer.rp.authorization_url("openid name address birthdate gender"))
                     self.end_headers()
                     return
+                if self.path.startswith("/sign"):  # register the document, then ask the resident to sign it
+                    rp = outer.rp
+                    rp.session.fetch_token(rp.metadata["token_endpoint"], grant_type="client_credentials",
+                                           scope="sign")
+                    tx = rp.session.post(rp.metadata["sign_transaction_endpoint"], json={
+                        "document": base64.urlsafe_b64encode(DOCUMENT).decode(), "title": "入会申込書"}).json()
+                    outer.transaction = tx["id"]
+                    self.send_response(302)
+                    self.send_header("Location", rp.authorization_url("openid sign", sign_transaction_id=tx["id"]))
+                    self.end_headers()
+                    return
                 try:
                     result = outer.rp.finish(outer.base + self.path)
                     outer.results.append(result)
-                    body = (f"<h1>verified</h1><p id='name'>{html.escape(result['userinfo']['name'])}</p>"
+                    if outer.transaction:
+                        answer = outer.rp.session.get(
+                            f"{outer.rp.metadata['sign_transaction_endpoint']}/{outer.transaction}/result")
+                        result["signature"] = answer.json()
+                    body = (f"<h1>verified</h1><p id='name'>{html.escape(result['userinfo'].get('name', ''))}</p>"
                             f"<p id='sub'>{result['id_token']['sub']}</p><p id='acr'>{result['id_token']['acr']}</p>")
                     status = 200
                 except Exception as exc:  # shown in the page, so a failure says why
@@ -65,17 +84,19 @@ class RPServer:
 @pytest.fixture(scope="module")
 def relying_parties(server, tmp_path_factory):
     parties = {}
-    for method, alg in (("client_secret_basic", "ES256"), ("private_key_jwt", "RS256")):
+    for method, alg in (("client_secret_basic", "ES256"), ("private_key_jwt", "RS256"), ("sign", "ES256")):
         site = RPServer()
         extra, private = [], None
-        if method == "private_key_jwt":
+        scope = "openid sign" if method == "sign" else "openid name address birthdate gender"
+        if method in ("private_key_jwt", "sign"):
             private = RSAKey.generate_key(2048, auto_kid=True)
             jwks = tmp_path_factory.mktemp("rp") / "jwks.json"
             jwks.write_text(json.dumps({"keys": [private.as_dict(private=False)]}))
             extra = ["--jwks", str(jwks)]
         out = madoguchi(server.env, "oidc", "client", "add", "--municipality", CODE, "--name", f"テスト連携 {method}",
-                        "--redirect-uri", f"{site.base}/callback", "--scope", "openid name address birthdate gender",
-                        "--legal-basis", "municipal_service", "--auth-method", method, "--alg", alg, *extra)
+                        "--redirect-uri", f"{site.base}/callback", "--scope", scope, "--legal-basis",
+                        "signature_verifier" if method == "sign" else "municipal_service",
+                        "--auth-method", "private_key_jwt" if method == "sign" else method, "--alg", alg, *extra)
         client_id = re.search(r"client_id: (\S+)", out).group(1)
         secret = re.search(r"client_secret \(shown once\): (\S+)", out)
         site.rp = RelyingParty(f"{server.base_url}/{CODE}", client_id, f"{site.base}/callback",
@@ -91,7 +112,8 @@ def test_two_relying_parties_sign_the_resident_in(server, browser, relying_parti
     context = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844})
     page = context.new_page()
     subs = []
-    for i, (method, site) in enumerate(relying_parties.items()):
+    for i, method in enumerate(("client_secret_basic", "private_key_jwt")):
+        site = relying_parties[method]
         page.goto(f"{site.base}/login")
         if i == 0:  # the first time: an `identify` ceremony through the card client
             url = wait_page_url(page)
@@ -114,4 +136,38 @@ def test_two_relying_parties_sign_the_resident_in(server, browser, relying_parti
     assert subs[0] != subs[1]
     assert site.results[-1]["id_token"].header["alg"] == "RS256"
     assert relying_parties["client_secret_basic"].results[-1]["id_token"].header["alg"] == "ES256"
+    context.close()
+
+
+def test_a_signing_transaction_in_the_browser(server, browser, relying_parties, tmp_path):
+    site = relying_parties["sign"]
+    context = browser.new_context(locale="ja-JP")
+    page = context.new_page()
+    page.goto(f"{site.base}/sign")
+    # Not signed in here: a `login` first (scope openid sign asks for no facts) …
+    result = card_client(server, wait_page_url(page), "--pin", "1234")
+    assert result.returncode == 0, result.stderr
+    page.get_by_role("heading", name="情報の提供への同意").wait_for(timeout=15000)
+    assert page.get_by_text("入会申込書").is_visible()
+    screenshot(page, "oidc-sign-consent")
+    page.get_by_role("button", name="同意して続ける").click()
+    # … then the `sign` ceremony over the relying party's document.
+    result = card_client(server, wait_page_url(page), "--password", "MADO2026")
+    assert result.returncode == 0, result.stderr
+    assert "入会申込書" in result.stdout  # the card client shows why
+    page.wait_for_url(re.compile(r"/callback"), timeout=15000)
+    assert page.get_by_role("heading", name="verified").is_visible(), page.content()[:3000]
+    signature = site.results[-1]["signature"]
+    assert signature["verification"]["verdict"] == "valid"
+    from madoguchi.pki.devca import DevCA
+    from cryptography.hazmat.primitives import serialization
+
+    ca = DevCA.open(server.env["MADOGUCHI_DATA_DIR"]).certificate("sign")
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "doc.txt").write_bytes(DOCUMENT)
+    (tmp_path / "sig.p7s").write_bytes(base64.urlsafe_b64decode(signature["cms"] + "=" * (-len(signature["cms"]) % 4)))
+    verify = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", tmp_path / "sig.p7s",
+                             "-content", tmp_path / "doc.txt", "-CAfile", tmp_path / "ca.pem", "-purpose", "any",
+                             "-out", "/dev/null"], capture_output=True, text=True, timeout=30)
+    assert verify.returncode == 0, verify.stderr
     context.close()
