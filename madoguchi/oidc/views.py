@@ -99,6 +99,9 @@ def _authorize_error(request, error: OAuth2Error):
     return _error_page(request, error.error, error.get_error_description() or "", error.status_code)
 
 
+REAUTH = "oidc_reauth"  # nonce → when a ceremony was started for prompt=login / max_age
+
+
 def _auth_time(request) -> int:
     return int(request.session.get(sessions.KEY, {}).get("since", 0))
 
@@ -124,17 +127,26 @@ def authorize(request, code):
         tx = services.transaction_for(client, payload.data.get("sign_transaction_id"), scopes, grant.redirect_uri)
         need = "identify" if (scopes & set(FACT_SCOPES)) or claims.ACR["identify"] in (
             payload.data.get("acr_values") or "").split() else "login"
+        # prompt=login and max_age ask for a card ceremony during this very request: one
+        # started for it (remembered by its nonce) and finished counts, whatever max_age.
         stale = False
         max_age = payload.data.get("max_age")
         if max_age is not None:
-            if not max_age.isdigit():
+            if not max_age.isdigit() or len(max_age) > 9:
                 raise InvalidRequestError("max_age must be a number of seconds.", redirect_uri=grant.redirect_uri)
             stale = time.time() - _auth_time(request) > int(max_age)
-        if "login" in prompts and time.time() - _auth_time(request) > 120:
+        if "login" in prompts:
             stale = True
+        started = request.session.get(REAUTH, {}).get(payload.data.get("nonce", ""))
+        if stale and started is not None and _auth_time(request) >= started:
+            stale = False
         if person is None or (need == "identify" and assurance != "identify") or stale:
             if "none" in prompts:
                 raise LoginRequiredError(redirect_uri=grant.redirect_uri)
+            if stale:
+                pending = dict(list(request.session.get(REAUTH, {}).items())[-4:])
+                pending[payload.data.get("nonce", "")] = int(time.time())
+                request.session[REAUTH] = pending
             return ceremony_views.begin(
                 request, need, next_url=request.get_full_path(), requester=client.name,
                 reason=_("%(rp)s へのログイン") % {"rp": client.name} if need == "login"

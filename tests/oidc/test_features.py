@@ -159,3 +159,16 @@ def test_each_municipality_is_its_own_issuer(make_rp, browser, muni_a, muni_b):
     url = rp.authorization_url("openid").replace(f"/{muni_a.code}/", f"/{muni_b.code}/")
     answer = browser.get(path_of(url))
     assert answer.status_code == 400 and "Location" not in answer
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("extra", [{"prompt": "login"}, {"max_age": "0"}])
+def test_prompt_login_and_max_age_ask_for_the_card_again(make_rp, identified, browser, pki, extra):
+    rp = make_rp()
+    callback, _, purposes = follow(browser, rp.authorization_url("openid"), pki.taro)
+    assert purposes == []  # signed in already
+    rp.finish(callback)
+    callback, _, purposes = follow(browser, rp.authorization_url("openid", **extra), pki.taro)
+    assert purposes == ["login"]  # once, then the code
+    assert "code" in query(callback)
+    rp.finish(callback)
