@@ -22,6 +22,7 @@ COMMANDS = {
     "audit": "audit trail tools: `audit verify [--municipality CODE]`",
     "staff": "staff accounts: `staff add --municipality CODE --username U --role R`",
     "residents": "resident records: `residents import FILE --municipality CODE [--encoding cp932]`",
+    "procedures": "procedure definitions: `procedures load FILE|DIR --municipality CODE`, `procedures catalog --municipality CODE`",
     "oidc": "OpenID Connect relying parties and keys: `oidc client add …`, `oidc keys rotate …`",
     "card": "My Number Card tools (virtual cards, readers): `card --help`",
     "pki": "certificates and the development CAs: `pki --help`",
@@ -79,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--municipality", required=True, metavar="CODE")
     imp.add_argument("--encoding", default="utf-8-sig", choices=["utf-8-sig", "cp932"])
+    procedures = sub.add_parser("procedures", help=COMMANDS["procedures"])
+    procedures_sub = procedures.add_subparsers(dest="procedures_command", metavar="ACTION", required=True,
+                                               parser_class=OneLineParser)
+    proc_load = procedures_sub.add_parser("load", help="check and publish definitions (all or nothing)")
+    proc_load.add_argument("path", metavar="FILE|DIR")
+    proc_load.add_argument("--municipality", required=True, metavar="CODE")
+    proc_catalog = procedures_sub.add_parser("catalog", help="install the starter catalog of ten procedures")
+    proc_catalog.add_argument("--municipality", required=True, metavar="CODE")
     oidc = sub.add_parser("oidc", help=COMMANDS["oidc"])
     oidc_sub = oidc.add_subparsers(dest="oidc_command", metavar="ACTION", required=True, parser_class=OneLineParser)
     oidc_client = oidc_sub.add_parser("client", help="relying parties")
@@ -251,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
                       "--role", args.role, *extra)
     if args.command == "residents":
         return manage("residents_import", args.file, "--municipality", args.municipality, "--encoding", args.encoding)
+    if args.command == "procedures" and args.procedures_command == "load":
+        return manage("procedures_load", args.path, "--municipality", args.municipality)
+    if args.command == "procedures":
+        return manage("procedures_load", "--catalog", "--municipality", args.municipality)
     if args.command == "oidc" and args.oidc_command == "client":
         extra = [*(["--jwks", args.jwks] if args.jwks else []), *(["--sector", args.sector] if args.sector else [])]
         for uri in args.redirect_uris:

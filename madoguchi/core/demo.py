@@ -114,6 +114,9 @@ def load_demo_residents_and_cards(data_dir: Path) -> list[tuple[str, Path]]:
 
     municipality = Municipality.objects.get(code=DEMO_MUNICIPALITIES[0]["code"])
     import_records(municipality, _Rows())
+    from madoguchi.procedures.services import install_catalog
+
+    install_catalog(municipality)  # the starter catalog of ten procedures (idempotent)
     ca = DevCA.open(data_dir)
     cards = []
     by_number = {r[0]: r for r in DEMO_RESIDENTS}

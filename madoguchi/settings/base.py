@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "madoguchi.ceremonies",
     "madoguchi.portal",
     "madoguchi.oidc",
+    "madoguchi.procedures",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -281,3 +282,10 @@ OIDC_PAIRWISE_SECRET = os.environ.get("MADOGUCHI_OIDC_PAIRWISE_SECRET") or __imp
 OIDC_SCOPES = ("openid", "name", "address", "birthdate", "gender", "sign")
 OIDC_AUTHORIZE_RATE = env_int("MADOGUCHI_OIDC_AUTHORIZE_RATE", 60)  # per minute and address
 OIDC_TOKEN_RATE = env_int("MADOGUCHI_OIDC_TOKEN_RATE", 600)  # per minute and address
+
+# Online applications (issue 7): AES-GCM keys for individual numbers, "kid:base64key,…"
+# (32-byte keys; the first encrypts, all decrypt). Unset: dev and test generate a key in
+# the data directory; production refuses to store or reveal a number (docs/configuration.md).
+MYNUMBER_KEYS = os.environ.get("MADOGUCHI_MYNUMBER_KEYS", "")
+MYNUMBER_DEVELOPMENT_KEY_ALLOWED = os.environ.get("MADOGUCHI_ENV", "dev") in ("dev", "test")
+APPLICATION_ATTACHMENT_MAX_BYTES = env_int("MADOGUCHI_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
