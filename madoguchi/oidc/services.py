@@ -122,7 +122,7 @@ def register_client(*, name: str, redirect_uris: list[str], scopes: set[str], le
             key_set = KeySet.import_key_set(jwks or {})
             if not key_set.keys or any(k.is_private for k in key_set.keys):
                 raise ValueError
-        except (JoseError, ValueError, TypeError, KeyError):
+        except (JoseError, ValueError, TypeError, KeyError, AttributeError):
             errors.append("private_key_jwt needs a JWKS of public keys")
     if errors:
         raise ValidationError(errors)
@@ -143,6 +143,35 @@ def register_client(*, name: str, redirect_uris: list[str], scopes: set[str], le
                data={"client": client_id, "scope": client.scopes, "legal_basis": legal_basis,
                      "auth_method": auth_method})
     return client, secret
+
+
+def rotate_secret(client: Client, actor=None) -> str:
+    """A new client_secret (shown once); the old one stops working at once."""
+    if client.auth_method != Client.AuthMethod.SECRET_BASIC:
+        raise ValidationError("this relying party authenticates with private_key_jwt")
+    secret = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        client.secret_sha256 = sha256_hex(secret)
+        client.save(update_fields=["secret_sha256"])
+        record("oidc.client_secret_rotated", actor=actor, obj=client, data={"client": client.client_id})
+    return secret
+
+
+def replace_jwks(client: Client, jwks, actor=None) -> None:
+    """The relying party's new public keys (publish the new key beside the old to roll over)."""
+    if client.auth_method != Client.AuthMethod.PRIVATE_KEY_JWT:
+        raise ValidationError("this relying party authenticates with client_secret_basic")
+    try:
+        key_set = KeySet.import_key_set(jwks or {})
+        if not key_set.keys or any(k.is_private for k in key_set.keys):
+            raise ValueError
+    except (JoseError, ValueError, TypeError, KeyError, AttributeError):
+        raise ValidationError("private_key_jwt needs a JWKS of public keys") from None
+    with transaction.atomic():
+        client.jwks = jwks
+        client.save(update_fields=["jwks"])
+        record("oidc.client_keys_replaced", actor=actor, obj=client,
+               data={"client": client.client_id, "kids": [k.kid for k in key_set.keys][:10]})
 
 
 def deactivate_client(client: Client, actor=None) -> None:

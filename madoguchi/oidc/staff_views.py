@@ -82,3 +82,28 @@ def client_deactivate(request, code, pk):
     services.deactivate_client(client, actor=request.user)
     messages.info(request, _("連携サービスの登録を停止しました。"))
     return redirect("oidc:client_list", code)
+
+
+@require_POST
+@staff_member_required(ADMIN)
+def client_secret(request, code, pk):
+    client = get_object_or_404(Client, pk=pk, active=True)
+    try:
+        secret = services.rotate_secret(client, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+        return redirect("oidc:client_list", code)
+    return render(request, "oidc/staff_client_created.html", {"client": client, "secret": secret})
+
+
+@require_POST
+@staff_member_required(ADMIN)
+def client_keys(request, code, pk):
+    client = get_object_or_404(Client, pk=pk, active=True)
+    try:
+        services.replace_jwks(client, json.loads(request.POST.get("jwks", "")), actor=request.user)
+    except (ValueError, ValidationError) as exc:
+        messages.error(request, "; ".join(getattr(exc, "messages", [_("JSON として読めません。")])))
+    else:
+        messages.info(request, _("連携サービスの公開鍵を更新しました。"))
+    return redirect("oidc:client_list", code)

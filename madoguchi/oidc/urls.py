@@ -18,4 +18,6 @@ urlpatterns = [
     path("staff/oidc/clients/", staff_views.client_list, name="client_list"),
     path("staff/oidc/clients/new/", staff_views.client_add, name="client_add"),
     path("staff/oidc/clients/<int:pk>/deactivate/", staff_views.client_deactivate, name="client_deactivate"),
+    path("staff/oidc/clients/<int:pk>/secret/", staff_views.client_secret, name="client_secret"),
+    path("staff/oidc/clients/<int:pk>/keys/", staff_views.client_keys, name="client_keys"),
 ]

@@ -75,3 +75,32 @@ def test_cli_registers_a_relying_party(tmp_path):
         assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("madoguchi:"), result.stderr
     rotated = madoguchi("oidc", "keys", "rotate", "--municipality", "139998", "--alg", "ES256", data_dir=tmp_path)
     assert rotated.returncode == 0 and rotated.stdout.startswith("new ES256 key: ")
+
+
+@pytest.mark.django_db
+def test_secret_rotation_and_key_rollover(client_admin_a, make_rp, muni_a):
+    from joserfc.jwk import ECKey
+
+    from madoguchi.municipalities.tenancy import tenant
+
+    basic = make_rp()
+    rotated = client_admin_a.post(f"/{muni_a.code}/staff/oidc/clients/{basic.row.pk}/secret/")
+    assert rotated.status_code == 200
+    new_secret = rotated.context["secret"]
+    with tenant(muni_a):
+        row = Client.objects.get(pk=basic.row.pk)
+    assert row.check_client_secret(new_secret) and not row.check_client_secret(basic.session.client_secret)
+    keyed = make_rp(method="private_key_jwt")
+    new_key = ECKey.generate_key("P-256", auto_kid=True)
+    jwks = {"keys": [keyed.session.client_secret.as_dict(private=False), new_key.as_dict(private=False)]}
+    url = f"/{muni_a.code}/staff/oidc/clients/{keyed.row.pk}/keys/"
+    assert client_admin_a.post(url, {"jwks": json.dumps(jwks)}).status_code == 302
+    with tenant(muni_a):
+        assert len(Client.objects.get(pk=keyed.row.pk).jwks["keys"]) == 2
+    private = {"keys": [new_key.as_dict(private=True)]}
+    client_admin_a.post(url, {"jwks": json.dumps(private)})  # a private key is refused
+    client_admin_a.post(url, {"jwks": "{nope"})
+    with tenant(muni_a):
+        assert len(Client.objects.get(pk=keyed.row.pk).jwks["keys"]) == 2
+    assert {"oidc.client_secret_rotated", "oidc.client_keys_replaced"} <= set(
+        AuditEvent.unscoped.filter(municipality=muni_a).values_list("action", flat=True))
