@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "madoguchi.portal",
     "madoguchi.oidc",
     "madoguchi.procedures",
+    "madoguchi.applications",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

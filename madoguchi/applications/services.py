@@ -1,0 +1,499 @@
+"""Submitting applications, moving them through the state machine, revealing numbers.
+
+Everything an application is made of (the row, its sealed individual numbers, its
+attachments, its first status events, notices and audit events) is written in one
+transaction: a failure at any point leaves the whole application or nothing. Duplicates
+are refused by database constraints, not by reading first: the idempotency key
+(a double tap or a retry returns the first application) and one open application per
+person or household and procedure.
+"""
+
+import base64
+import copy
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import re
+from dataclasses import dataclass, field
+
+import rfc8785
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from madoguchi.audit.services import record
+from madoguchi.municipalities.tenancy import current_municipality, tenant
+from madoguchi.procedures import definition as defn
+from madoguchi.procedures.models import ProcedureVersion
+
+from . import mynumber
+from .attachments import clean_name, sniff
+from .models import Application, ApplicationEvent, Attachment, IndividualNumber, Notice, ReceiptCounter
+from .statemachine import FINAL, OPEN, Role, Status, TransitionRefused, check, find
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+MAX_DATA_BYTES = 256 * 1024
+TOKYO = dt.timezone(dt.timedelta(hours=9))
+
+
+class ApplicationError(Exception):
+    """A refusal the resident (or the API) is told about: a code, an HTTP status, a message
+    and, for bad data, field-level messages {JSON pointer: [message]}."""
+
+    status = 400
+
+    def __init__(self, code: str, message: str, errors: dict | None = None, status: int | None = None):
+        self.code = code
+        self.errors = errors or {}
+        if status is not None:
+            self.status = status
+        super().__init__(message)
+
+
+@dataclass
+class Upload:
+    name: str
+    content: bytes
+
+
+@dataclass
+class Signed:
+    """A `sign` ceremony's result: the bytes it signed and the CMS."""
+
+    document: bytes
+    cms: bytes
+
+
+@dataclass
+class Prepared:
+    version: ProcedureVersion
+    data: dict  # with the individual numbers, never stored as is
+    numbers: dict  # JSON pointer → individual number
+    attachments: list = field(default_factory=list)  # dicts: name, sha256, size, type, content
+    document: bytes = b""
+    nonce: str = ""
+    fee_yen: int = 0
+    dedup_key: str = ""
+    household_id: str = ""
+
+    @property
+    def needs_signature(self) -> bool:
+        return self.version.definition["assurance"] == "signature"
+
+
+def today_in_japan() -> dt.date:
+    return timezone.now().astimezone(TOKYO).date()
+
+
+def resident_record(person):
+    from madoguchi.identity.models import ResidentLink
+
+    link = ResidentLink.objects.filter(person=person).select_related("record").first()
+    return link.record if link else None
+
+
+def prefill(version: ProcedureVersion, person, record=None) -> dict:
+    """Initial values from the verified four facts and the resident record. Nothing is
+    prefilled for a record under 支援措置 (DV and stalking protection)."""
+    if record is not None and record.support_measure:
+        return {}
+    sources = {"name": person.verified_name, "birth_date": person.verified_birth_date.isoformat(),
+               "address": person.verified_address, "sex": person.verified_sex,
+               "name_kana": record.name_kana if record is not None else ""}
+    values = {}
+    for field_ in defn.iter_fields(version.definition):
+        value = sources.get(field_.get("prefill", ""))
+        if value:
+            values[field_["name"]] = value
+    return values
+
+
+def _normalize_numbers(schema: dict, data: dict) -> dict:
+    data = copy.deepcopy(data)
+    for pointer in defn.mynumber_pointers(schema, data):
+        defn.set_pointer(data, pointer, mynumber.normalize(defn.get_pointer(data, pointer)))
+    return data
+
+
+def _household_errors(definition: dict, data: dict, record) -> dict:
+    errors = {}
+    for field_ in defn.iter_fields(definition):
+        if field_.get("widget") != "household_members" or field_["name"] not in data:
+            continue
+        members = set()
+        if record is not None and record.household_id:
+            from madoguchi.residents.models import ResidentRecord
+
+            members = set(ResidentRecord.objects.filter(household_id=record.household_id, status="resident")
+                          .values_list("resident_number", flat=True))
+        for i, value in enumerate(data[field_["name"]] if isinstance(data[field_["name"]], list) else []):
+            if value not in members:
+                errors.setdefault(f"/{field_['name']}/{i}", []).append(_("同じ世帯の方から選んでください。"))
+    return errors
+
+
+def document_bytes(version: ProcedureVersion, data: dict, attachments: list, nonce: str) -> bytes:
+    """The canonical JSON (RFC 8785) the resident signs. The random nonce keeps the
+    document's hash (in the CMS) from revealing an individual number by brute force."""
+    return rfc8785.dumps({
+        "procedure": version.procedure.slug, "version": version.number, "data": data,
+        "attachments": [{k: a[k] for k in ("name", "sha256", "size", "type")} for a in attachments],
+        "nonce": nonce,
+    })
+
+
+def _nonce_of(document: bytes) -> str | None:
+    try:
+        parsed = json.loads(document)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    nonce = parsed.get("nonce") if isinstance(parsed, dict) else None
+    return nonce if isinstance(nonce, str) and re.fullmatch(r"[A-Za-z0-9_-]{22}", nonce) else None
+
+
+def prepare(version: ProcedureVersion, person, data, uploads=(), *, today: dt.date | None = None,
+            nonce: str | None = None, record=None) -> Prepared:
+    """Checks everything about an application without storing anything; raises
+    ApplicationError with field-level messages."""
+    if current_municipality() is not None and current_municipality().pk != version.municipality_id:
+        raise ApplicationError("not_found", _("この手続はありません。"), status=404)
+    if version.status != ProcedureVersion.Status.PUBLISHED:
+        raise ApplicationError("closed", _("この手続は現在受け付けていません。"), status=409)
+    definition = version.definition
+    today = today or today_in_japan()
+    if not defn.is_open(definition, today):
+        raise ApplicationError("closed", _("この手続は受付期間外です。"), status=409)
+    if not isinstance(data, dict):
+        raise ApplicationError("invalid", _("入力内容を確かめてください。"), {"/": [_("入力の形式が正しくありません。")]})
+    if len(json.dumps(data, ensure_ascii=False).encode()) > MAX_DATA_BYTES:
+        raise ApplicationError("too_large", _("入力が大きすぎます。"), status=413)
+    with tenant(version.municipality):
+        if record is None:
+            record = resident_record(person)
+        problems = defn.eligibility_problems(definition, birth_date=person.verified_birth_date, record=record,
+                                             today=today)
+        if problems:
+            raise ApplicationError("not_eligible", problems[0], {"/": problems}, status=403)
+        data = _normalize_numbers(definition["schema"], defn.prune_hidden(definition, data))
+        errors = defn.data_errors(definition, data, today)
+        for pointer, messages in _household_errors(definition, data, record).items():
+            errors.setdefault(pointer, []).extend(messages)
+    attachments, attachment_errors = _check_uploads(definition, uploads)
+    errors.update(attachment_errors)
+    if errors:
+        raise ApplicationError("invalid", _("入力内容を確かめてください。"), errors)
+    numbers = {p: defn.get_pointer(data, p) for p in defn.mynumber_pointers(definition["schema"], data)}
+    nonce = nonce or base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+    rule = definition.get("one_open_per", "none")
+    household_id = record.household_id if record is not None else ""
+    if rule == "person" or (rule == "household" and not household_id):
+        dedup_key = f"person:{person.pk}"
+    elif rule == "household":
+        dedup_key = f"household:{household_id}"
+    else:
+        dedup_key = ""
+    return Prepared(version=version, data=data, numbers=numbers, attachments=attachments,
+                    document=document_bytes(version, data, attachments, nonce), nonce=nonce,
+                    fee_yen=defn.fee_yen(definition, data), dedup_key=dedup_key, household_id=household_id)
+
+
+def _check_uploads(definition: dict, uploads) -> tuple[list, dict]:
+    rules = definition.get("attachments") or {"max_count": 0, "max_bytes": 1, "types": []}
+    uploads = list(uploads)
+    if len(uploads) > rules["max_count"]:
+        return [], {"/attachments": [_("添付できるファイルは%(n)s件までです。") % {"n": rules["max_count"]}]}
+    if len(uploads) < rules.get("min_count", 0):
+        return [], {"/attachments": [_("ファイルを%(n)s件以上添付してください。") % {"n": rules["min_count"]}]}
+    limit = min(rules["max_bytes"], settings.APPLICATION_ATTACHMENT_MAX_BYTES)
+    found, errors = [], {}
+    for i, upload in enumerate(uploads):
+        content = bytes(upload.content)
+        where = f"/attachments/{i}"
+        if len(content) > limit:
+            errors[where] = [_("ファイルが大きすぎます（%(n)sバイトまで）。") % {"n": f"{limit:,}"}]
+            continue
+        kind = sniff(content)
+        if kind is None or kind not in rules["types"]:
+            errors[where] = [_("このファイルの種類は添付できません。")]
+            continue
+        found.append({"name": clean_name(upload.name), "sha256": hashlib.sha256(content).hexdigest(),
+                      "size": len(content), "type": kind, "content": content})
+    return found, errors
+
+
+def _check_signature(prepared: Prepared, person, signed: Signed | None) -> dict:
+    """The verification record of a CMS by this person over exactly these bytes."""
+    if signed is None:
+        if prepared.needs_signature:
+            raise ApplicationError("signature_required", _("この手続には電子署名が必要です。"))
+        return {}
+    from madoguchi.ceremonies.pki import validator
+    from madoguchi.identity.services import CertificateRef, person_for_credential
+    from madoguchi.pki.errors import PKIError
+    from madoguchi.pki.verify import verify_detached
+
+    if bytes(signed.document) != prepared.document:
+        raise ApplicationError("signature_mismatch", _("署名された内容が申請内容と一致しません。"))
+    try:
+        verified = verify_detached(bytes(signed.cms), prepared.document, validator())
+    except PKIError:
+        raise ApplicationError("signature_invalid", _("電子署名を確認できませんでした。")) from None
+    if not verified.ok:
+        raise ApplicationError("signature_invalid", _("電子署名を確認できませんでした。"))
+    signer = person_for_credential(CertificateRef.from_der(verified.chain[0])) if verified.chain else None
+    if signer is None or signer.pk != person.pk:
+        raise ApplicationError("wrong_signer", _("申請者本人の電子署名ではありません。"), status=403)
+    return {"sign": verified.as_dict()}
+
+
+def _request_digest(prepared: Prepared) -> str:
+    """Keyed (not a plain hash: the data may hold an individual number)."""
+    body = rfc8785.dumps({"version": prepared.version.pk, "data": prepared.data,
+                          "attachments": [a["sha256"] for a in prepared.attachments]})
+    return hmac.new(settings.SECRET_KEY.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _next_receipt(municipality, year: int) -> str:
+    try:
+        with transaction.atomic():
+            ReceiptCounter.objects.create(year=year, last=0)
+    except IntegrityError:
+        pass
+    counter = ReceiptCounter.objects.select_for_update().get(year=year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"{year}-{counter.last:07d}"
+
+
+def _masked(data: dict, numbers: dict) -> dict:
+    data = copy.deepcopy(data)
+    for pointer, value in numbers.items():
+        defn.set_pointer(data, pointer, mynumber.mask(value))
+    return data
+
+
+def _aad(application, part: str) -> bytes:
+    return f"madoguchi-application-v1|{application.municipality_id}|{application.public_id}|{part}".encode()
+
+
+def _store(application, prepared: Prepared, signed: Signed | None, verification: dict, saved: list) -> None:
+    application.data = _masked(prepared.data, prepared.numbers)
+    application.document_sha256 = hashlib.sha256(prepared.document).hexdigest()
+    if prepared.numbers:
+        application.document_key_id, application.document = mynumber.seal(prepared.document, _aad(application, "document"))
+    else:
+        application.document_key_id, application.document = "", prepared.document
+    application.signature = bytes(signed.cms) if signed else None
+    application.verification = verification
+    application.fee_yen = prepared.fee_yen
+    application.save()
+    IndividualNumber.objects.filter(application=application).delete()
+    for pointer, value in prepared.numbers.items():
+        kid, sealed = mynumber.seal(value.encode(), _aad(application, pointer))
+        IndividualNumber.objects.create(application=application, pointer=pointer, key_id=kid, sealed=sealed)
+    for item in prepared.attachments:
+        name = default_storage.save(
+            f"applications/{application.municipality.code}/{application.public_id}/{item['sha256']}",
+            ContentFile(item["content"]))
+        saved.append(name)
+        Attachment.objects.create(application=application, name=item["name"], file=name, sha256=item["sha256"],
+                                  size=item["size"], content_type=item["type"])
+
+
+def _actor(role: str, actor) -> tuple:
+    if role == Role.RESIDENT:
+        return ("resident", str(actor.public_id)), str(actor.public_id)
+    if role == Role.REVIEWER:
+        return actor, str(actor.pk)
+    return None, ""
+
+
+def _move(application, source: str, target: str, role: str, actor=None, comment: str = "", signed: bool = False):
+    """Writes one transition: the status, the history, an audit event and a notice."""
+    audit_actor, actor_id = _actor(role, actor)
+    application.status = target
+    application.save(update_fields=["status", "updated_at"])
+    ApplicationEvent.objects.create(application=application, from_status=source, to_status=target, role=role,
+                                    actor_id=actor_id, comment=comment, signed=signed)
+    Notice.objects.create(person=application.person, application=application, kind=target)
+    record(f"applications.{target}", actor=audit_actor, obj=application, data={
+        "procedure": application.procedure.slug, "version": application.version.number,
+        "receipt": application.receipt_number, "from": source, "to": target, "role": role, "signed": signed})
+
+
+def submit(version: ProcedureVersion, person, data, *, idempotency_key: str, uploads=(), signed: Signed | None = None,
+           today: dt.date | None = None) -> tuple[Application, bool]:
+    """Submits an application; returns (application, created). The same idempotency key
+    returns the first application (created False)."""
+    if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY.match(idempotency_key):
+        raise ApplicationError("invalid_idempotency_key", _("申請の識別子が正しくありません。"))
+    nonce = _nonce_of(signed.document) if signed is not None else None
+    prepared = prepare(version, person, data, uploads, today=today, nonce=nonce)
+    municipality = version.municipality
+    with tenant(municipality):
+        replay = _replay(person, idempotency_key, prepared)
+        if replay is not None:
+            return replay, False
+        verification = _check_signature(prepared, person, signed)
+        saved: list[str] = []
+        try:
+            with transaction.atomic():
+                application = Application(
+                    person=person, procedure=version.procedure, version=version, status=Status.SUBMITTED,
+                    idempotency_key=idempotency_key, dedup_key=prepared.dedup_key,
+                    household_id=prepared.household_id, submitted_at=timezone.now(),
+                )
+                application.receipt_number = _next_receipt(municipality, today_in_japan().year)
+                application.request_digest = _request_digest(prepared)
+                _store(application, prepared, signed, verification, saved)
+                _move(application, Status.DRAFT, Status.SUBMITTED, Role.RESIDENT, person, signed=signed is not None)
+                if prepared.fee_yen > 0:
+                    _move(application, Status.SUBMITTED, Status.PAYMENT_REQUIRED, Role.SYSTEM)
+        except IntegrityError:
+            _delete_files(saved)
+            replay = _replay(person, idempotency_key, prepared)
+            if replay is not None:
+                return replay, False
+            if prepared.dedup_key and Application.objects.filter(
+                    procedure=version.procedure, dedup_key=prepared.dedup_key, status__in=sorted(OPEN)).exists():
+                raise ApplicationError("duplicate", _("この手続の申請は、すでに受付中のものがあります。"), status=409) from None
+            raise
+        except BaseException:
+            _delete_files(saved)
+            raise
+    return application, True
+
+
+def _replay(person, key: str, prepared: Prepared):
+    existing = Application.objects.filter(person=person, idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.request_digest != _request_digest(prepared):
+        raise ApplicationError("idempotency_conflict", _("同じ識別子で別の内容の申請が送られました。"), status=409)
+    return existing
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            pass
+
+
+def transition(application: Application, target: str, *, role: str, actor=None, comment: str = "") -> Application:
+    """A transition that carries no new data (review decisions, withdrawal, system steps)."""
+    given = application
+    with tenant(application.municipality), transaction.atomic():
+        application = Application.objects.select_for_update().get(pk=application.pk)
+        move = check(application.status, target, role)
+        if move.signs_again:
+            raise TransitionRefused("needs_data", f"{target} carries the corrected application: use resubmit()")
+        if role == Role.RESIDENT and (actor is None or actor.pk != application.person_id):
+            raise TransitionRefused("not_yours", "only the applicant may do this")
+        if role == Role.REVIEWER:
+            _require_reviewer(application, actor)
+        _move(application, move.source, target, role, actor, comment)
+    given.status, given.updated_at = application.status, application.updated_at
+    return application
+
+
+def withdraw(application: Application, person) -> Application:
+    return transition(application, Status.WITHDRAWN, role=Role.RESIDENT, actor=person)
+
+
+def resubmit(application: Application, person, data, *, uploads=(), signed: Signed | None = None,
+             today: dt.date | None = None) -> Application:
+    """The resident's answer to a return for correction: new data, signed again when the
+    procedure needs a signature."""
+    with tenant(application.municipality):
+        if application.person_id != person.pk:
+            raise ApplicationError("not_found", _("この申請はありません。"), status=404)
+        application = Application.objects.get(pk=application.pk)
+        check(application.status, Status.RESUBMITTED, Role.RESIDENT)
+        nonce = _nonce_of(signed.document) if signed is not None else None
+        prepared = prepare(application.version, person, data, uploads, today=today, nonce=nonce)
+        verification = _check_signature(prepared, person, signed)
+        saved: list[str] = []
+        try:
+            with transaction.atomic():
+                application = Application.objects.select_for_update().get(pk=application.pk)
+                source = application.status
+                check(source, Status.RESUBMITTED, Role.RESIDENT)
+                application.attachments.all().delete()  # the corrected set replaces them (files stay until retention)
+                _store(application, prepared, signed, verification, saved)
+                _move(application, source, Status.RESUBMITTED, Role.RESIDENT, person, signed=signed is not None)
+        except BaseException:
+            _delete_files(saved)
+            raise
+    return application
+
+
+def _require_reviewer(application: Application, user) -> None:
+    from madoguchi.staff.models import Membership
+
+    membership = Membership.objects.filter(user=user).select_related("department").first() if user else None
+    if membership is None or membership.role != Membership.Role.REVIEWER:
+        raise PermissionDenied("a reviewer of this municipality")
+    if membership.department is not None and membership.department.code != application.procedure.department_code:
+        raise PermissionDenied("a reviewer of the owning department")
+    if membership.department is None:
+        raise PermissionDenied("a reviewer of the owning department")
+
+
+def reveal(application: Application, pointer: str, user) -> str:
+    """The individual number at `pointer`, for a reviewer of the owning department; every
+    reveal is an audit event (without the number)."""
+    with tenant(application.municipality), transaction.atomic():
+        _require_reviewer(application, user)
+        sealed = IndividualNumber.objects.filter(application=application, pointer=pointer).first()
+        if sealed is None:
+            raise ApplicationError("not_found", _("この項目に個人番号はありません。"), status=404)
+        value = mynumber.unseal(sealed.key_id, sealed.sealed, _aad(application, pointer)).decode()
+        record("applications.mynumber_revealed", actor=user, obj=application,
+               data={"receipt": application.receipt_number, "pointer": pointer})
+    return value
+
+
+def signed_document(application: Application) -> bytes:
+    """The exact bytes that were signed (opened when sealed): for staff views and exports
+    of signed documents, never for ordinary serialisations."""
+    document = bytes(application.document or b"")
+    if application.document_key_id:
+        return mynumber.unseal(application.document_key_id, document, _aad(application, "document"))
+    return document
+
+
+def serialize(application: Application) -> dict:
+    """The ordinary serialisation (API, lists): masked data, never a number or the document."""
+    return {
+        "id": str(application.public_id), "receipt_number": application.receipt_number,
+        "procedure": application.procedure.slug, "version": application.version.number,
+        "status": application.status, "fee_yen": application.fee_yen, "data": application.data,
+        "submitted_at": application.submitted_at.isoformat() if application.submitted_at else None,
+        "attachments": [{"name": a.name, "sha256": a.sha256, "size": a.size, "type": a.content_type,
+                         "sanitisation": a.sanitisation} for a in application.attachments.all()],
+        "signed": application.signature is not None,
+    }
+
+
+def export_row(application: Application) -> dict:
+    """One row of an ordinary export, by the definition's column mapping (numbers are never mapped)."""
+    row = {"受付番号": application.receipt_number, "状態": application.status}
+    for column in application.version.definition.get("export", []):
+        try:
+            value = defn.get_pointer(application.data, column["pointer"])
+        except (KeyError, IndexError, ValueError, TypeError):
+            value = ""
+        row[column["column"]] = value if isinstance(value, str | int) else json.dumps(value, ensure_ascii=False)
+    return row
+
+
+__all__ = ["ApplicationError", "Upload", "Signed", "prepare", "prefill", "submit", "transition", "withdraw",
+           "resubmit", "reveal", "serialize", "export_row", "signed_document", "FINAL", "find"]

@@ -1,0 +1,27 @@
+import uuid
+
+from madoguchi.applications.services import Signed, prepare
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+def sign(card, version, person, data, uploads=(), ceremony_id="c" * 43, challenge=b"\0" * 32,
+         audience="139998:portal", document=None):
+    """What a `sign` ceremony yields: the prepared canonical bytes and the card's CMS over them."""
+    document = document if document is not None else prepare(version, person, data, uploads).document
+    return Signed(document=document, cms=card.cms(document, ceremony_id, challenge, audience))
+
+
+JUMINHYO = {"applicant_name": "窓口　太郎", "applicant_birth_date": "1980-04-01",
+            "applicant_address": "東京都窓口市本町一丁目1番1号", "phone": "03-0000-0000", "scope": "household",
+            "copies": 2, "purpose": "employment", "delivery": "registered"}
+SODAI = {"applicant_name": "窓口　太郎", "collection_address": "東京都窓口市本町一丁目1番1号", "phone": "03-0000-0000",
+         "items": "タンス1、自転車1", "small_items": 1, "large_items": 1, "collection_date": None}
+RISAI = {"applicant_name": "窓口　太郎", "applicant_birth_date": "1980-04-01",
+         "applicant_address": "東京都窓口市本町一丁目1番1号", "phone": "03-0000-0000", "disaster": "令和8年台風第10号",
+         "damage_date": "2026-09-01", "property_address": "東京都窓口市本町一丁目1番1号", "property_kind": "dwelling",
+         "relation": "owner", "damage": ["flood_below_floor"], "copies": 1}
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
