@@ -283,6 +283,7 @@ def _aad(application, part: str) -> bytes:
 
 
 def _store(application, prepared: Prepared, signed: Signed | None, verification: dict, saved: list) -> None:
+    assert application.municipality_id is not None  # the sealing binds to it
     application.data = _masked(prepared.data, prepared.numbers)
     application.document_sha256 = hashlib.sha256(prepared.document).hexdigest()
     if prepared.numbers:
@@ -345,7 +346,7 @@ def submit(version: ProcedureVersion, person, data, *, idempotency_key: str, upl
         try:
             with transaction.atomic():
                 application = Application(
-                    person=person, procedure=version.procedure, version=version, status=Status.SUBMITTED,
+                    municipality=municipality, person=person, procedure=version.procedure, version=version, status=Status.SUBMITTED,
                     idempotency_key=idempotency_key, dedup_key=prepared.dedup_key,
                     household_id=prepared.household_id, submitted_at=timezone.now(),
                 )

@@ -1,6 +1,13 @@
+import datetime as dt
 import uuid
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
 from madoguchi.applications.services import Signed, prepare
+from madoguchi.pki import cms
+from madoguchi.pki.verify import ceremony_attribute
 
 
 def key() -> str:
@@ -11,7 +18,17 @@ def sign(card, version, person, data, uploads=(), ceremony_id="c" * 43, challeng
          audience="139998:portal", document=None):
     """What a `sign` ceremony yields: the prepared canonical bytes and the card's CMS over them."""
     document = document if document is not None else prepare(version, person, data, uploads).document
-    return Signed(document=document, cms=card.cms(document, ceremony_id, challenge, audience))
+    return Signed(document=document, cms=card_cms(card, document, ceremony_id, challenge, audience))
+
+
+def card_cms(card, document: bytes, ceremony_id: str, challenge: bytes, audience: str) -> bytes:
+    """The detached CAdES-BES a card's signature key makes in a `sign` ceremony (docs/ceremony.md)."""
+    def signer(digest_info: bytes) -> bytes:
+        return card.issued.sign_key.sign(digest_info[-32:], padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+
+    return cms.sign_detached(document, card.issued.sign_cert.public_bytes(serialization.Encoding.DER), signer,
+                             extra_attributes=[ceremony_attribute(ceremony_id, challenge, audience, "sign")],
+                             signing_time=dt.datetime.now(dt.timezone.utc))
 
 
 JUMINHYO = {"applicant_name": "窓口　太郎", "applicant_birth_date": "1980-04-01",
