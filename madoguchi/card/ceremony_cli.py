@@ -48,7 +48,9 @@ def run(args, open_channel, usage_error) -> int:
         print(f"宛先 / audience:       {description['audience']}")
         print(f"有効期限 / expires:     {description.get('expires_at', '')}")
         if description["purpose"] == "sign":
-            print(f"署名する文書 / document: sha256 {description['document']['sha256']} ({description['document']['size']} bytes)")
+            size = description["document"].get("size")
+            print(f"署名する文書 / document: sha256 {description['document']['sha256']}"
+                  + (f" ({size} bytes)" if size is not None else " (digest only)"))
         if args.yes:
             return True
         if not sys.stdin.isatty():

@@ -8,6 +8,7 @@ virtual card and a real reader behave identically.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import urllib.error
 import urllib.request
@@ -85,11 +86,17 @@ def answer(description: dict, card: JpkiAP, secrets: Secrets) -> dict:
         from madoguchi.pki import cms
         from madoguchi.pki.verify import ceremony_attribute
 
-        document = unb64(description["document"]["content"])
+        document = description["document"]
+        if "content" in document:
+            content_sha256 = hashlib.sha256(unb64(document["content"])).digest()
+            if content_sha256.hex() != document.get("sha256"):
+                raise CeremonyRefused("bad_response", "the document does not match its announced SHA-256")
+        else:  # the requester keeps the document; the resident is shown its digest and title
+            content_sha256 = bytes.fromhex(document["sha256"])
         password = secrets.password()
         sign_cert = card.certificate_after_verify("sign", password)
-        signature = cms.sign_detached(
-            document, sign_cert, lambda digest_info: card.sign_digest_info("sign", digest_info),
+        signature = cms.sign_detached_digest(
+            content_sha256, sign_cert, lambda digest_info: card.sign_digest_info("sign", digest_info),
             extra_attributes=[ceremony_attribute(description["id"], challenge, description["audience"], "sign")])
         body["cms"] = b64(signature)
         return body

@@ -6,6 +6,7 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 
 from cryptography import x509
@@ -34,15 +35,22 @@ def _hash_token(token: str) -> str:
 
 
 def open_ceremony(purpose: str, *, audience: str, requester: str, reason: str,
-                  document: bytes | None = None) -> tuple[Ceremony, str]:
+                  document: bytes | None = None, document_sha256: str | None = None) -> tuple[Ceremony, str]:
     """Opens a ceremony in the municipality in scope. Returns it and the opener's poll token
-    (kept by the opener only: it watches the ceremony and takes its result)."""
+    (kept by the opener only: it watches the ceremony and takes its result).
+
+    A `sign` ceremony signs `document`, or — when the caller keeps its document to itself —
+    the document whose SHA-256 (hex) is `document_sha256`.
+    """
     if purpose not in Ceremony.Purpose.values:
         raise errors.malformed(f"unknown purpose {purpose!r}")
-    if (purpose == Ceremony.Purpose.SIGN) != (document is not None):
-        raise errors.malformed("a document is signed by `sign` ceremonies only")
+    has_document = document is not None or document_sha256 is not None
+    if (purpose == Ceremony.Purpose.SIGN) != has_document or (document is not None and document_sha256 is not None):
+        raise errors.malformed("a `sign` ceremony signs one document (or its digest); other purposes none")
     if document is not None and len(document) > MAX_DOCUMENT_BYTES:
         raise errors.malformed("the document is too large")
+    if document_sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", document_sha256):
+        raise errors.malformed("document_sha256 is 64 lower-case hex digits")
     now = timezone.now()
     poll_token = secrets.token_urlsafe(32)
     with transaction.atomic():
@@ -50,7 +58,7 @@ def open_ceremony(purpose: str, *, audience: str, requester: str, reason: str,
             public_id=secrets.token_urlsafe(32), purpose=purpose, challenge=secrets.token_bytes(CHALLENGE_BYTES),
             audience=audience, requester=requester, reason=reason, poll_token_sha256=_hash_token(poll_token),
             created_at=now, expires_at=now + TTL, document=document,
-            document_sha256=hashlib.sha256(document).hexdigest() if document is not None else "",
+            document_sha256=hashlib.sha256(document).hexdigest() if document is not None else (document_sha256 or ""),
         )
         record("ceremony.opened", actor=("anonymous", ""), obj=ceremony, data={"purpose": purpose})
     return ceremony, poll_token
@@ -99,8 +107,11 @@ def describe(ceremony: Ceremony) -> dict:
         out["to_be_signed"] = b64(to_be_signed(ceremony.public_id, bytes(ceremony.challenge), ceremony.audience,
                                                ceremony.purpose))
     if ceremony.purpose == Ceremony.Purpose.SIGN:
-        out["document"] = {"sha256": ceremony.document_sha256, "size": len(bytes(ceremony.document)),
-                           "content": b64(bytes(ceremony.document))}
+        if ceremony.document is not None:
+            out["document"] = {"sha256": ceremony.document_sha256, "size": len(bytes(ceremony.document)),
+                               "content": b64(bytes(ceremony.document))}
+        else:  # the caller registered only the digest of its document
+            out["document"] = {"sha256": ceremony.document_sha256, "size": None}
     return out
 
 
@@ -131,7 +142,10 @@ def _verify(ceremony: Ceremony, payload: dict) -> dict:
     if purpose == Ceremony.Purpose.SIGN:
         signature = unb64(payload.get("cms"), "cms")
         try:
-            verified = verify_detached(signature, bytes(ceremony.document), v)
+            if ceremony.document is not None:
+                verified = verify_detached(signature, bytes(ceremony.document), v)
+            else:
+                verified = verify_detached(signature, None, v, content_sha256=bytes.fromhex(ceremony.document_sha256))
         except PKIError as exc:
             raise errors.malformed(str(exc)) from None
         if not verified.ok:

@@ -47,7 +47,8 @@ def safe_next(request, next_url: str | None) -> str:
 
 
 def begin(request, purpose: str, *, next_url: str | None = None, document: bytes | None = None,
-          requester: str | None = None, reason: str | None = None, audience: str | None = None):
+          document_sha256: str | None = None, requester: str | None = None, reason: str | None = None,
+          audience: str | None = None):
     """Opens a ceremony for this browser and sends it to the waiting page; once the card
     client completes, `finish` continues at `next_url` (for example an OIDC authorization
     that needs a sign-in, or a `sign` ceremony over an application)."""
@@ -55,7 +56,7 @@ def begin(request, purpose: str, *, next_url: str | None = None, document: bytes
     ceremony, token = services.open_ceremony(
         purpose, audience=audience or portal_audience(municipality),
         requester=requester or f"{municipality.name} オンライン窓口",
-        reason=reason or Ceremony.Purpose(purpose).label, document=document)
+        reason=reason or Ceremony.Purpose(purpose).label, document=document, document_sha256=document_sha256)
     _remember(request, ceremony, token, safe_next(request, next_url))
     return redirect("ceremonies:wait", municipality.code, ceremony.public_id)
 

@@ -145,7 +145,7 @@ class SignTransaction(TenantOwned):
     public_id = models.UUIDField(default=uuid.uuid4)
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
     title = models.CharField(max_length=200)
-    document = models.BinaryField()
+    document = models.BinaryField(null=True, blank=True)  # None when only the digest was registered
     document_sha256 = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     ceremony = models.ForeignKey("ceremonies.Ceremony", on_delete=models.SET_NULL, null=True, blank=True,

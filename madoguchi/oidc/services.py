@@ -184,10 +184,14 @@ def deactivate_client(client: Client, actor=None) -> None:
 
 # ---- signing transactions --------------------------------------------------------------------
 
-def create_transaction(client: Client, document: bytes, title: str) -> SignTransaction:
+def create_transaction(client: Client, document: bytes | None, title: str,
+                       document_sha256: str | None = None) -> SignTransaction:
+    """A document to be signed, or — as the national app does — only its SHA-256 (the
+    relying party keeps the document; the CMS is detached and verifies against it)."""
     with transaction.atomic():
         tx = SignTransaction.objects.create(
-            client=client, title=title, document=document, document_sha256=hashlib.sha256(document).hexdigest(),
+            client=client, title=title, document=document,
+            document_sha256=hashlib.sha256(document).hexdigest() if document is not None else document_sha256,
             expires_at=timezone.now() + TRANSACTION_TTL)
         record("oidc.sign_transaction_registered", actor=("client", client.client_id), obj=tx,
                data={"sha256": tx.document_sha256})
@@ -228,8 +232,12 @@ def signed_by(tx: SignTransaction, person) -> bool:
 def begin_signing(request, tx: SignTransaction, client: Client):
     """Opens the `sign` ceremony over the transaction's document; the browser comes back to
     the authorization request, which then adopts the signature."""
-    response = ceremony_views.begin(request, "sign", next_url=request.get_full_path(), document=bytes(tx.document),
-                                    requester=client.name, reason=tx.title)
+    if tx.document is not None:
+        what = {"document": bytes(tx.document)}
+    else:
+        what = {"document_sha256": tx.document_sha256}
+    response = ceremony_views.begin(request, "sign", next_url=request.get_full_path(), requester=client.name,
+                                    reason=tx.title, **what)
     ceremony_id = response["Location"].rstrip("/").rsplit("/", 1)[1]
     with transaction.atomic():
         tx.ceremony = Ceremony.objects.get(public_id=ceremony_id)

@@ -5,6 +5,7 @@ the authorization endpoint needs the resident, through a card ceremony."""
 import base64
 import binascii
 import json
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -311,18 +312,27 @@ def sign_transactions(request, code):
         return _json_error("invalid_token", "Register documents with a client-credentials token.", 403)
     if len(request.body) > services.MAX_DOCUMENT_BYTES * 2:
         return _json_error("invalid_request", "The body is too large.", 413)
+    document, digest = None, None
     try:
         body = json.loads(request.body)
-        document = base64.urlsafe_b64decode(body["document"] + "=" * (-len(body["document"]) % 4))
         title = body["title"]
         if not isinstance(title, str) or not 1 <= len(title) <= 200:
             raise ValueError("title")
+        if ("document" in body) == ("document_sha256" in body):
+            raise ValueError("one of document and document_sha256")
+        if "document" in body:
+            document = base64.urlsafe_b64decode(body["document"] + "=" * (-len(body["document"]) % 4))
+        else:
+            digest = body["document_sha256"]
+            if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise ValueError("document_sha256")
     except (ValueError, KeyError, TypeError, binascii.Error):
         return _json_error("invalid_request",
-                           'Send JSON {"document": base64url bytes, "title": 1-200 characters}.')
-    if not document or len(document) > services.MAX_DOCUMENT_BYTES:
+                           'Send JSON {"document": base64url bytes, or "document_sha256": 64 hex digits, '
+                           '"title": 1-200 characters}.')
+    if document is not None and (not document or len(document) > services.MAX_DOCUMENT_BYTES):
         return _json_error("invalid_request", f"The document must be 1 to {services.MAX_DOCUMENT_BYTES} bytes.")
-    tx = services.create_transaction(token_row.client, document, title)
+    tx = services.create_transaction(token_row.client, document, title, document_sha256=digest)
     return JsonResponse({"id": str(tx.public_id), "document_sha256": tx.document_sha256,
                          "expires_at": tx.expires_at.isoformat()}, status=201)
 

@@ -50,9 +50,20 @@ def sign_detached(content: bytes, cert_der: bytes, signer: DigestInfoSigner,
                   extra_certs: Iterable[bytes] = (), extra_attributes: Iterable[cms.CMSAttribute] = (),
                   signing_time: dt.datetime | None = None) -> bytes:
     """DER ContentInfo(SignedData) over `content` (detached), signed by `signer`."""
+    return sign_detached_digest(hashlib.sha256(content).digest(), cert_der, signer, extra_certs, extra_attributes,
+                                signing_time)
+
+
+def sign_detached_digest(content_sha256: bytes, cert_der: bytes, signer: DigestInfoSigner,
+                         extra_certs: Iterable[bytes] = (), extra_attributes: Iterable[cms.CMSAttribute] = (),
+                         signing_time: dt.datetime | None = None) -> bytes:
+    """The same, from the SHA-256 of the content: a detached CMS needs only the digest
+    (the messageDigest attribute), so a document a relying party keeps to itself can be signed."""
+    if len(content_sha256) != 32:
+        raise ValueError("a SHA-256 digest is 32 bytes")
     cert = ax509.Certificate.load(cert_der)
     when = (signing_time or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
-    attrs = signed_attributes(hashlib.sha256(content).digest(), cert, when, extra_attributes)
+    attrs = signed_attributes(content_sha256, cert, when, extra_attributes)
     # The signature covers the DER of the attributes as a SET OF (RFC 5652 §5.4).
     signature = signer(digest_info(hashlib.sha256(attrs.dump()).digest()))
     signer_info = cms.SignerInfo({

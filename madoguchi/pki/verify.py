@@ -186,12 +186,14 @@ _PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError,
 
 
 def verify_detached(signature: bytes, content: bytes | None, validator: Validator,
-                    at: dt.datetime | None = None) -> VerificationRecord:
+                    at: dt.datetime | None = None, *, content_sha256: bytes | None = None) -> VerificationRecord:
     """Verifies a CAdES-BES SignedData over `content` (detached; or encapsulated when
-    `content` is None). Bad input raises PKIError; an invalid signature returns a record whose
-    verdict says why."""
+    `content` is None). With `content_sha256` instead of `content`, a detached SHA-256
+    signature is checked against that digest (a relying party that registered only the
+    digest of its document). Bad input raises PKIError; an invalid signature returns a
+    record whose verdict says why."""
     try:
-        return _verify_detached(signature, content, validator, at or dt.datetime.now(UTC))
+        return _verify_detached(signature, content, validator, at or dt.datetime.now(UTC), content_sha256)
     except PKIError:
         raise
     except _PARSE_ERRORS as exc:  # asn1crypto parses lazily: a structural error can surface anywhere
@@ -199,7 +201,7 @@ def verify_detached(signature: bytes, content: bytes | None, validator: Validato
 
 
 def _verify_detached(signature: bytes, content: bytes | None, validator: Validator,
-                     at: dt.datetime) -> VerificationRecord:
+                     at: dt.datetime, given_sha256: bytes | None = None) -> VerificationRecord:
     sd = _load(signature)
     infos = list(sd["signer_infos"])
     if not infos:
@@ -212,7 +214,12 @@ def _verify_detached(signature: bytes, content: bytes | None, validator: Validat
     # take their bytes now, before asn1crypto normalises anything we read from them.
     signed_bytes = b"\x31" + attrs.dump()[1:]
     encap = sd["encap_content_info"]
-    if content is None:
+    if given_sha256 is not None:
+        if content is not None or len(given_sha256) != 32:
+            raise MalformedInput("give the content or its 32-byte SHA-256, not both")
+        if encap["content"].native is not None:
+            raise MalformedInput("a digest-only verification needs a detached CMS")
+    elif content is None:
         if encap["content"].native is None:
             raise MalformedInput("detached CMS given without its content")
         content = encap["content"].native
@@ -224,11 +231,16 @@ def _verify_detached(signature: bytes, content: bytes | None, validator: Validat
     sig_alg = si["signature_algorithm"]["algorithm"].native
     if sig_alg not in _RSA_SIGS | _EC_SIGS:
         raise UnsupportedAlgorithm(f"signature algorithm {sig_alg} is not accepted")
-    h = _HASHES[hash_name]()
-    digester = hashes.Hash(h)
-    digester.update(content)
-    content_digest = digester.finalize()
-    content_sha256 = hashlib.sha256(content).hexdigest()
+    if given_sha256 is not None:
+        if hash_name != "sha256":
+            raise UnsupportedAlgorithm(f"a digest-only verification needs SHA-256, not {hash_name}")
+        content_digest, content_sha256 = bytes(given_sha256), bytes(given_sha256).hex()
+    else:
+        h = _HASHES[hash_name]()
+        digester = hashes.Hash(h)
+        digester.update(content)
+        content_digest = digester.finalize()
+        content_sha256 = hashlib.sha256(content).hexdigest()
     if not len(attrs):
         raise MalformedInput("no signed attributes: not CAdES-BES")
     try:

@@ -40,8 +40,11 @@ class SoftCard:
         if purpose == "presence":
             body["auth_certificate"] = b64(der(self.issued.auth_cert))
         elif purpose == "sign":
-            body["cms"] = b64(self.cms(unb64(description["document"]["content"]), description["id"],
-                                       unb64(description["challenge"]), description["audience"]))
+            document = description["document"]
+            digest = (__import__("hashlib").sha256(unb64(document["content"])).digest() if "content" in document
+                      else bytes.fromhex(document["sha256"]))
+            body["cms"] = b64(self.cms_digest(digest, description["id"], unb64(description["challenge"]),
+                                              description["audience"]))
         else:
             tbs = unb64(description["to_be_signed"])
             body["auth_certificate"] = b64(der(self.issued.auth_cert))
@@ -51,10 +54,15 @@ class SoftCard:
                 body["sign_signature"] = b64(self._sign(self.issued.sign_key, tbs))
         return body
 
-    def cms(self, document: bytes, ceremony_id: str, challenge: bytes, audience: str) -> bytes:
+    def cms_digest(self, digest: bytes, ceremony_id: str, challenge: bytes, audience: str) -> bytes:
         def signer(digest_info: bytes) -> bytes:
             return self.issued.sign_key.sign(digest_info[-32:], padding.PKCS1v15(), Prehashed(hashes.SHA256()))
 
-        return cms.sign_detached(document, der(self.issued.sign_cert), signer,
+        return cms.sign_detached_digest(digest, der(self.issued.sign_cert), signer,
                                  extra_attributes=[ceremony_attribute(ceremony_id, challenge, audience, "sign")],
                                  signing_time=dt.datetime.now(dt.timezone.utc))
+
+    def cms(self, document: bytes, ceremony_id: str, challenge: bytes, audience: str) -> bytes:
+        import hashlib
+
+        return self.cms_digest(hashlib.sha256(document).digest(), ceremony_id, challenge, audience)

@@ -306,3 +306,35 @@ def test_the_browser_continues_where_it_was_sent_and_only_inside_the_site(client
         ceremony_id = response["Location"].rstrip("/").rsplit("/", 1)[1]
         assert card_completes(muni_a.code, ceremony_id, pki.taro).status_code == 200
         assert client.get(f"/{muni_a.code}/ceremony/{ceremony_id}/finish/")["Location"] == expected
+
+
+@pytest.mark.django_db
+def test_sign_ceremony_over_a_registered_digest(muni_a, pki, taro_record, client, tmp_path):
+    """The requester keeps its document and registers only its SHA-256; the CMS verifies
+    against the document with openssl afterwards."""
+    import hashlib
+    import subprocess
+
+    from cryptography.hazmat.primitives import serialization
+
+    from madoguchi.ceremonies import services
+
+    sign_in(client, muni_a.code, "identify", pki.taro)
+    document = "契約書：窓口市 × 図書館".encode()
+    with tenant(muni_a):
+        ceremony, _ = services.open_ceremony("sign", audience=f"{muni_a.code}:portal", requester="図書館",
+                                             reason="利用規約への同意", document_sha256=hashlib.sha256(document).hexdigest())
+    description = Client().get(f"/{muni_a.code}/api/ceremonies/{ceremony.public_id}").json()
+    assert "content" not in description["document"] and description["document"]["size"] is None
+    assert card_completes(muni_a.code, ceremony.public_id, pki.taro).status_code == 200
+    with tenant(muni_a):
+        signature = bytes(Ceremony.objects.get(pk=ceremony.pk).signature)
+    (tmp_path / "doc").write_bytes(document)
+    (tmp_path / "doc.p7s").write_bytes(signature)
+    (tmp_path / "ca.pem").write_bytes(pki.ca.certificate("sign").public_bytes(serialization.Encoding.PEM))
+    result = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "doc.p7s"),
+                             "-content", str(tmp_path / "doc"), "-CAfile", str(tmp_path / "ca.pem"), "-purpose", "any",
+                             "-out", "/dev/null"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with tenant(muni_a), pytest.raises(Exception):
+        services.open_ceremony("sign", audience="x", requester="x", reason="x", document_sha256="zz")

@@ -67,6 +67,37 @@ def test_a_signing_transaction_whose_cms_openssl_verifies(make_rp, identified, b
     assert other.session.get(f"{rp.metadata['sign_transaction_endpoint']}/{tx['id']}/result").status_code in (403, 404)
 
 
+@pytest.mark.django_db
+def test_a_signing_transaction_over_a_registered_digest(make_rp, identified, browser, pki, tmp_path):
+    """As the national app does: the relying party keeps its document and registers its SHA-256."""
+    import hashlib
+
+    rp = make_rp(method="private_key_jwt", scopes=("name", "sign"))
+    rp.session.fetch_token(rp.metadata["token_endpoint"], grant_type="client_credentials", scope="sign")
+    digest = hashlib.sha256(DOCUMENT).hexdigest()
+    for bad in ({"document_sha256": "XYZ", "title": "t"}, {"document_sha256": digest, "document": "QQ", "title": "t"},
+                {"title": "t"}):
+        assert rp.session.post(rp.metadata["sign_transaction_endpoint"], json=bad).status_code == 400
+    registered = rp.session.post(rp.metadata["sign_transaction_endpoint"],
+                                 json={"document_sha256": digest, "title": "貸出規約（ハッシュのみ）"})
+    assert registered.status_code == 201, registered.text
+    tx = registered.json()
+    assert tx["document_sha256"] == digest
+    callback, consent, purposes = follow(browser, rp.authorization_url("openid sign", sign_transaction_id=tx["id"]),
+                                         pki.taro)
+    assert purposes == ["sign"] and digest in consent
+    rp.finish(callback)
+    body = rp.session.get(f"{rp.metadata['sign_transaction_endpoint']}/{tx['id']}/result").json()
+    assert body["verification"]["verdict"] == "valid"
+    (tmp_path / "doc.txt").write_bytes(DOCUMENT)
+    (tmp_path / "sig.p7s").write_bytes(unb64(body["cms"]))
+    (tmp_path / "ca.pem").write_bytes(_sign_ca(pki))
+    verify = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", tmp_path / "sig.p7s",
+                             "-content", tmp_path / "doc.txt", "-CAfile", tmp_path / "ca.pem", "-purpose", "any",
+                             "-out", "/dev/null"], capture_output=True, text=True, timeout=30)
+    assert verify.returncode == 0, verify.stderr
+
+
 def _sign_ca(pki):
     from cryptography.hazmat.primitives import serialization
 
