@@ -31,6 +31,7 @@ urlpatterns = [
     path("<municipality:code>/", include("madoguchi.identity.urls")),
     path("<municipality:code>/api/", public(ceremony_api.urls)),
     path("<municipality:code>/", include("madoguchi.oidc.urls")),
+    path("<municipality:code>/", include("madoguchi.applications.urls")),
 ]
 
 handler400 = "madoguchi.core.views.bad_request"

@@ -35,7 +35,7 @@ from madoguchi.procedures.models import ProcedureVersion
 from . import mynumber
 from .attachments import clean_name, sniff
 from .models import Application, ApplicationEvent, Attachment, IndividualNumber, Notice, ReceiptCounter
-from .statemachine import FINAL, OPEN, Role, Status, TransitionRefused, check, find
+from .statemachine import FINAL, OPEN, Role, Status, TransitionRefused, check, find  # noqa: F401
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_DATA_BYTES = 256 * 1024
@@ -498,3 +498,65 @@ def export_row(application: Application) -> dict:
 
 __all__ = ["ApplicationError", "Upload", "Signed", "prepare", "prefill", "submit", "transition", "withdraw",
            "resubmit", "reveal", "serialize", "export_row", "signed_document", "FINAL", "find"]
+
+
+# ---------------------------------------------------------------------------------------
+# Drafts (the resident pages): checked data kept sealed between the form, the review page
+# and the signature; submitted from exactly the bytes shown and signed.
+
+
+def save_draft(version: ProcedureVersion, person, data, *, draft: Application | None = None,
+               today: dt.date | None = None) -> Application:
+    """Checks the data and keeps it as a draft (numbers sealed, the document sealed when it
+    holds them). Attachments are not taken through drafts yet."""
+    prepared = prepare(version, person, data, today=today)
+    with tenant(version.municipality), transaction.atomic():
+        if draft is not None:
+            draft = Application.objects.select_for_update().get(pk=draft.pk, person=person, status=Status.DRAFT)
+        else:
+            draft = Application(municipality=version.municipality, person=person, procedure=version.procedure,
+                                version=version, status=Status.DRAFT,
+                                idempotency_key=base64.urlsafe_b64encode(os.urandom(24)).decode())
+        draft.request_digest = _request_digest(prepared)
+        _store(draft, prepared, None, {}, [])
+    return draft
+
+
+def draft_data(draft: Application) -> dict:
+    """The draft's data with its individual numbers (for re-editing the form)."""
+    return json.loads(signed_document(draft))["data"]
+
+
+def submit_draft(draft: Application, person, *, signed: Signed | None = None,
+                 today: dt.date | None = None) -> tuple[Application, bool]:
+    """Submits a draft from its own document; a repeated call returns the submitted
+    application (created False)."""
+    with tenant(draft.municipality):
+        draft = Application.objects.get(pk=draft.pk)
+        if draft.person_id != person.pk:
+            raise ApplicationError("not_found", _("この申請はありません。"), status=404)
+        if draft.status != Status.DRAFT:
+            if draft.submitted_at is not None:
+                return draft, False
+            raise ApplicationError("not_draft", _("この申請は提出できません。"), status=409)
+        document = signed_document(draft)
+        parsed = json.loads(document)
+        prepared = prepare(draft.version, person, parsed["data"], today=today, nonce=parsed["nonce"])
+        if prepared.document != document:
+            raise ApplicationError("changed", _("申請内容を確認し直してください。"), status=409)
+        verification = _check_signature(prepared, person, signed)
+        try:
+            with transaction.atomic():
+                draft = Application.objects.select_for_update().get(pk=draft.pk)
+                if draft.status != Status.DRAFT:
+                    return draft, False
+                draft.dedup_key, draft.household_id = prepared.dedup_key, prepared.household_id
+                draft.submitted_at = timezone.now()
+                draft.receipt_number = _next_receipt(draft.municipality, today_in_japan().year)
+                _store(draft, prepared, signed, verification, [])
+                _move(draft, Status.DRAFT, Status.SUBMITTED, Role.RESIDENT, person, signed=signed is not None)
+                if prepared.fee_yen > 0:
+                    _move(draft, Status.SUBMITTED, Status.PAYMENT_REQUIRED, Role.SYSTEM)
+        except IntegrityError:
+            raise ApplicationError("duplicate", _("この手続の申請は、すでに受付中のものがあります。"), status=409) from None
+    return draft, True

@@ -1,0 +1,207 @@
+"""The resident pages: the catalog, the form, review and signature, receipt, my applications."""
+
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from madoguchi.core.access import public_view
+from madoguchi.identity.sessions import resident_required
+from madoguchi.procedures import definition as defn
+from madoguchi.procedures.models import Procedure
+
+from . import forms, notices, services
+from .models import Application, Notice
+from .statemachine import Role, Status, find
+
+
+def _published(slug: str):
+    procedure = Procedure.objects.filter(slug=slug).first()
+    version = procedure.current_version() if procedure else None
+    if version is None:
+        raise Http404
+    return procedure, version
+
+
+def _summary(version) -> dict:
+    d = version.definition
+    return {"slug": d["slug"], "title": forms.text(d["title"]), "description": forms.text(d.get("description")),
+            "legal_basis": forms.text(d["legal_basis"]), "assurance": d["assurance"],
+            "fee": d.get("fee", {"kind": "none"}), "fee_items": [
+                {"label": forms.text(i.get("label")), "yen": i["yen"]} for i in d.get("fee", {}).get("items", [])],
+            "open": defn.is_open(d, services.today_in_japan()), "mynumber": "mynumber_task" in d}
+
+
+@public_view
+def catalog(request, code):
+    query = request.GET.get("q", "").strip()[:100]
+    items = []
+    for procedure in Procedure.objects.order_by("slug"):
+        version = procedure.current_version()
+        if version is None:
+            continue
+        d = version.definition
+        haystack = " ".join([d["title"]["ja"], d["title"]["en"], d.get("description", {}).get("ja", ""),
+                             *d.get("keywords", [])]).lower()
+        if query and query.lower() not in haystack:
+            continue
+        items.append(_summary(version))
+    return render(request, "applications/catalog.html", {"items": items, "query": query})
+
+
+@public_view
+def procedure_detail(request, code, slug):
+    procedure, version = _published(slug)
+    return render(request, "applications/procedure.html", {"p": _summary(version)})
+
+
+def _members(record):
+    if record is None or not record.household_id:
+        return []
+    from madoguchi.residents.models import ResidentRecord
+
+    return [(r.resident_number, r.name) for r in ResidentRecord.objects.filter(
+        household_id=record.household_id, status="resident").order_by("resident_number")]
+
+
+@never_cache
+@resident_required
+def apply(request, code, slug):
+    procedure, version = _published(slug)
+    person = request.resident
+    record = services.resident_record(person)
+    definition = version.definition
+    draft = None
+    if request.GET.get("draft"):
+        draft = _own(request, request.GET["draft"], status=Status.DRAFT)
+    problems = defn.eligibility_problems(definition, birth_date=person.verified_birth_date, record=record,
+                                         today=services.today_in_japan())
+    if not defn.is_open(definition, services.today_in_japan()):
+        problems = [_("この手続は受付期間外です。")] + problems
+    if (definition.get("attachments") or {}).get("min_count", 0) > 0:
+        problems.append(_("この手続は書類の添付が必要です。添付はまだこの画面からはできません。"))
+    errors, message = {}, ""
+    if request.method == "POST" and not problems:
+        data = forms.read(definition, request.POST)
+        try:
+            draft = services.save_draft(version, person, data, draft=draft)
+        except services.ApplicationError as exc:
+            errors, message = exc.errors, str(exc)
+            values = data
+        else:
+            return redirect("applications:review", code, draft.public_id)
+    elif draft is not None:
+        values = services.draft_data(draft)
+        for pointer in defn.mynumber_pointers(definition["schema"], values):
+            defn.set_pointer(values, pointer, "")  # never shown again: typed again when editing
+    else:
+        values = services.prefill(version, person, record)
+    context = {"p": _summary(version), "sections": forms.sections(definition, values, errors, _members(record)),
+               "errors": errors, "message": message, "problems": problems,
+               "support_measure": bool(record and record.support_measure)}
+    return render(request, "applications/form.html", context, status=400 if errors else 200)
+
+
+def _own(request, public_id, status=None):
+    application = Application.objects.filter(public_id=public_id, person=request.resident).first()
+    if application is None or (status is not None and application.status != status):
+        raise Http404
+    return application
+
+
+@never_cache
+@resident_required
+def review(request, code, public_id):
+    draft = _own(request, public_id)
+    if draft.status != Status.DRAFT:
+        return redirect("applications:detail", code, draft.public_id)
+    definition = draft.version.definition
+    error = ""
+    if request.method == "POST":
+        if definition["assurance"] != "signature":
+            try:
+                application, _created = services.submit_draft(draft, request.resident)
+            except services.ApplicationError as exc:
+                error = str(exc)
+            else:
+                return redirect("applications:detail", code, application.public_id)
+        elif draft.document_key_id:
+            error = _("個人番号を含む申請の電子署名は、まだこの画面からはできません。")
+        else:
+            from madoguchi.ceremonies.views import begin
+
+            return begin(request, "sign", next_url=reverse("applications:signed", args=[code, draft.public_id]),
+                         document=services.signed_document(draft), reason=forms.text(definition["title"]))
+    return render(request, "applications/review.html", {
+        "p": _summary(draft.version), "draft": draft, "rows": forms.display(definition, draft.data), "error": error,
+        "signs": definition["assurance"] == "signature"}, status=409 if error else 200)
+
+
+@never_cache
+@resident_required
+def signed(request, code, public_id):
+    """Where the browser continues after the `sign` ceremony: submit with its CMS."""
+    from madoguchi.ceremonies.models import Ceremony
+    from madoguchi.ceremonies.views import SESSION_TOKENS
+
+    draft = _own(request, public_id)
+    if draft.status != Status.DRAFT:
+        return redirect("applications:detail", code, draft.public_id)
+    here = reverse("applications:signed", args=[code, draft.public_id])
+    ids = [cid for cid, entry in request.session.get(SESSION_TOKENS, {}).items() if entry[1] == here]
+    ceremony = (Ceremony.objects.filter(public_id__in=ids, purpose=Ceremony.Purpose.SIGN, signature__isnull=False)
+                .order_by("-created_at").first())
+    if ceremony is None:
+        return redirect("applications:review", code, draft.public_id)
+    try:
+        application, _created = services.submit_draft(draft, request.resident, signed=services.Signed(
+            document=bytes(ceremony.document), cms=bytes(ceremony.signature)))
+    except services.ApplicationError as exc:
+        return render(request, "applications/review.html", {
+            "p": _summary(draft.version), "draft": draft, "rows": forms.display(draft.version.definition, draft.data),
+            "error": str(exc), "signs": True}, status=exc.status)
+    return redirect("applications:detail", code, application.public_id)
+
+
+@never_cache
+@resident_required
+def mine(request, code):
+    applications = (Application.objects.filter(person=request.resident).select_related("version")
+                    .order_by("-created_at")[:100])
+    rows = [{"a": a, "title": forms.text(a.version.definition["title"])} for a in applications]
+    return render(request, "applications/mine.html", {"rows": rows})
+
+
+@never_cache
+@resident_required
+def detail(request, code, public_id):
+    application = _own(request, public_id)
+    definition = application.version.definition
+    return render(request, "applications/detail.html", {
+        "a": application, "p": _summary(application.version), "rows": forms.display(definition, application.data),
+        "events": application.events.order_by("at", "id"),
+        "withdrawable": find(application.status, Status.WITHDRAWN) is not None
+        and Role.RESIDENT in find(application.status, Status.WITHDRAWN).roles,
+        "returned": application.status == Status.RETURNED})
+
+
+@never_cache
+@require_POST
+@resident_required
+def withdraw(request, code, public_id):
+    application = _own(request, public_id)
+    try:
+        services.withdraw(application, request.resident)
+    except services.TransitionRefused:
+        pass
+    return redirect("applications:detail", code, application.public_id)
+
+
+@never_cache
+@resident_required
+def my_notices(request, code):
+    items = [{"n": n, "text": notices.text(n)} for n in
+             Notice.objects.filter(person=request.resident).select_related("application").order_by("-created_at")[:100]]
+    return render(request, "applications/notices.html", {"items": items})

@@ -1,0 +1,152 @@
+"""The resident pages: catalog, form with prefill and field errors, review, the `sign`
+ceremony, receipt, my applications, notices, withdrawal — and nothing for anyone else."""
+
+import datetime as dt
+import json
+import time
+
+from django.test import Client
+
+from madoguchi.applications.models import Application
+from madoguchi.identity import sessions
+from madoguchi.municipalities.tenancy import tenant
+
+from .conftest import link, make_person
+from .helpers import card_cms
+from tests.ceremonies.conftest import HANAKO
+
+
+def signed_in(client, municipality, person):
+    session = client.session
+    now = int(time.time())
+    session[sessions.KEY] = {"person": str(person.public_id), "municipality": municipality.pk, "assurance": "login",
+                             "since": now, "seen": now}
+    session.save()
+    return client
+
+
+def sodai_post(**changes):
+    data = {"applicant_name": "窓口　太郎", "collection_address": "東京都窓口市本町一丁目1番1号", "phone": "03-0000-0000",
+            "items": "タンス1", "small_items": "1", "large_items": "0",
+            "collection_date": (dt.date.today() + dt.timedelta(days=10)).isoformat()}
+    data.update(changes)
+    return data
+
+
+def test_catalog_search_and_procedure_page_are_public(client, catalog_a, muni_b):
+    page = client.get(f"/{catalog_a.code}/procedures/")
+    assert page.status_code == 200
+    assert page.content.decode().count('class="card-link"') == 10
+    found = client.get(f"/{catalog_a.code}/procedures/", {"q": "住民票"}).content.decode()
+    assert "住民票の写し等の交付請求" in found and "粗大ごみ" not in found
+    detail = client.get(f"/{catalog_a.code}/procedures/juminhyo-copy/").content.decode()
+    assert "住民基本台帳法第12条" in detail and "300" in detail
+    assert client.get(f"/{catalog_a.code}/procedures/nope/").status_code == 404
+    assert client.get(f"/{muni_b.code}/procedures/juminhyo-copy/").status_code == 404
+    assert "card-link" not in client.get(f"/{muni_b.code}/procedures/").content.decode()
+
+
+def test_the_form_needs_a_signed_in_resident(client, catalog_a):
+    response = client.get(f"/{catalog_a.code}/procedures/sodai-gomi/apply/")
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_prefill_from_the_verified_facts_and_none_under_support_measures(client, catalog_a, taro, pki):
+    signed_in(client, catalog_a, taro)
+    page = client.get(f"/{catalog_a.code}/procedures/juminhyo-copy/apply/").content.decode()
+    assert 'value="窓口　太郎"' in page and "東京都窓口市本町一丁目1番1号</textarea>" in page
+    protected = make_person(HANAKO)
+    link(catalog_a, protected, "200001", household="H9", support=True)
+    other = signed_in(Client(), catalog_a, protected)
+    page = other.get(f"/{catalog_a.code}/procedures/juminhyo-copy/apply/").content.decode()
+    assert HANAKO.name not in page and HANAKO.address not in page
+    assert "支援措置" in page
+
+
+def test_login_procedure_end_to_end_with_field_errors_idempotent_submit_and_withdrawal(client, catalog_a, taro):
+    signed_in(client, catalog_a, taro)
+    code = catalog_a.code
+    bad = client.post(f"/{code}/procedures/sodai-gomi/apply/", sodai_post(small_items="-1", phone=""))
+    assert bad.status_code == 400
+    body = bad.content.decode()
+    assert "0以上の数を入力してください。" in body and "入力してください。" in body and 'aria-invalid="true"' in body
+    with tenant(catalog_a):
+        assert not Application.objects.exists()
+    made = client.post(f"/{code}/procedures/sodai-gomi/apply/", sodai_post())
+    assert made.status_code == 302 and made["Location"].endswith("/review/")
+    review = client.get(made["Location"]).content.decode()
+    assert "400円" in review and "タンス1" in review
+    first = client.post(made["Location"])
+    again = client.post(made["Location"])  # a double tap
+    assert first.status_code == 302 and again.status_code == 302 and first["Location"] == again["Location"]
+    with tenant(catalog_a):
+        application = Application.objects.get()
+    detail = client.get(first["Location"]).content.decode()
+    assert application.receipt_number in detail and "支払い待ち" in detail
+    assert application.receipt_number in client.get(f"/{code}/applications/").content.decode()
+    notices = client.get(f"/{code}/applications/notices/").content.decode()
+    assert f"手数料 400円のお支払いをお待ちしています（受付番号 {application.receipt_number}）" in notices
+    # Nobody else sees it.
+    stranger = make_person(HANAKO)
+    link(catalog_a, stranger, "300001", household="H7")
+    other = signed_in(Client(), catalog_a, stranger)
+    assert other.get(first["Location"]).status_code == 404
+    assert other.post(f"/{code}/applications/{application.public_id}/withdraw/").status_code == 404
+    assert client.post(f"/{code}/applications/{application.public_id}/withdraw/").status_code == 302
+    with tenant(catalog_a):
+        application.refresh_from_db()
+    assert application.status == "withdrawn"
+
+
+def test_signature_procedure_through_the_sign_ceremony(client, catalog_a, taro, pki):
+    signed_in(client, catalog_a, taro)
+    code = catalog_a.code
+    form = {"applicant_name": "窓口　太郎", "applicant_birth_date": "1980-04-01",
+            "applicant_address": "東京都窓口市本町一丁目1番1号", "phone": "03-0000-0000", "scope": "self",
+            "items": ["relationship"], "copies": "1", "purpose": "employment", "delivery": "registered"}
+    made = client.post(f"/{code}/procedures/juminhyo-copy/apply/", form)
+    assert made.status_code == 302, made.content.decode()[:2000]
+    opened = client.post(made["Location"])
+    assert opened.status_code == 302 and "/ceremony/" in opened["Location"]
+    ceremony_id = opened["Location"].rstrip("/").rsplit("/", 1)[1]
+    reader = Client()
+    description = reader.get(f"/{code}/api/ceremonies/{ceremony_id}").json()
+    assert description["purpose"] == "sign" and description["reason"] == "住民票の写し等の交付請求"
+    import base64
+    document = base64.urlsafe_b64decode(description["document"]["content"] + "==")
+    cms = card_cms(pki.taro, document, ceremony_id, base64.urlsafe_b64decode(description["challenge"] + "=="),
+                   description["audience"])
+    done = reader.post(f"/{code}/api/ceremonies/{ceremony_id}/complete",
+                       json.dumps({"audience": description["audience"],
+                                   "cms": base64.urlsafe_b64encode(cms).decode().rstrip("=")}),
+                       content_type="application/json")
+    assert done.status_code == 200, done.content
+    finish = client.get(f"/{code}/ceremony/{ceremony_id}/finish/")
+    assert finish.status_code == 302 and finish["Location"].endswith("/signed/")
+    receipt = client.get(finish["Location"])
+    assert receipt.status_code == 302 and "/review/" not in receipt["Location"], receipt
+    with tenant(catalog_a):
+        application = Application.objects.get()
+    assert application.status == "payment_required" and bytes(application.document) == document
+    assert bytes(application.signature) == cms and application.verification["sign"]["verdict"] == "valid"
+    assert application.receipt_number in client.get(receipt["Location"]).content.decode()
+
+
+def test_my_number_procedures_are_not_signed_through_the_page_yet(client, catalog_a, taro, pki):
+    signed_in(client, catalog_a, taro)
+    code = catalog_a.code
+    form = {"applicant_name": "窓口　太郎", "applicant_birth_date": "1980-04-01",
+            "applicant_address": "東京都窓口市本町一丁目1番1号", "phone": "03-0000-0000",
+            "applicant_mynumber": "9876 5432 1018", "children-0-name": "窓口　一郎", "children-0-birth_date": "2015-05-05",
+            "children-0-relationship": "child", "children-0-mynumber": "555123456787", "children-0-living_together": "on",
+            "bank_code": "0001", "branch_code": "001", "account_type": "ordinary", "account_number": "1234567",
+            "account_holder_kana": "マドグチ　タロウ"}
+    made = client.post(f"/{code}/procedures/jidou-teate/apply/", form)
+    assert made.status_code == 302, made.content.decode()[:3000]
+    review = client.get(made["Location"]).content.decode()
+    assert "9876 **** ****" in review and "987654321018" not in review
+    refused = client.post(made["Location"])
+    assert refused.status_code == 409 and "個人番号を含む申請の電子署名" in refused.content.decode()
+    edit = client.get(f"/{code}/procedures/jidou-teate/apply/?draft={made['Location'].split('/')[-3]}")
+    assert edit.status_code == 200 and 'value="窓口　一郎"' in edit.content.decode()
+    assert "987654321018" not in edit.content.decode() and "555123456787" not in edit.content.decode()
