@@ -1,5 +1,7 @@
 """The resident pages: the catalog, the form, review and signature, receipt, my applications."""
 
+import hashlib
+
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -89,19 +91,25 @@ def apply(request, code, slug):
             draft = services.save_draft(version, person, data, draft=draft)
         except services.ApplicationError as exc:
             errors, message = exc.errors, str(exc)
-            values = data
+            values = _without_numbers(definition, data)
         else:
             return redirect("applications:review", code, draft.public_id)
     elif draft is not None:
-        values = services.draft_data(draft)
-        for pointer in defn.mynumber_pointers(definition["schema"], values):
-            defn.set_pointer(values, pointer, "")  # never shown again: typed again when editing
+        values = _without_numbers(definition, services.draft_data(draft))
     else:
         values = services.prefill(version, person, record)
     context = {"p": _summary(version), "sections": forms.sections(definition, values, errors, _members(record)),
                "errors": errors, "message": message, "problems": problems,
                "support_measure": bool(record and record.support_measure)}
     return render(request, "applications/form.html", context, status=400 if errors else 200)
+
+
+def _without_numbers(definition: dict, values: dict) -> dict:
+    """Individual numbers are never shown again, not even to the resident who typed them:
+    they type them again when correcting the form."""
+    for pointer in defn.mynumber_pointers(definition["schema"], values):
+        defn.set_pointer(values, pointer, "")
+    return values
 
 
 def _own(request, public_id, status=None):
@@ -127,13 +135,15 @@ def review(request, code, public_id):
                 error = str(exc)
             else:
                 return redirect("applications:detail", code, application.public_id)
-        elif draft.document_key_id:
-            error = _("個人番号を含む申請の電子署名は、まだこの画面からはできません。")
         else:
             from madoguchi.ceremonies.views import begin
 
+            # A document with individual numbers never leaves the sealed draft: the ceremony
+            # holds only its SHA-256 (the card signs the digest, as the national app does).
+            content = ({"document_sha256": draft.document_sha256} if draft.document_key_id
+                       else {"document": services.signed_document(draft)})
             return begin(request, "sign", next_url=reverse("applications:signed", args=[code, draft.public_id]),
-                         document=services.signed_document(draft), reason=forms.text(definition["title"]))
+                         reason=forms.text(definition["title"]), **content)
     return render(request, "applications/review.html", {
         "p": _summary(draft.version), "draft": draft, "rows": forms.display(definition, draft.data), "error": error,
         "signs": definition["assurance"] == "signature"}, status=409 if error else 200)
@@ -155,9 +165,12 @@ def signed(request, code, public_id):
                 .order_by("-created_at").first())
     if ceremony is None:
         return redirect("applications:review", code, draft.public_id)
+    document = services.signed_document(draft)
     try:
+        if ceremony.document_sha256 != hashlib.sha256(document).hexdigest():
+            raise services.ApplicationError("signature_mismatch", _("署名された内容が申請内容と一致しません。"))
         application, _created = services.submit_draft(draft, request.resident, signed=services.Signed(
-            document=bytes(ceremony.document), cms=bytes(ceremony.signature)))
+            document=document, cms=bytes(ceremony.signature)))
     except services.ApplicationError as exc:
         return render(request, "applications/review.html", {
             "p": _summary(draft.version), "draft": draft, "rows": forms.display(draft.version.definition, draft.data),
