@@ -131,11 +131,15 @@ def test_corrupted_attribute_record_never_crashes(position, value):
 
 
 def test_individual_number_record():
-    record = virtual.mynumber_record("621498320257")
+    from tests.card.test_applications import synthetic_number
+
+    number = synthetic_number(42)
+    record = virtual.mynumber_record(number)
     assert len(record) == 17 and record[:3] == b"\xff\x10\x0c"
-    assert decode_individual_number(record) == "621498320257"
+    assert decode_individual_number(record) == number
+    wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
     with pytest.raises(A.MalformedAPDU):
-        decode_individual_number(virtual.mynumber_record("621498320258"))  # wrong check digit
+        decode_individual_number(virtual.mynumber_record(wrong))  # wrong check digit
     for cut in range(15):
         with pytest.raises(A.MalformedAPDU):
             decode_individual_number(record[:cut])
