@@ -282,7 +282,8 @@ def _aad(application, part: str) -> bytes:
     return f"madoguchi-application-v1|{application.municipality_id}|{application.public_id}|{part}".encode()
 
 
-def _store(application, prepared: Prepared, signed: Signed | None, verification: dict, saved: list) -> None:
+def _store(application, prepared: Prepared, signed: Signed | None, verification: dict, saved: list,
+           keep_attachments: bool = False) -> None:
     assert application.municipality_id is not None  # the sealing binds to it
     application.data = _masked(prepared.data, prepared.numbers)
     application.document_sha256 = hashlib.sha256(prepared.document).hexdigest()
@@ -298,7 +299,7 @@ def _store(application, prepared: Prepared, signed: Signed | None, verification:
     for pointer, value in prepared.numbers.items():
         kid, sealed = mynumber.seal(value.encode(), _aad(application, pointer))
         IndividualNumber.objects.create(application=application, pointer=pointer, key_id=kid, sealed=sealed)
-    for item in prepared.attachments:
+    for item in ([] if keep_attachments else prepared.attachments):
         name = default_storage.save(
             f"applications/{application.municipality.code}/{application.public_id}/{item['sha256']}",
             ContentFile(item["content"]))
@@ -505,21 +506,43 @@ __all__ = ["ApplicationError", "Upload", "Signed", "prepare", "prefill", "submit
 # and the signature; submitted from exactly the bytes shown and signed.
 
 
-def save_draft(version: ProcedureVersion, person, data, *, draft: Application | None = None,
+def save_draft(version: ProcedureVersion, person, data, uploads=None, *, draft: Application | None = None,
                today: dt.date | None = None) -> Application:
     """Checks the data and keeps it as a draft (numbers sealed, the document sealed when it
-    holds them). Attachments are not taken through drafts yet."""
-    prepared = prepare(version, person, data, today=today)
-    with tenant(version.municipality), transaction.atomic():
-        if draft is not None:
-            draft = Application.objects.select_for_update().get(pk=draft.pk, person=person, status=Status.DRAFT)
-        else:
-            draft = Application(municipality=version.municipality, person=person, procedure=version.procedure,
-                                version=version, status=Status.DRAFT,
-                                idempotency_key=base64.urlsafe_b64encode(os.urandom(24)).decode())
-        draft.request_digest = _request_digest(prepared)
-        _store(draft, prepared, None, {}, [])
+    holds them). `uploads` None keeps the draft's attachments; a list replaces them."""
+    keep = uploads is None and draft is not None
+    if uploads is None:
+        uploads = draft_uploads(draft) if draft is not None else []
+    prepared = prepare(version, person, data, uploads, today=today)
+    saved: list[str] = []
+    replaced: list[str] = []
+    try:
+        with tenant(version.municipality), transaction.atomic():
+            if draft is not None:
+                draft = Application.objects.select_for_update().get(pk=draft.pk, person=person, status=Status.DRAFT)
+                if not keep:
+                    replaced = [a.file.name for a in draft.attachments.all()]
+                    draft.attachments.all().delete()
+            else:
+                draft = Application(municipality=version.municipality, person=person, procedure=version.procedure,
+                                    version=version, status=Status.DRAFT,
+                                    idempotency_key=base64.urlsafe_b64encode(os.urandom(24)).decode())
+            draft.request_digest = _request_digest(prepared)
+            _store(draft, prepared, None, {}, saved, keep_attachments=keep)
+    except BaseException:
+        _delete_files(saved)
+        raise
+    _delete_files(replaced)
     return draft
+
+
+def draft_uploads(application: Application) -> list[Upload]:
+    """The stored attachments, read back (re-hashed and re-sniffed by prepare())."""
+    uploads = []
+    for attachment in application.attachments.order_by("id"):
+        with default_storage.open(attachment.file.name) as stored:
+            uploads.append(Upload(attachment.name, stored.read()))
+    return uploads
 
 
 def draft_data(draft: Application) -> dict:
@@ -541,7 +564,8 @@ def submit_draft(draft: Application, person, *, signed: Signed | None = None,
             raise ApplicationError("not_draft", _("この申請は提出できません。"), status=409)
         document = signed_document(draft)
         parsed = json.loads(document)
-        prepared = prepare(draft.version, person, parsed["data"], today=today, nonce=parsed["nonce"])
+        prepared = prepare(draft.version, person, parsed["data"], draft_uploads(draft), today=today,
+                           nonce=parsed["nonce"])
         if prepared.document != document:
             raise ApplicationError("changed", _("申請内容を確認し直してください。"), status=409)
         verification = _check_signature(prepared, person, signed)
@@ -553,7 +577,7 @@ def submit_draft(draft: Application, person, *, signed: Signed | None = None,
                 draft.dedup_key, draft.household_id = prepared.dedup_key, prepared.household_id
                 draft.submitted_at = timezone.now()
                 draft.receipt_number = _next_receipt(draft.municipality, today_in_japan().year)
-                _store(draft, prepared, signed, verification, [])
+                _store(draft, prepared, signed, verification, [], keep_attachments=True)
                 _move(draft, Status.DRAFT, Status.SUBMITTED, Role.RESIDENT, person, signed=signed is not None)
                 if prepared.fee_yen > 0:
                     _move(draft, Status.SUBMITTED, Status.PAYMENT_REQUIRED, Role.SYSTEM)

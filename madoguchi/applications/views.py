@@ -2,6 +2,9 @@
 
 import hashlib
 
+from django.conf import settings
+from django.http import FileResponse
+
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -82,13 +85,14 @@ def apply(request, code, slug):
                                          today=services.today_in_japan())
     if not defn.is_open(definition, services.today_in_japan()):
         problems = [_("この手続は受付期間外です。")] + problems
-    if (definition.get("attachments") or {}).get("min_count", 0) > 0:
-        problems.append(_("この手続は書類の添付が必要です。添付はまだこの画面からはできません。"))
     errors, message = {}, ""
     if request.method == "POST" and not problems:
         data = forms.read(definition, request.POST)
+        limit = settings.APPLICATION_ATTACHMENT_MAX_BYTES
+        files = request.FILES.getlist("attachments")
+        uploads = [services.Upload(f.name, f.read(limit + 1)) for f in files] if files or draft is None else None
         try:
-            draft = services.save_draft(version, person, data, draft=draft)
+            draft = services.save_draft(version, person, data, uploads, draft=draft)
         except services.ApplicationError as exc:
             errors, message = exc.errors, str(exc)
             values = _without_numbers(definition, data)
@@ -98,7 +102,14 @@ def apply(request, code, slug):
         values = _without_numbers(definition, services.draft_data(draft))
     else:
         values = services.prefill(version, person, record)
+    rules = definition.get("attachments") or {}
     context = {"p": _summary(version), "sections": forms.sections(definition, values, errors, _members(record)),
+               "attachments": {"label": forms.text(rules.get("label")), "max_count": rules.get("max_count", 0),
+                               "min_count": rules.get("min_count", 0), "types": ",".join(rules.get("types", [])),
+                               "max_mb": round(min(rules.get("max_bytes", 0), settings.APPLICATION_ATTACHMENT_MAX_BYTES)
+                                               / 1048576, 1),
+                               "errors": [m for p, ms in errors.items() if p.startswith("/attachments") for m in ms],
+                               "current": list(draft.attachments.order_by("id")) if draft is not None else []},
                "errors": errors, "message": message, "problems": problems,
                "support_measure": bool(record and record.support_measure)}
     return render(request, "applications/form.html", context, status=400 if errors else 200)
@@ -218,3 +229,19 @@ def my_notices(request, code):
     items = [{"n": n, "text": notices.text(n)} for n in
              Notice.objects.filter(person=request.resident).select_related("application").order_by("-created_at")[:100]]
     return render(request, "applications/notices.html", {"items": items})
+
+
+@never_cache
+@resident_required
+def attachment(request, code, public_id, attachment_id):
+    """The resident's own attachment, as stored: its sniffed type, always as a download."""
+    from django.core.files.storage import default_storage
+
+    application = _own(request, public_id)
+    item = application.attachments.filter(pk=attachment_id).first()
+    if item is None:
+        raise Http404
+    response = FileResponse(default_storage.open(item.file.name), as_attachment=True, filename=item.name,
+                            content_type=item.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

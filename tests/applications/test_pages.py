@@ -193,3 +193,45 @@ def test_my_number_procedure_signed_over_the_digest_only(client, catalog_a, taro
                 if "987654321018" in text or "55123456787"[1:] in text or "54321018" in text:
                     found.append(f"{model._meta.label}.{column}")
     assert found == []
+
+
+def test_attachments_through_the_pages_and_their_permission_checked_download(client, catalog_a, taro):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from .helpers import PNG, RISAI
+
+    signed_in(client, catalog_a, taro)
+    code = catalog_a.code
+    form = {k: v for k, v in RISAI.items() if k != "damage"} | {"damage": RISAI["damage"], "copies": "1"}
+    missing = client.post(f"/{code}/procedures/risai-shoumei/apply/", form)
+    assert missing.status_code == 400 and "ファイルを1件以上添付してください。" in missing.content.decode()
+    wrong = client.post(f"/{code}/procedures/risai-shoumei/apply/",
+                        {**form, "attachments": SimpleUploadedFile("photo.png", b"MZ\x90\x00 not an image")})
+    assert wrong.status_code == 400 and "このファイルの種類は添付できません。" in wrong.content.decode()
+    made = client.post(f"/{code}/procedures/risai-shoumei/apply/",
+                       {**form, "attachments": SimpleUploadedFile("屋根.png", PNG, content_type="text/plain")})
+    assert made.status_code == 302, made.content.decode()[:2000]
+    draft_id = made["Location"].split("/")[-3]
+    # Correcting the form without choosing files again keeps the attachment.
+    again = client.post(f"/{code}/procedures/risai-shoumei/apply/?draft={draft_id}", {**form, "copies": "2"})
+    assert again.status_code == 302
+    assert "屋根.png" in client.get(made["Location"]).content.decode()
+    submitted = client.post(made["Location"])
+    assert submitted.status_code == 302
+    with tenant(catalog_a):
+        application = Application.objects.get()
+        item = application.attachments.get()
+    assert application.status == "submitted" and application.data["copies"] == 2
+    assert (item.name, item.content_type) == ("屋根.png", "image/png")
+    url = f"/{code}/applications/{application.public_id}/attachments/{item.pk}/"
+    download = client.get(url)
+    assert download.status_code == 200 and b"".join(download.streaming_content) == PNG
+    assert download["Content-Type"] == "image/png" and download["X-Content-Type-Options"] == "nosniff"
+    assert "attachment;" in download["Content-Disposition"]
+    stranger = make_person(HANAKO)
+    link(catalog_a, stranger, "300002", household="H8")
+    assert signed_in(Client(), catalog_a, stranger).get(url).status_code == 404
+    assert Client().get(url).status_code == 302
+    import json as _json
+    document = _json.loads(bytes(application.document))
+    assert document["attachments"] == [{"name": "屋根.png", "sha256": item.sha256, "size": len(PNG), "type": "image/png"}]
