@@ -1,6 +1,7 @@
 """The resident pages: the catalog, the form, review and signature, receipt, my applications."""
 
 import hashlib
+import uuid
 
 from django.conf import settings
 from django.http import FileResponse
@@ -124,6 +125,10 @@ def _without_numbers(definition: dict, values: dict) -> dict:
 
 
 def _own(request, public_id, status=None):
+    try:
+        public_id = uuid.UUID(str(public_id))
+    except ValueError:
+        raise Http404 from None
     application = Application.objects.filter(public_id=public_id, person=request.resident).first()
     if application is None or (status is not None and application.status != status):
         raise Http404

@@ -235,3 +235,19 @@ def test_attachments_through_the_pages_and_their_permission_checked_download(cli
     import json as _json
     document = _json.loads(bytes(application.document))
     assert document["attachments"] == [{"name": "屋根.png", "sha256": item.sha256, "size": len(PNG), "type": "image/png"}]
+
+
+def test_a_second_open_application_from_the_pages_is_refused_and_bad_ids_are_404(client, catalog_a, taro):
+    signed_in(client, catalog_a, taro)
+    code = catalog_a.code
+    form = {"applicant_name": "窓口　太郎", "applicant_name_kana": "まどぐち たろう", "applicant_birth_date": "1980-04-01",
+            "applicant_address": "東京都窓口市本町一丁目1番1号", "relation": "resident", "notify_by": "none"}
+    first = client.post(f"/{code}/procedures/toshokan-riyou/apply/", form)
+    second = client.post(f"/{code}/procedures/toshokan-riyou/apply/", form)  # two drafts are fine
+    assert client.post(first["Location"]).status_code == 302
+    refused = client.post(second["Location"])
+    assert refused.status_code == 409 and "すでに受付中のものがあります" in refused.content.decode()
+    with tenant(catalog_a):
+        assert Application.objects.filter(status="submitted").count() == 1
+    assert client.get(f"/{code}/procedures/toshokan-riyou/apply/?draft=not-a-uuid").status_code == 404
+    assert client.get(f"/{code}/procedures/toshokan-riyou/apply/?draft=00000000-0000-0000-0000-000000000000").status_code == 404
