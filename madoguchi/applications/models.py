@@ -35,6 +35,8 @@ class Application(TenantOwned):
     request_digest = models.CharField(max_length=64, blank=True)  # HMAC of the request, to tell a replay
     dedup_key = models.CharField(max_length=64, blank=True)  # "person:…" / "household:…" / "" (no rule)
     household_id = models.CharField(max_length=20, blank=True)
+    # A draft holding the corrected data of a returned application while it is signed.
+    corrects = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     fee_yen = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)

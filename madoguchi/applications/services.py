@@ -158,16 +158,17 @@ def _nonce_of(document: bytes) -> str | None:
 
 
 def prepare(version: ProcedureVersion, person, data, uploads=(), *, today: dt.date | None = None,
-            nonce: str | None = None, record=None) -> Prepared:
+            nonce: str | None = None, record=None, correction: bool = False) -> Prepared:
     """Checks everything about an application without storing anything; raises
-    ApplicationError with field-level messages."""
+    ApplicationError with field-level messages. A `correction` (of a returned application)
+    stays on its own version, even retired or past its open period."""
     if current_municipality() is not None and current_municipality().pk != version.municipality_id:
         raise ApplicationError("not_found", _("この手続はありません。"), status=404)
-    if version.status != ProcedureVersion.Status.PUBLISHED:
+    if version.status != ProcedureVersion.Status.PUBLISHED and not correction:
         raise ApplicationError("closed", _("この手続は現在受け付けていません。"), status=409)
     definition = version.definition
     today = today or today_in_japan()
-    if not defn.is_open(definition, today):
+    if not correction and not defn.is_open(definition, today):
         raise ApplicationError("closed", _("この手続は受付期間外です。"), status=409)
     if not isinstance(data, dict):
         raise ApplicationError("invalid", _("入力内容を確かめてください。"), {"/": [_("入力の形式が正しくありません。")]})
@@ -420,7 +421,7 @@ def resubmit(application: Application, person, data, *, uploads=(), signed: Sign
         application = Application.objects.get(pk=application.pk)
         check(application.status, Status.RESUBMITTED, Role.RESIDENT)
         nonce = _nonce_of(signed.document) if signed is not None else None
-        prepared = prepare(application.version, person, data, uploads, today=today, nonce=nonce)
+        prepared = prepare(application.version, person, data, uploads, today=today, nonce=nonce, correction=True)
         verification = _check_signature(prepared, person, signed)
         saved: list[str] = []
         try:
@@ -507,13 +508,13 @@ __all__ = ["ApplicationError", "Upload", "Signed", "prepare", "prefill", "submit
 
 
 def save_draft(version: ProcedureVersion, person, data, uploads=None, *, draft: Application | None = None,
-               today: dt.date | None = None) -> Application:
+               today: dt.date | None = None, corrects: Application | None = None) -> Application:
     """Checks the data and keeps it as a draft (numbers sealed, the document sealed when it
     holds them). `uploads` None keeps the draft's attachments; a list replaces them."""
     keep = uploads is None and draft is not None
     if uploads is None:
         uploads = draft_uploads(draft) if draft is not None else []
-    prepared = prepare(version, person, data, uploads, today=today)
+    prepared = prepare(version, person, data, uploads, today=today, correction=corrects is not None)
     saved: list[str] = []
     replaced: list[str] = []
     try:
@@ -525,7 +526,7 @@ def save_draft(version: ProcedureVersion, person, data, uploads=None, *, draft: 
                     draft.attachments.all().delete()
             else:
                 draft = Application(municipality=version.municipality, person=person, procedure=version.procedure,
-                                    version=version, status=Status.DRAFT,
+                                    version=version, status=Status.DRAFT, corrects=corrects,
                                     idempotency_key=base64.urlsafe_b64encode(os.urandom(24)).decode())
             draft.request_digest = _request_digest(prepared)
             _store(draft, prepared, None, {}, saved, keep_attachments=keep)
@@ -584,3 +585,33 @@ def submit_draft(draft: Application, person, *, signed: Signed | None = None,
         except IntegrityError:
             raise ApplicationError("duplicate", _("この手続の申請は、すでに受付中のものがあります。"), status=409) from None
     return draft, True
+
+
+def correction_draft(application: Application):
+    return Application.objects.filter(corrects=application, status=Status.DRAFT).first()
+
+
+def save_correction(application: Application, person, data, uploads=None) -> Application:
+    """The corrected data of a returned application, kept sealed while the resident signs it."""
+    with tenant(application.municipality):
+        application = Application.objects.get(pk=application.pk, person=person)
+        check(application.status, Status.RESUBMITTED, Role.RESIDENT)
+        existing = correction_draft(application)
+        if uploads is None and existing is None:
+            uploads = draft_uploads(application)
+        return save_draft(application.version, person, data, uploads, draft=existing, corrects=application)
+
+
+def resubmit_correction(application: Application, person, *, signed: Signed | None = None) -> Application:
+    """Resubmits the signed correction draft into the application, then discards the draft."""
+    with tenant(application.municipality):
+        draft = correction_draft(application)
+        if draft is None or draft.person_id != person.pk:
+            raise ApplicationError("not_found", _("この申請はありません。"), status=404)
+        document = signed_document(draft)
+        uploads = draft_uploads(draft)
+        application = resubmit(application, person, json.loads(document)["data"], uploads=uploads, signed=signed)
+        files = [a.file.name for a in draft.attachments.all()]
+        draft.delete()
+        _delete_files(files)
+    return application

@@ -14,5 +14,7 @@ urlpatterns = [
     path("applications/<uuid:public_id>/review/", views.review, name="review"),
     path("applications/<uuid:public_id>/signed/", views.signed, name="signed"),
     path("applications/<uuid:public_id>/withdraw/", views.withdraw, name="withdraw"),
+    path("applications/<uuid:public_id>/correct/", views.correct, name="correct"),
+    path("applications/<uuid:public_id>/corrected/", views.corrected, name="corrected"),
     path("applications/<uuid:public_id>/attachments/<int:attachment_id>/", views.attachment, name="attachment"),
 ]

@@ -197,8 +197,8 @@ def signed(request, code, public_id):
 @never_cache
 @resident_required
 def mine(request, code):
-    applications = (Application.objects.filter(person=request.resident).select_related("version")
-                    .order_by("-created_at")[:100])
+    applications = (Application.objects.filter(person=request.resident, corrects__isnull=True)
+                    .select_related("version").order_by("-created_at")[:100])
     rows = [{"a": a, "title": forms.text(a.version.definition["title"])} for a in applications]
     return render(request, "applications/mine.html", {"rows": rows})
 
@@ -213,7 +213,9 @@ def detail(request, code, public_id):
         "events": application.events.order_by("at", "id"),
         "withdrawable": find(application.status, Status.WITHDRAWN) is not None
         and Role.RESIDENT in find(application.status, Status.WITHDRAWN).roles,
-        "returned": application.status == Status.RETURNED})
+        "returned": application.status == Status.RETURNED,
+        "return_comment": (application.events.filter(to_status=Status.RETURNED).order_by("-at", "-id")
+                           .values_list("comment", flat=True).first())})
 
 
 @never_cache
@@ -250,3 +252,92 @@ def attachment(request, code, public_id, attachment_id):
                             content_type=item.content_type)
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _sign_or_submit(request, code, application, draft, continue_at):
+    """Opens the `sign` ceremony over the draft's document (its digest only when it holds
+    individual numbers, which never leave the sealed draft)."""
+    from madoguchi.ceremonies.views import begin
+
+    content = ({"document_sha256": draft.document_sha256} if draft.document_key_id
+               else {"document": services.signed_document(draft)})
+    return begin(request, "sign", next_url=continue_at,
+                 reason=forms.text(application.version.definition["title"]), **content)
+
+
+def _signed_ceremony(request, here, draft):
+    from madoguchi.ceremonies.models import Ceremony
+    from madoguchi.ceremonies.views import SESSION_TOKENS
+
+    ids = [cid for cid, entry in request.session.get(SESSION_TOKENS, {}).items() if entry[1] == here]
+    ceremony = (Ceremony.objects.filter(public_id__in=ids, purpose=Ceremony.Purpose.SIGN, signature__isnull=False)
+                .order_by("-created_at").first())
+    if ceremony is None:
+        return None
+    document = services.signed_document(draft)
+    if ceremony.document_sha256 != hashlib.sha256(document).hexdigest():
+        raise services.ApplicationError("signature_mismatch", _("署名された内容が申請内容と一致しません。"))
+    return services.Signed(document=document, cms=bytes(ceremony.signature))
+
+
+@never_cache
+@resident_required
+def correct(request, code, public_id):
+    """Answering a return for correction: the form again, signed again when the procedure needs it."""
+    application = _own(request, public_id, status=Status.RETURNED)
+    definition = application.version.definition
+    record = services.resident_record(request.resident)
+    errors, message = {}, ""
+    if request.method == "POST":
+        data = forms.read(definition, request.POST)
+        limit = settings.APPLICATION_ATTACHMENT_MAX_BYTES
+        files = request.FILES.getlist("attachments")
+        uploads = [services.Upload(f.name, f.read(limit + 1)) for f in files] if files else None
+        try:
+            if definition["assurance"] == "signature":
+                draft = services.save_correction(application, request.resident, data, uploads)
+                return _sign_or_submit(request, code, application, draft,
+                                       reverse("applications:corrected", args=[code, application.public_id]))
+            if uploads is None:
+                uploads = services.draft_uploads(application)
+            services.resubmit(application, request.resident, data, uploads=uploads)
+            return redirect("applications:detail", code, application.public_id)
+        except services.ApplicationError as exc:
+            errors, message = exc.errors, str(exc)
+            values = _without_numbers(definition, data)
+    else:
+        values = _without_numbers(definition, services.draft_data(application))
+    rules = definition.get("attachments") or {}
+    context = {"p": _summary(application.version), "correcting": application,
+               "sections": forms.sections(definition, values, errors, _members(record)),
+               "errors": errors, "message": message, "problems": [], "support_measure": False,
+               "attachments": {"label": forms.text(rules.get("label")), "max_count": rules.get("max_count", 0),
+                               "min_count": 0, "types": ",".join(rules.get("types", [])),
+                               "max_mb": round(min(rules.get("max_bytes", 0), settings.APPLICATION_ATTACHMENT_MAX_BYTES)
+                                               / 1048576, 1),
+                               "errors": [m for p, ms in errors.items() if p.startswith("/attachments") for m in ms],
+                               "current": list(application.attachments.order_by("id"))}}
+    return render(request, "applications/form.html", context, status=400 if errors else 200)
+
+
+@never_cache
+@resident_required
+def corrected(request, code, public_id):
+    """Where the browser continues after signing a correction."""
+    application = _own(request, public_id)
+    if application.status != Status.RETURNED:
+        return redirect("applications:detail", code, application.public_id)
+    draft = services.correction_draft(application)
+    if draft is None:
+        return redirect("applications:correct", code, application.public_id)
+    here = reverse("applications:corrected", args=[code, application.public_id])
+    try:
+        signed = _signed_ceremony(request, here, draft)
+        if signed is None:
+            return redirect("applications:correct", code, application.public_id)
+        services.resubmit_correction(application, request.resident, signed=signed)
+    except services.ApplicationError as exc:
+        return render(request, "applications/review.html", {
+            "p": _summary(draft.version), "draft": draft, "rows": forms.display(draft.version.definition, draft.data),
+            "error": str(exc), "signs": True}, status=exc.status)
+    return redirect("applications:detail", code, application.public_id)

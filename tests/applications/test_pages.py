@@ -251,3 +251,50 @@ def test_a_second_open_application_from_the_pages_is_refused_and_bad_ids_are_404
         assert Application.objects.filter(status="submitted").count() == 1
     assert client.get(f"/{code}/procedures/toshokan-riyou/apply/?draft=not-a-uuid").status_code == 404
     assert client.get(f"/{code}/procedures/toshokan-riyou/apply/?draft=00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+def test_answering_a_return_for_correction_signed_again(client, catalog_a, taro, pki, reviewer_shimin):
+    from madoguchi.applications import services
+
+    from .helpers import JUMINHYO, key, sign
+
+    version = version_of_slug(catalog_a, "juminhyo-copy")
+    data = {**JUMINHYO, "copies": 1}
+    application, _ = services.submit(version, taro, data, idempotency_key=key(), signed=sign(pki.taro, version, taro, data))
+    services.transition(application, "submitted", role="system")
+    services.transition(application, "received", role="reviewer", actor=reviewer_shimin)
+    services.transition(application, "returned", role="reviewer", actor=reviewer_shimin, comment="通数を2通にしてください")
+    signed_in(client, catalog_a, taro)
+    code = catalog_a.code
+    detail = client.get(f"/{code}/applications/{application.public_id}/").content.decode()
+    assert "通数を2通にしてください" in detail and "修正して再申請する" in detail
+    form_page = client.get(f"/{code}/applications/{application.public_id}/correct/").content.decode()
+    assert 'value="窓口　太郎"' in form_page
+    post = {"applicant_name": "窓口　太郎", "applicant_birth_date": "1980-04-01",
+            "applicant_address": "東京都窓口市本町一丁目1番1号", "phone": "03-0000-0000", "scope": "household",
+            "copies": "2", "purpose": "employment", "delivery": "registered"}
+    opened = client.post(f"/{code}/applications/{application.public_id}/correct/", post)
+    assert opened.status_code == 302 and "/ceremony/" in opened["Location"]
+    ceremony_id = opened["Location"].rstrip("/").rsplit("/", 1)[1]
+    with tenant(catalog_a):
+        draft = services.correction_draft(application)
+        document = services.signed_document(draft)
+        assert "corrects" not in client.get(f"/{code}/applications/").content.decode()
+    complete_sign(client, code, ceremony_id, pki.taro, document)
+    finish = client.get(f"/{code}/ceremony/{ceremony_id}/finish/")
+    assert finish["Location"].endswith("/corrected/")
+    done = client.get(finish["Location"])
+    assert done.status_code == 302 and done["Location"].endswith(f"/applications/{application.public_id}/")
+    with tenant(catalog_a):
+        application.refresh_from_db()
+        assert application.status == "resubmitted" and application.data["copies"] == 2
+        assert bytes(application.document) == document and application.fee_yen == 600
+        assert services.correction_draft(application) is None
+        assert Application.objects.count() == 1
+        assert application.events.get(to_status="resubmitted").signed
+
+
+def version_of_slug(municipality, slug):
+    from .conftest import version_of
+
+    return version_of(municipality, slug)
