@@ -42,3 +42,26 @@ RISAI = {"applicant_name": "窓口　太郎", "applicant_birth_date": "1980-04-0
          "relation": "owner", "damage": ["flood_below_floor"], "copies": 1}
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+def synthetic_number(seed: int) -> str:
+    """A 12-digit number with a check digit by the published rule, computed here independently
+    of the code under test. Made at run time: no individual number, real-looking or not, is
+    committed."""
+    body = f"{(seed * 7919 + 12345678901) % 10**11:011d}"
+    r = sum(int(d) * w for d, w in zip(body, (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2))) % 11
+    return body + str(0 if r <= 1 else 11 - r)
+
+
+def wrong_check_digit(number: str) -> str:
+    return number[:-1] + str((int(number[-1]) + 1) % 10)
+
+
+def masked(number: str) -> str:
+    return f"{number[:4]} **** ****"
+
+
+def as_typed(number: str) -> str:
+    """As a phone keyboard may type it: full-width digits in groups of four."""
+    wide = number.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    return f"{wide[:4]} {wide[4:8]} {wide[8:]}"

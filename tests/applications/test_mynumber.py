@@ -19,10 +19,11 @@ from madoguchi.audit.models import AuditEvent
 from madoguchi.municipalities.tenancy import tenant
 
 from .conftest import version_of
-from .helpers import PDF, key, sign
+from .helpers import PDF, as_typed, key, masked, sign, synthetic_number, wrong_check_digit
 
-APPLICANT_NUMBER = "987654321018"
-CHILD_NUMBER = "555123456787"
+APPLICANT_NUMBER = synthetic_number(11)  # made at run time: no individual number is committed
+CHILD_NUMBER = synthetic_number(12)
+WRONG_NUMBER = wrong_check_digit(synthetic_number(13))
 
 
 def key_spec(kid, seed):
@@ -40,10 +41,12 @@ def jidou(applicant_number=APPLICANT_NUMBER, child_number=CHILD_NUMBER):
 
 
 def test_mask_normalize_validate():
-    assert mynumber.mask(APPLICANT_NUMBER) == "9876 **** ****"
-    assert mynumber.normalize("９８７６ ５４３２-１０１８") == APPLICANT_NUMBER
-    assert mynumber.is_valid(APPLICANT_NUMBER)
-    assert not mynumber.is_valid("987654321019") and not mynumber.is_valid("98765432101") and not mynumber.is_valid(None)
+    assert mynumber.mask(APPLICANT_NUMBER) == APPLICANT_NUMBER[:4] + " **** ****"
+    assert mynumber.normalize(as_typed(APPLICANT_NUMBER).replace(" ", "-", 1)) == APPLICANT_NUMBER
+    for seed in range(200):
+        number = synthetic_number(seed)
+        assert mynumber.is_valid(number) and not mynumber.is_valid(wrong_check_digit(number))
+    assert not mynumber.is_valid(APPLICANT_NUMBER[:11]) and not mynumber.is_valid(None)
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -95,7 +98,7 @@ def test_keys_rotate_and_the_associated_data_binds(settings):
 @pytest.fixture
 def submitted(catalog_a, pki, taro):
     version = version_of(catalog_a, "jidou-teate")
-    typed = jidou(applicant_number="９８７６ ５４３２ １０１８")  # as a phone keyboard may type it
+    typed = jidou(applicant_number=as_typed(APPLICANT_NUMBER))  # as a phone keyboard may type it
     uploads = [Upload("保険証.pdf", PDF)]
     signed = sign(pki.taro, version, taro, typed, uploads)
     application, _ = submit(version, taro, typed, idempotency_key=key(), signed=signed, uploads=uploads)
@@ -106,8 +109,8 @@ def submitted(catalog_a, pki, taro):
 
 def test_numbers_are_masked_sealed_and_the_signed_bytes_kept(submitted, catalog_a):
     application = submitted
-    assert application.data["applicant_mynumber"] == "9876 **** ****"
-    assert application.data["children"][0]["mynumber"] == "5551 **** ****"
+    assert application.data["applicant_mynumber"] == masked(APPLICANT_NUMBER)
+    assert application.data["children"][0]["mynumber"] == masked(CHILD_NUMBER)
     with tenant(catalog_a):
         rows = {r.pointer: r for r in IndividualNumber.objects.filter(application=application)}
     assert set(rows) == {"/applicant_mynumber", "/children/0/mynumber"}
@@ -146,9 +149,9 @@ def test_reveal_only_to_a_reviewer_of_the_owning_department_with_an_audit_event(
 def test_a_wrong_check_digit_is_a_field_error_and_stores_nothing(catalog_a, pki, taro):
     version = version_of(catalog_a, "jidou-teate")
     with pytest.raises(ApplicationError) as exc:
-        submit(version, taro, jidou(child_number="555123456788"), idempotency_key=key())
+        submit(version, taro, jidou(child_number=WRONG_NUMBER), idempotency_key=key())
     assert list(exc.value.errors) == ["/children/0/mynumber"]
-    assert "555123456788" not in json.dumps(exc.value.errors, ensure_ascii=False) + str(exc.value)
+    assert WRONG_NUMBER not in json.dumps(exc.value.errors, ensure_ascii=False) + str(exc.value)
     with tenant(catalog_a):
         assert not Application.objects.exists() and not IndividualNumber.objects.exists()
 
@@ -179,8 +182,8 @@ def test_the_number_appears_nowhere_else(catalog_a, pki, taro, reviewer_kosodate
     services.transition(application, "returned", role="reviewer", actor=reviewer_kosodate)
     reveal(application, "/applicant_mynumber", reviewer_kosodate)
     with pytest.raises(ApplicationError):  # an invalid number in a resubmission is not echoed either
-        services.resubmit(application, taro, jidou(child_number="555123456788"))
-    secrets = [APPLICANT_NUMBER, CHILD_NUMBER, APPLICANT_NUMBER[4:], CHILD_NUMBER[4:], "555123456788"]
+        services.resubmit(application, taro, jidou(child_number=WRONG_NUMBER))
+    secrets = [APPLICANT_NUMBER, CHILD_NUMBER, APPLICANT_NUMBER[4:], CHILD_NUMBER[4:], WRONG_NUMBER]
     found = []
     for model in apps.get_models():
         for row in model._base_manager.values():
@@ -197,4 +200,4 @@ def test_the_number_appears_nowhere_else(catalog_a, pki, taro, reviewer_kosodate
         serialised = json.dumps([services.serialize(application), services.export_row(application)], ensure_ascii=False)
     assert texts and not any(s in t for t in texts for s in secrets)
     assert application.receipt_number in texts[0]
-    assert "9876 **** ****" in serialised and not any(s in serialised for s in secrets)
+    assert masked(APPLICANT_NUMBER) in serialised and not any(s in serialised for s in secrets)

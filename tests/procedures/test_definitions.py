@@ -10,9 +10,11 @@ from madoguchi.procedures.definition import (
     data_errors, definition_errors, eligibility_problems, fee_yen, is_open, mynumber_pointers, prune_hidden,
 )
 from madoguchi.procedures.services import catalog_dir
+from tests.applications.helpers import synthetic_number, wrong_check_digit
 
 CATALOG = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(catalog_dir().glob("*.json"))}
-VALID_NUMBER = "123456789018"  # check digit computed (stdnum.jp.in_)
+VALID_NUMBER = synthetic_number(1)  # made at run time: no individual number is committed
+WRONG_NUMBER = wrong_check_digit(synthetic_number(2))
 TODAY = dt.date(2026, 11, 26)
 
 
@@ -144,12 +146,12 @@ def test_moving_out_window_is_30_days_before_to_10_days_after():
 
 def test_individual_numbers_are_check_digit_validated_and_never_echoed():
     definition = CATALOG["jidou-teate"]
-    data = {"applicant_mynumber": "123456789012", "children": [{"name": "子", "birth_date": "2020-01-01",
+    data = {"applicant_mynumber": WRONG_NUMBER, "children": [{"name": "子", "birth_date": "2020-01-01",
             "relationship": "child", "mynumber": VALID_NUMBER, "living_together": True}]}
     errors = data_errors(definition, data, TODAY)
     assert errors["/applicant_mynumber"] == ["個人番号が正しくありません。12桁の数字と最後の検査用数字を確かめてください。"]
     assert "/children/0/mynumber" not in errors
-    assert "123456789012" not in json.dumps(errors, ensure_ascii=False)
+    assert WRONG_NUMBER not in json.dumps(errors, ensure_ascii=False)
     assert sorted(mynumber_pointers(definition["schema"], data)) == ["/applicant_mynumber", "/children/0/mynumber"]
 
 
