@@ -16,7 +16,16 @@ def directory(request):
 @public_view
 @require_GET
 def top(request, code):
-    return render(request, "portal/top.html")
+    """The municipality's top page: its procedures (the first eight), sign-in, notices."""
+    from madoguchi.applications.forms import text
+    from madoguchi.procedures.models import Procedure
+
+    procedures = []
+    for procedure in Procedure.objects.order_by("slug")[:8]:
+        version = procedure.current_version()
+        if version is not None:
+            procedures.append({"slug": procedure.slug, "title": text(version.definition["title"])})
+    return render(request, "portal/top.html", {"procedures": procedures})
 
 
 @public_view
