@@ -11,9 +11,7 @@ server (ratio).
 """
 
 import argparse
-import base64
 import http.client
-import itertools
 import json
 import os
 import re
@@ -22,50 +20,15 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.support import SoftCard, next_address, trivial_rate  # noqa: E402
 from tests.server import start  # noqa: E402
 
 CODE = "139998"
-_addresses = (f"127.0.{a}.{b}" for a, b in itertools.cycle(itertools.product(range(1, 64), range(2, 254))))
-_address_lock = threading.Lock()
-
-
-def next_address() -> str:
-    with _address_lock:
-        return next(_addresses)
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class SoftCard:
-    def __init__(self, directory: Path):
-        state = json.loads((directory / "card.json").read_text())["jpki"]
-        self.keys = {p: serialization.load_pem_private_key(state[f"{p}_key"].encode(), None) for p in ("auth", "sign")}
-        self.certs = {p: base64.b64decode(state[f"{p}_cert"]) for p in ("auth", "sign")}
-
-    def answer(self, description: dict) -> dict:
-        tbs = unb64(description["to_be_signed"])
-        body = {"audience": description["audience"], "auth_certificate": b64(self.certs["auth"]),
-                "auth_signature": b64(self.keys["auth"].sign(tbs, padding.PKCS1v15(), hashes.SHA256()))}
-        if description["purpose"] == "identify":
-            body["sign_certificate"] = b64(self.certs["sign"])
-            body["sign_signature"] = b64(self.keys["sign"].sign(tbs, padding.PKCS1v15(), hashes.SHA256()))
-        return body
-
-
 class Browser:
     """One resident's browser plus the card client, over plain HTTP/1.1 keep-alive.
 
@@ -116,29 +79,6 @@ class Browser:
         assert status == 200, data
         status, location, _ = self.request("GET", f"/{CODE}/ceremony/{ceremony_id}/finish/")
         assert status == 302 and location.endswith("/account/"), (status, location)
-
-
-def trivial_rate(port: int, seconds: float, concurrency: int) -> float:
-    count, stop = [0], time.monotonic() + seconds
-    lock = threading.Lock()
-
-    def worker():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        n = 0
-        while time.monotonic() < stop:
-            conn.request("GET", "/livez")
-            conn.getresponse().read()
-            n += 1
-        with lock:
-            count[0] += n
-
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return count[0] / (time.monotonic() - started)
 
 
 def main() -> int:

@@ -15,7 +15,6 @@ import argparse
 import base64
 import hashlib
 import http.client
-import itertools
 import json
 import os
 import re
@@ -31,49 +30,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from authlib.oauth2.rfc7523 import private_key_jwt_sign  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 from joserfc.jwk import ECKey  # noqa: E402
 
+from bench.support import SoftCard, next_address, trivial_rate  # noqa: E402
 from tests.server import madoguchi, start  # noqa: E402
 
 CODE = "139998"
 REDIRECT = "http://127.0.0.1:9/cb"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-_addresses = (f"127.0.{a}.{b}" for a, b in itertools.cycle(itertools.product(range(1, 64), range(2, 254))))
-_address_lock = threading.Lock()
-
-
-def next_address() -> str:
-    with _address_lock:
-        return next(_addresses)
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class SoftCard:
-    """The demo virtual card's keys, signing in-process (no APDU emulation)."""
-
-    def __init__(self, directory: Path):
-        state = json.loads((directory / "card.json").read_text())["jpki"]
-        self.keys = {p: serialization.load_pem_private_key(state[f"{p}_key"].encode(), None) for p in ("auth", "sign")}
-        self.certs = {p: base64.b64decode(state[f"{p}_cert"]) for p in ("auth", "sign")}
-
-    def answer(self, description: dict) -> dict:
-        tbs = unb64(description["to_be_signed"])
-        body = {"audience": description["audience"], "auth_certificate": b64(self.certs["auth"]),
-                "auth_signature": b64(self.keys["auth"].sign(tbs, padding.PKCS1v15(), hashes.SHA256()))}
-        body["sign_certificate"] = b64(self.certs["sign"])
-        body["sign_signature"] = b64(self.keys["sign"].sign(tbs, padding.PKCS1v15(), hashes.SHA256()))
-        return body
 
 
 class Browser:
@@ -116,24 +80,6 @@ class Browser:
         assert status == 200, data
         status, location, _ = self.request("GET", f"/{CODE}/ceremony/{ceremony_id}/finish/", source=source)
         assert status == 302, (status, location)
-
-
-def trivial_rate(port: int, seconds: float, concurrency: int) -> float:
-    count, stop, lock = [0], time.monotonic() + seconds, threading.Lock()
-
-    def worker(i):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        n = 0
-        while time.monotonic() < stop:
-            conn.request("GET", "/livez")
-            conn.getresponse().read()
-            n += 1
-        with lock:
-            count[0] += n
-
-    started = time.monotonic()
-    run_threads(concurrency, worker)
-    return count[0] / (time.monotonic() - started)
 
 
 def run_threads(concurrency, work):

@@ -7,7 +7,6 @@ the same running server in the same run. Prints both figures and their ratio.
 import argparse
 import http.client
 import os
-import subprocess
 import sys
 import tempfile
 import threading

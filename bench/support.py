@@ -1,0 +1,71 @@
+"""What the HTTP benchmarks share: loopback source addresses (so per-address rate limits
+stay on), base64url, the demo virtual cards' keys signing in-process, and the baseline."""
+
+import base64
+import http.client
+import itertools
+import json
+import threading
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+_addresses = (f"127.0.{a}.{b}" for a, b in itertools.cycle(itertools.product(range(1, 64), range(2, 254))))
+_address_lock = threading.Lock()
+
+
+def next_address() -> str:
+    with _address_lock:
+        return next(_addresses)
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SoftCard:
+    """A demo virtual card's keys (var/cards/<name>/card.json) signing in-process: the bytes a
+    card signs for `login` and `identify` (docs/ceremony.md), without APDU emulation."""
+
+    def __init__(self, directory: Path):
+        state = json.loads((Path(directory) / "card.json").read_text())["jpki"]
+        self.keys = {p: serialization.load_pem_private_key(state[f"{p}_key"].encode(), None) for p in ("auth", "sign")}
+        self.certs = {p: base64.b64decode(state[f"{p}_cert"]) for p in ("auth", "sign")}
+
+    def answer(self, description: dict) -> dict:
+        tbs = unb64(description["to_be_signed"])
+        body = {"audience": description["audience"], "auth_certificate": b64(self.certs["auth"]),
+                "auth_signature": b64(self.keys["auth"].sign(tbs, padding.PKCS1v15(), hashes.SHA256()))}
+        if description["purpose"] == "identify":
+            body["sign_certificate"] = b64(self.certs["sign"])
+            body["sign_signature"] = b64(self.keys["sign"].sign(tbs, padding.PKCS1v15(), hashes.SHA256()))
+        return body
+
+
+def trivial_rate(port: int, seconds: float, concurrency: int) -> float:
+    """GET /livez per second on the same server: the baseline of every HTTP benchmark."""
+    count, stop, lock = [0], time.monotonic() + seconds, threading.Lock()
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        n = 0
+        while time.monotonic() < stop:
+            conn.request("GET", "/livez")
+            conn.getresponse().read()
+            n += 1
+        with lock:
+            count[0] += n
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return count[0] / (time.monotonic() - started)
