@@ -106,6 +106,18 @@ def read(definition: dict, post) -> dict:
     return data
 
 
+def _legal_date(value: str) -> str:
+    """A stored ISO date as a resident reads it: 昭和55年4月1日（1980年4月1日）."""
+    import datetime as dt
+
+    from madoguchi.core.dates import format_legal_date
+
+    try:
+        return format_legal_date(dt.date.fromisoformat(value), lang())
+    except ValueError:
+        return value
+
+
 def display(definition: dict, data: dict) -> list[dict]:
     """Label/value pairs for the review and detail pages (the data is already masked)."""
     out = []
@@ -122,6 +134,8 @@ def display(definition: dict, data: dict) -> list[dict]:
                 value = "、".join(str(choices.get(v, v)) for v in value)
             elif isinstance(value, bool):
                 value = "✓" if value else "—"
+            elif field.get("widget") == "date" and isinstance(value, str):
+                value = _legal_date(value)
             else:
                 value = choices.get(value, value)
             rows.append({"label": text(field["label"]), "value": value})

@@ -58,6 +58,7 @@ def test_request_a_residence_record_copy_on_a_phone(server, browser):
     receipt = re.search(r"受付番号:\s*(\S+)", page.locator("main").inner_text())
     assert receipt, page.locator("main").inner_text()[:2000]
     assert "支払い待ち" in page.locator("main").inner_text()  # a fee stops in "payment required"
+    assert "昭和55年4月1日（1980年4月1日）" in page.locator("main").inner_text()  # legal dates in the era
     check("receipt")
     screenshot(page, "application-receipt")
     page.goto(f"{server.base_url}/{CODE}/applications/")
