@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.support import SoftCard, next_address, trivial_rate  # noqa: E402
+from bench.support import SoftCard, bench_database, next_address, trivial_rate  # noqa: E402
 from tests.server import start  # noqa: E402
 
 CODE = "139998"
@@ -89,19 +89,9 @@ def main() -> int:
     parser.add_argument("--sqlite", action="store_true")
     args = parser.parse_args()
 
-    database_url, drop = None, lambda: None
-    if not args.sqlite:
-        import subprocess
-
-        admin = os.environ.get("MADOGUCHI_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-        app_url = subprocess.run([sys.executable, str(ROOT / "scripts" / "pg_setup.py"), admin],
-                                 capture_output=True, text=True, check=True).stdout.strip()
-        os.environ["MADOGUCHI_DATABASE_URL"] = app_url
-        from tests.server import fresh_database_url
-
-        database_url, drop = fresh_database_url("bench")
+    database_url, drop = bench_database(args.sqlite, "bench")
     with tempfile.TemporaryDirectory() as data_dir:
-        server = start(data_dir, database_url, workers=args.workers, MADOGUCHI_LOG_LEVEL=os.environ.get('BENCH_LOG_LEVEL', 'WARNING'), log_path=os.environ.get('BENCH_LOG'))
+        server = start(data_dir, database_url, workers=args.workers)
         try:
             port = int(server.base_url.rsplit(":", 1)[1])
             cards = [SoftCard(Path(data_dir) / "cards" / name) for name in ("taro", "hanako")]

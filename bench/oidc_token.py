@@ -16,7 +16,6 @@ import base64
 import hashlib
 import http.client
 import json
-import os
 import re
 import secrets
 import sys
@@ -32,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from authlib.oauth2.rfc7523 import private_key_jwt_sign  # noqa: E402
 from joserfc.jwk import ECKey  # noqa: E402
 
-from bench.support import SoftCard, next_address, trivial_rate  # noqa: E402
+from bench.support import SoftCard, bench_database, next_address, trivial_rate  # noqa: E402
 from tests.server import madoguchi, start  # noqa: E402
 
 CODE = "139998"
@@ -189,17 +188,7 @@ def main() -> int:
     parser.add_argument("--sqlite", action="store_true")
     args = parser.parse_args()
 
-    database_url, drop = None, lambda: None
-    if not args.sqlite:
-        import subprocess
-
-        admin = os.environ.get("MADOGUCHI_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-        app_url = subprocess.run([sys.executable, str(ROOT / "scripts" / "pg_setup.py"), admin],
-                                 capture_output=True, text=True, check=True).stdout.strip()
-        os.environ["MADOGUCHI_DATABASE_URL"] = app_url
-        from tests.server import fresh_database_url
-
-        database_url, drop = fresh_database_url("bench_oidc")
+    database_url, drop = bench_database(args.sqlite, "bench_oidc")
     with tempfile.TemporaryDirectory() as data_dir:
         server = start(data_dir, database_url, workers=args.workers)
         try:

@@ -69,3 +69,22 @@ def trivial_rate(port: int, seconds: float, concurrency: int) -> float:
     for t in threads:
         t.join()
     return count[0] / (time.monotonic() - started)
+
+
+def bench_database(sqlite: bool, name_hint: str):
+    """(database URL, drop) for a benchmark server: a fresh PostgreSQL database owned by the
+    application's own role (as `make test` sets it up), or (None, no-op) for SQLite."""
+    if sqlite:
+        return None, lambda: None
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    admin = os.environ.get("MADOGUCHI_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    app_url = subprocess.run([sys.executable, str(root / "scripts" / "pg_setup.py"), admin],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    os.environ["MADOGUCHI_DATABASE_URL"] = app_url
+    from tests.server import fresh_database_url
+
+    return fresh_database_url(name_hint)
