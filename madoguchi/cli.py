@@ -23,6 +23,7 @@ COMMANDS = {
     "staff": "staff accounts: `staff add --municipality CODE --username U --role R`",
     "residents": "resident records: `residents import FILE --municipality CODE [--encoding cp932]`",
     "procedures": "procedure definitions: `procedures load FILE|DIR --municipality CODE`, `procedures catalog --municipality CODE`",
+    "retention": "delete applications past retention and expired drafts: `retention purge [--municipality CODE] [--dry-run] [--as-of DATE]`",
     "oidc": "OpenID Connect relying parties and keys: `oidc client add …`, `oidc keys rotate …`",
     "card": "My Number Card tools (virtual cards, readers): `card --help`",
     "pki": "certificates and the development CAs: `pki --help`",
@@ -88,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     proc_load.add_argument("--municipality", required=True, metavar="CODE")
     proc_catalog = procedures_sub.add_parser("catalog", help="install the starter catalog of ten procedures")
     proc_catalog.add_argument("--municipality", required=True, metavar="CODE")
+    retention = sub.add_parser("retention", help=COMMANDS["retention"])
+    retention_sub = retention.add_subparsers(dest="retention_command", metavar="ACTION", required=True,
+                                             parser_class=OneLineParser)
+    retention_purge = retention_sub.add_parser("purge", help="delete what has run out (audited; shows progress)")
+    retention_purge.add_argument("--municipality", metavar="CODE")
+    retention_purge.add_argument("--dry-run", action="store_true")
+    retention_purge.add_argument("--as-of", metavar="YYYY-MM-DD")
     oidc = sub.add_parser("oidc", help=COMMANDS["oidc"])
     oidc_sub = oidc.add_subparsers(dest="oidc_command", metavar="ACTION", required=True, parser_class=OneLineParser)
     oidc_client = oidc_sub.add_parser("client", help="relying parties")
@@ -264,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         return manage("procedures_load", args.path, "--municipality", args.municipality)
     if args.command == "procedures":
         return manage("procedures_load", "--catalog", "--municipality", args.municipality)
+    if args.command == "retention":
+        return manage("retention_purge", *(["--municipality", args.municipality] if args.municipality else []),
+                      *(["--dry-run"] if args.dry_run else []), *(["--as-of", args.as_of] if args.as_of else []))
     if args.command == "oidc" and args.oidc_command == "client":
         extra = [*(["--jwks", args.jwks] if args.jwks else []), *(["--sector", args.sector] if args.sector else [])]
         for uri in args.redirect_uris:

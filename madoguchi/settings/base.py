@@ -290,3 +290,5 @@ OIDC_TOKEN_RATE = env_int("MADOGUCHI_OIDC_TOKEN_RATE", 600)  # per minute and ad
 MYNUMBER_KEYS = os.environ.get("MADOGUCHI_MYNUMBER_KEYS", "")
 MYNUMBER_DEVELOPMENT_KEY_ALLOWED = os.environ.get("MADOGUCHI_ENV", "dev") in ("dev", "test")
 APPLICATION_ATTACHMENT_MAX_BYTES = env_int("MADOGUCHI_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+# Drafts nobody has touched for this many days are deleted by `madoguchi retention purge`.
+APPLICATION_DRAFT_RETENTION_DAYS = env_int("MADOGUCHI_DRAFT_RETENTION_DAYS", 30)
