@@ -250,7 +250,33 @@ def _check_signature(prepared: Prepared, person, signed: Signed | None) -> dict:
     signer = person_for_credential(CertificateRef.from_der(verified.chain[0])) if verified.chain else None
     if signer is None or signer.pk != person.pk:
         raise ApplicationError("wrong_signer", _("申請者本人の電子署名ではありません。"), status=403)
+    _check_binding(prepared, person, verified.ceremony, bytes(signed.cms))
     return {"sign": verified.as_dict()}
+
+
+def _check_binding(prepared: Prepared, person, binding, cms: bytes) -> None:
+    """The CMS must carry the binding (docs/ceremony.md) of a `sign` ceremony of this
+    municipality's portal, opened over exactly this document, completed by this person
+    with exactly this CMS. A CMS made for another ceremony, audience, document or
+    municipality is refused here, whichever way it reached submit(); and a signed
+    document already submitted is never submitted again (a second application from one
+    signature)."""
+    from madoguchi.ceremonies.models import Ceremony
+
+    municipality = prepared.version.municipality
+    refused = ApplicationError("wrong_ceremony", _("電子署名がこの申請のための手続きのものではありません。"))
+    if binding is None or binding.purpose != "sign" or binding.audience != f"{municipality.code}:portal":
+        raise refused
+    digest = hashlib.sha256(prepared.document).hexdigest()
+    with tenant(municipality):
+        ceremony = Ceremony.objects.filter(public_id=binding.ceremony_id, purpose=Ceremony.Purpose.SIGN).first()
+        if ceremony is None or bytes(ceremony.challenge) != binding.challenge \
+                or ceremony.audience != binding.audience or ceremony.document_sha256 != digest \
+                or ceremony.status not in (Ceremony.Status.COMPLETED, Ceremony.Status.CONSUMED) \
+                or ceremony.person_id != person.pk or bytes(ceremony.signature or b"") != cms:
+            raise refused
+        if Application.objects.filter(person=person, document_sha256=digest).exclude(status=Status.DRAFT).exists():
+            raise ApplicationError("signature_used", _("この電子署名はすでに別の申請に使われています。"), status=409)
 
 
 def _request_digest(prepared: Prepared) -> str:
@@ -295,6 +321,7 @@ def _store(application, prepared: Prepared, signed: Signed | None, verification:
     application.signature = bytes(signed.cms) if signed else None
     application.verification = verification
     application.fee_yen = prepared.fee_yen
+    application.snapshot_for_casework()  # department, applicant name and search columns (not the data)
     application.save()
     IndividualNumber.objects.filter(application=application).delete()
     for pointer, value in prepared.numbers.items():
