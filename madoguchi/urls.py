@@ -27,6 +27,7 @@ urlpatterns = [
     path("admin/", admin_site.urls),
     path("<municipality:code>/", include("madoguchi.portal.urls")),
     path("<municipality:code>/staff/", include("madoguchi.staff.urls")),
+    path("<municipality:code>/staff/", include("madoguchi.casework.urls")),
     path("<municipality:code>/staff/procedures/", include("madoguchi.procedures.urls")),
     path("<municipality:code>/ceremony/", include("madoguchi.ceremonies.urls")),
     path("<municipality:code>/", include("madoguchi.identity.urls")),

@@ -1,14 +1,35 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from madoguchi.municipalities.tenancy import TenantOwned
+from madoguchi.residents.names import search_key as name_search_key
 
 from .statemachine import OPEN, Role, Status
 
 _OPEN = Q(status__in=sorted(OPEN))
+
+
+def normalise(text: str) -> str:
+    """The normalised form searched: residents.names.search_key (NFKC, no spaces, variant
+    kanji folded, katakana as hiragana, casefolded) — the same key as resident records."""
+    return name_search_key(text)
+
+
+def text_grams(key: str) -> set[str]:
+    """Character unigrams and bigrams of a normalised key: what the GIN index holds."""
+    return set(key) | {key[i:i + 2] for i in range(len(key) - 1)}
+
+
+def query_grams(key: str) -> list[str]:
+    """The grams a search for `key` needs: its bigrams (one character: itself). Every match
+    holds them all; the caller rechecks the substring, since bigrams may match apart."""
+    if len(key) < 2:
+        return [key] if key else []
+    return sorted({key[i:i + 2] for i in range(len(key) - 1)})
 
 
 class Application(TenantOwned):
@@ -41,6 +62,18 @@ class Application(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The back office (madoguchi/casework): the owning department copied from the procedure
+    # when the application is stored, the reviewer it is assigned to, and a snapshot of the
+    # applicant's name for the inbox and its search (docs/casework.md). `search_key` is the
+    # normalised text searched (names, kana, receipt number); `search_grams` its distinct
+    # character unigrams and bigrams, space-separated, behind a GIN index on PostgreSQL.
+    department_code = models.CharField(_("担当課"), max_length=32, blank=True)
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="+", verbose_name=_("担当者"))
+    applicant_name = models.CharField(_("申請者氏名"), max_length=200, blank=True)
+    applicant_kana = models.CharField(_("申請者氏名（かな）"), max_length=200, blank=True)
+    search_key = models.TextField(blank=True, editable=False)
+    search_grams = models.TextField(blank=True, editable=False)
 
     class Meta:
         verbose_name = _("申請")
@@ -59,10 +92,37 @@ class Application(TenantOwned):
         indexes = [
             models.Index(fields=["municipality", "person", "created_at"], name="application_by_person"),
             models.Index(fields=["municipality", "procedure", "status"], name="application_by_status"),
+            # The inbox: a department's applications newest first (keyset on submitted_at, id),
+            # by status, by assignee. The search index (GIN) is PostgreSQL-only: migration 0003.
+            models.Index(fields=["municipality", "department_code", "submitted_at", "id"], name="application_inbox"),
+            models.Index(fields=["municipality", "department_code", "status", "submitted_at", "id"],
+                         name="application_inbox_status"),
+            models.Index(fields=["municipality", "department_code", "assignee", "submitted_at", "id"],
+                         name="application_inbox_assignee"),
         ]
 
     def __str__(self) -> str:
         return self.receipt_number or str(self.public_id)
+
+    def snapshot_for_casework(self) -> None:
+        """Copies what the back office lists and searches: the owning department, the
+        applicant's verified name and kana (from the linked resident record), and the
+        search columns. Never reads the data, so no individual number can reach them."""
+        from madoguchi.identity.models import ResidentLink
+
+        self.department_code = self.procedure.department_code
+        self.applicant_name = self.person.verified_name
+        if not self.applicant_kana:
+            link = ResidentLink.unscoped.filter(municipality_id=self.municipality_id, person_id=self.person_id) \
+                .select_related("record").first()
+            self.applicant_kana = link.record.name_kana if link else ""
+        self.refresh_search()
+
+    def refresh_search(self) -> None:
+        parts = [normalise(p) for p in (self.applicant_name, self.applicant_kana, self.receipt_number) if p]
+        parts = [p for p in parts if p]
+        self.search_key = " ".join(parts)
+        self.search_grams = " ".join(sorted({g for p in parts for g in text_grams(p)}))
 
 
 class ApplicationEvent(TenantOwned):

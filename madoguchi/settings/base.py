@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "madoguchi.oidc",
     "madoguchi.procedures",
     "madoguchi.applications",
+    "madoguchi.casework",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
