@@ -38,8 +38,13 @@ class Staff:
 
 
 @pytest.fixture
-def staff(muni_a, shimin, kosodate):
-    """Every role of 市民課, and a reviewer of 子育て支援課."""
+def kikikanri(muni_a):
+    return Department.unscoped.create(municipality=muni_a, code="kikikanri", name="危機管理課")
+
+
+@pytest.fixture
+def staff(muni_a, shimin, kosodate, kikikanri):
+    """Every role of 市民課, and reviewers of 子育て支援課 and 危機管理課."""
     made = {}
 
     def get(name):
@@ -50,6 +55,7 @@ def staff(muni_a, shimin, kosodate):
                 "viewer": (Membership.Role.VIEWER, shimin),
                 "admin": (Membership.Role.ADMINISTRATOR, shimin),
                 "kosodate": (Membership.Role.REVIEWER, kosodate),
+                "kikikanri": (Membership.Role.REVIEWER, kikikanri),
             }[name]
             made[name] = Staff(muni_a, f"cw-{name}", role, department)
         return made[name]

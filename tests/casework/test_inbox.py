@@ -63,7 +63,7 @@ def test_filters_counts_and_sorting(catalog_a, taro, staff):
 
 @pytest.mark.parametrize("query, expected", [
     ("佐藤", {0}), ("さとう", {0}), ("サトウ", {0}), ("すずき", {1}), ("スズキイチロウ", {1}),
-    ("高橋", {2}), ("髙橋", {2}), ("渡辺", {3}), ("花子", {0}), ("藤花", set()), ("子", {0}),
+    ("高橋", {2}), ("髙橋", {2}), ("渡辺", {3}), ("花子", {0}), ("花佐", set()), ("一郎すず", set()), ("子", {0}),
     ("#2", {2}), ("#3tail", {3}), ("ｽｽﾞｷ", {1}), ("　佐藤 花子 ", {0}),
 ])
 def test_search_by_kanji_kana_and_receipt(catalog_a, taro, staff, query, expected):
