@@ -27,6 +27,8 @@ COMMANDS = {
     "oidc": "OpenID Connect relying parties and keys: `oidc client add …`, `oidc keys rotate …`",
     "card": "My Number Card tools (virtual cards, readers): `card --help`",
     "pki": "certificates and the development CAs: `pki --help`",
+    "documents": "signed documents: `documents install-key --municipality CODE --key K.pem --cert C.pem [--chain CHAIN.pem]`",
+    "exports": "exports to core systems: `exports expire` deletes expired export files now",
 }
 
 # Commands implemented by the pure libraries: they run without Django.
@@ -96,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     retention_purge.add_argument("--municipality", metavar="CODE")
     retention_purge.add_argument("--dry-run", action="store_true")
     retention_purge.add_argument("--as-of", metavar="YYYY-MM-DD")
+    documents = sub.add_parser("documents", help=COMMANDS["documents"])
+    documents_sub = documents.add_subparsers(dest="documents_command", metavar="ACTION", required=True,
+                                             parser_class=OneLineParser)
+    install_key = documents_sub.add_parser("install-key", help="install the municipality's real signing key")
+    install_key.add_argument("--municipality", required=True, metavar="CODE")
+    install_key.add_argument("--key", required=True, metavar="KEY.pem")
+    install_key.add_argument("--cert", required=True, metavar="CERT.pem")
+    install_key.add_argument("--chain", default="", metavar="CHAIN.pem")
+    exports = sub.add_parser("exports", help=COMMANDS["exports"])
+    exports_sub = exports.add_subparsers(dest="exports_command", metavar="ACTION", required=True,
+                                         parser_class=OneLineParser)
+    exports_sub.add_parser("expire", help="delete expired export files now")
     oidc = sub.add_parser("oidc", help=COMMANDS["oidc"])
     oidc_sub = oidc.add_subparsers(dest="oidc_command", metavar="ACTION", required=True, parser_class=OneLineParser)
     oidc_client = oidc_sub.add_parser("client", help="relying parties")
@@ -287,6 +301,11 @@ def main(argv: list[str] | None = None) -> int:
                       "--alg", args.alg, *extra)
     if args.command == "oidc" and args.oidc_command == "keys":
         return manage("oidc_keys_rotate", "--municipality", args.municipality, "--alg", args.alg)
+    if args.command == "documents":
+        return manage("documents_install_key", "--municipality", args.municipality, "--key", args.key,
+                      "--cert", args.cert, *(["--chain", args.chain] if args.chain else []))
+    if args.command == "exports":
+        return manage("exports_expire")
     if args.command == "worker":
         return manage("db_worker", "--queue-name", "*", "--no-reload")
     if args.command == "serve":

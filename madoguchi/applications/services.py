@@ -376,6 +376,9 @@ def submit(version: ProcedureVersion, person, data, *, idempotency_key: str, upl
             with transaction.atomic():
                 application = Application(
                     municipality=municipality, person=person, procedure=version.procedure, version=version, status=Status.SUBMITTED,
+    from madoguchi.documents.services import after_transition  # the receipt / decision document (issue 9)
+
+    after_transition(application, target)
                     idempotency_key=idempotency_key, dedup_key=prepared.dedup_key,
                     household_id=prepared.household_id, submitted_at=timezone.now(),
                 )

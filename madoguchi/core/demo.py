@@ -132,4 +132,8 @@ def load_demo_residents_and_cards(data_dir: Path) -> list[tuple[str, Path]]:
     store = RevocationStore(crl_dir(data_dir))
     for purpose in ("auth", "sign"):
         store.import_crl(ca.crl(purpose, next_update=dt.timedelta(days=7)).public_bytes(Encoding.DER), trust)
+    from madoguchi.documents.services import ensure_demo
+
+    for spec in DEMO_MUNICIPALITIES:  # the development LGPKI CA, signing certificates and seals (issue 9)
+        ensure_demo(Municipality.objects.get(code=spec["code"]))
     return cards

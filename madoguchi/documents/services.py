@@ -1,0 +1,167 @@
+"""Signed documents: render a template to PDF (WeasyPrint), sign it as PAdES B-B with the
+municipality's document-signing key (pki.pades), keep it in the storage, audit it.
+
+The signing identity is the operator's installed key and certificate for the
+municipality (`madoguchi documents install-key`), or else — only where development keys
+are allowed (dev, test) — an organisation certificate of the development LGPKI-shaped CA
+in the data directory (pki.lgpki). Production refuses to sign with the development CA.
+"""
+
+import base64
+import hashlib
+import threading
+
+from cryptography.hazmat.primitives import hashes
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from madoguchi.applications import forms
+from madoguchi.applications.statemachine import Status
+from madoguchi.audit.services import record
+from madoguchi.municipalities.tenancy import tenant
+from madoguchi.pki import lgpki, pades
+
+from .models import Document, DocumentProfile
+from .seal import demo_seal
+
+# Which transition issues which document.
+ISSUED_ON = {Status.SUBMITTED: Document.Kind.RECEIPT, Status.APPROVED: Document.Kind.DECISION,
+             Status.REJECTED: Document.Kind.DECISION}
+
+_signers: dict = {}
+_signers_lock = threading.Lock()
+
+
+class DocumentError(Exception):
+    pass
+
+
+def profile(municipality) -> DocumentProfile:
+    with tenant(municipality):
+        found = DocumentProfile.objects.filter().first()
+        return found or DocumentProfile(municipality=municipality, issuer_title=f"{municipality.name}長")
+
+
+def identity(municipality) -> lgpki.SigningIdentity:
+    try:
+        return lgpki.signing_identity(settings.DATA_DIR, municipality.code, municipality.name,
+                                      development=settings.DOCUMENTS_DEVELOPMENT_CA_ALLOWED)
+    except lgpki.LGPKIError as exc:
+        raise DocumentError(str(exc)) from None
+
+
+def _signer(municipality):
+    """A prepared pyHanko signer per municipality and certificate (keys are loaded once)."""
+    ident = identity(municipality)
+    key = (municipality.code, ident.certificate.fingerprint(hashes.SHA256()))
+    with _signers_lock:
+        if key not in _signers:
+            _signers[key] = (ident, pades.signer_for(ident))
+        return _signers[key]
+
+
+def _seal_uri(prof: DocumentProfile) -> str:
+    if not prof.seal_png:
+        return ""
+    return "data:image/png;base64," + base64.b64encode(bytes(prof.seal_png)).decode()
+
+
+def context(application, kind: str) -> dict:
+    municipality = application.municipality
+    prof = profile(municipality)
+    definition = application.version.definition
+    decided = None
+    if kind == Document.Kind.DECISION:
+        decided = (application.events.filter(to_status__in=[Status.APPROVED, Status.REJECTED])
+                   .order_by("-at", "-id").first())
+    return {
+        "kind": kind, "a": application, "municipality": municipality, "title": forms.text(definition["title"]),
+        "rows": forms.display(definition, application.data), "applicant": application.person.verified_name,
+        "issuer": prof.issuer_title or municipality.name, "seal": _seal_uri(prof),
+        "decided": decided, "approved": decided is not None and decided.to_status == Status.APPROVED,
+        "issued_at": timezone.now(),
+    }
+
+
+def render_pdf(application, kind: str) -> bytes:
+    """The unsigned PDF of a document (always in Japanese: it is the legal text)."""
+    import weasyprint
+
+    with translation.override("ja"):
+        html = render_to_string(f"documents/pdf/{kind}.html", context(application, kind))
+    return weasyprint.HTML(string=html, base_url=None).write_pdf()
+
+
+def sign(municipality, pdf: bytes, *, reason: str) -> tuple[bytes, lgpki.SigningIdentity]:
+    ident, signer = _signer(municipality)
+    return pades.sign_pdf(pdf, ident, reason=reason, location=municipality.name, signer=signer), ident
+
+
+def issue(application, kind: str) -> Document:
+    """Renders, signs and stores one document of `application` (idempotent: the existing
+    one is returned)."""
+    municipality = application.municipality
+    with tenant(municipality):
+        existing = Document.objects.filter(application=application, kind=kind).first()
+        if existing is not None:
+            return existing
+        label = Document.Kind(kind).label
+        with translation.override("ja"):
+            reason = f"{label} {application.receipt_number}"
+        signed, ident = sign(municipality, render_pdf(application, kind), reason=reason)
+        document = Document(municipality=municipality, application=application, kind=kind,
+                            sha256=hashlib.sha256(signed).hexdigest(), size=len(signed),
+                            signer=ident.certificate.subject.rfc4514_string()[:200], signer_source=ident.source)
+        if kind == Document.Kind.DECISION:
+            document.decision = application.status if application.status in (Status.APPROVED, Status.REJECTED) else \
+                (application.events.filter(to_status__in=[Status.APPROVED, Status.REJECTED])
+                 .order_by("-at", "-id").values_list("to_status", flat=True).first() or "")
+        name = default_storage.save(f"documents/{municipality.code}/{document.public_id}.pdf", ContentFile(signed))
+        document.file = name
+        try:
+            with transaction.atomic():
+                document.save()
+                record("documents.issued", obj=document, data={
+                    "application": str(application.public_id), "receipt": application.receipt_number,
+                    "kind": kind, "sha256": document.sha256, "signer_source": ident.source})
+        except IntegrityError:
+            default_storage.delete(name)  # a concurrent run issued it first
+            return Document.objects.get(application=application, kind=kind)
+        except BaseException:
+            default_storage.delete(name)
+            raise
+    return document
+
+
+def after_transition(application, target: str) -> None:
+    """Called by the applications service inside the transition's transaction: the
+    document this transition issues is generated in the background (the Tasks worker),
+    its task committed together with the transition."""
+    kind = ISSUED_ON.get(target)
+    if kind is None or not settings.DOCUMENTS_AUTOMATIC:
+        return
+    from .tasks import issue_document
+
+    issue_document.enqueue(str(application.municipality.code), str(application.public_id), str(kind))
+
+
+def read(document: Document) -> bytes:
+    with default_storage.open(document.file) as fh:
+        return fh.read()
+
+
+def ensure_demo(municipality) -> lgpki.SigningIdentity:
+    """The demo: the development LGPKI CA, the municipality's signing certificate and a
+    generated seal image (idempotent)."""
+    with tenant(municipality):
+        prof = DocumentProfile.objects.filter().first()
+        if prof is None:
+            title = f"{municipality.name}長"
+            DocumentProfile.objects.create(municipality=municipality, issuer_title=title, seal_png=demo_seal(title))
+            record("documents.profile_created", data={"issuer_title": title, "seal": "generated"})
+    return identity(municipality)

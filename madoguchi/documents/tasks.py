@@ -1,0 +1,21 @@
+"""Background work of signed documents, run by the Tasks worker (`madoguchi worker`)."""
+
+import uuid
+
+from django_tasks import task
+
+from madoguchi.municipalities.models import Municipality
+from madoguchi.municipalities.tenancy import tenant
+
+
+@task()
+def issue_document(municipality_code: str, application_id: str, kind: str) -> dict:
+    from madoguchi.applications.models import Application
+
+    from . import services
+
+    municipality = Municipality.objects.get(code=municipality_code)
+    with tenant(municipality):
+        application = Application.objects.select_related("version", "person").get(public_id=uuid.UUID(application_id))
+        document = services.issue(application, kind)
+    return {"document": str(document.public_id), "sha256": document.sha256}

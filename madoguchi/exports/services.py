@@ -1,0 +1,310 @@
+"""Exports of applications to core systems (基幹連携: 一括取込).
+
+Decisions (docs/exports.md):
+- Columns are the procedure definitions' `export` mappings (applications.services.export_row),
+  after 受付番号, 状態, 受付日時 and 版; versions of a procedure add their columns in order.
+- **A character the chosen encoding cannot hold fails the whole export.** The report lists
+  every one (受付番号, column, the code points — never the value) and no file is written:
+  a core system fed a partial file would silently miss applications, and a replaced
+  character would change a name. The operator exports in UTF-8 or has the core system's
+  外字 handled first.
+- Individual numbers are only in the separate `mynumber` export: a reviewer of the owning
+  department, each number opened through applications.services.reveal (one audit event per
+  number, the authorisation checked again when the worker runs).
+- Every step is an audit event: requested, started, finished / failed, downloaded, expired.
+"""
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import tempfile
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from madoguchi.applications import services as applications
+from madoguchi.applications.models import Application, IndividualNumber
+from madoguchi.applications.statemachine import Status
+from madoguchi.audit.services import record
+from madoguchi.municipalities.tenancy import tenant
+from madoguchi.procedures.models import ProcedureVersion
+from madoguchi.staff.models import Membership
+
+from .models import Export
+
+TOKYO = dt.timezone(dt.timedelta(hours=9))
+PROGRESS_EVERY = 1000
+MAX_PROBLEMS = 1000  # listed in the report; the count is always complete
+CHUNK = 2000
+BASE_COLUMNS = ["受付番号", "状態", "受付日時", "版"]
+MYNUMBER_COLUMNS = ["受付番号", "項目", "個人番号"]
+STATUS_CHOICES = [s for s in Status.values if s != Status.DRAFT]
+MAX_RANGE_DAYS = 3660
+
+
+class ExportError(Exception):
+    def __init__(self, code: str, message: str, status: int = 400):
+        self.code, self.status = code, status
+        super().__init__(message)
+
+
+def may_export(membership, procedure, kind: str) -> bool:
+    """Administrators and reviewers of the procedure's department; individual numbers only
+    for a reviewer of that department with a legal My Number task on the procedure."""
+    if membership is None or membership.role not in (Membership.Role.ADMINISTRATOR, Membership.Role.REVIEWER):
+        return False
+    own = membership.department is not None and membership.department.code == procedure.department_code
+    if kind == Export.Kind.MYNUMBER:
+        return own and membership.role == Membership.Role.REVIEWER
+    return own or membership.is_administrator
+
+
+def may_download(membership, user, export: Export) -> bool:
+    """The requester's department (the requester alone when they had none)."""
+    if membership is None:
+        return False
+    if export.department_id is None:
+        return export.requested_by_id == user.pk
+    return membership.department_id == export.department_id
+
+
+def request_export(membership, user, procedure, *, kind: str, fmt: str, status: str = "",
+                   date_from: dt.date | None = None, date_to: dt.date | None = None) -> Export:
+    if kind not in Export.Kind.values or fmt not in Export.Format.values:
+        raise ExportError("invalid", _("出力の種類または形式が正しくありません。"))
+    if status and status not in STATUS_CHOICES:
+        raise ExportError("invalid", _("状態の指定が正しくありません。"))
+    if date_from and date_to and date_from > date_to:
+        raise ExportError("invalid", _("期間の始まりが終わりより後になっています。"))
+    if date_from and date_to and (date_to - date_from).days > MAX_RANGE_DAYS:
+        raise ExportError("invalid", _("期間が長すぎます（10年まで）。"))
+    if not may_export(membership, procedure, kind):
+        raise PermissionDenied("export")
+    if kind == Export.Kind.MYNUMBER and not _has_mynumber_task(procedure):
+        raise ExportError("no_mynumber", _("この手続は個人番号を扱いません。"))
+    with transaction.atomic():
+        export = Export.objects.create(
+            requested_by=user, department=membership.department, procedure=procedure, kind=kind, format=fmt,
+            status_filter=status, date_from=date_from, date_to=date_to)
+        record("exports.requested", actor=user, obj=export, data={
+            "procedure": procedure.slug, "kind": kind, "format": fmt, "status": status,
+            "from": date_from.isoformat() if date_from else "", "to": date_to.isoformat() if date_to else ""})
+        from .tasks import run_export
+
+        run_export.enqueue(export.municipality.code, str(export.public_id))
+    return export
+
+
+def _has_mynumber_task(procedure) -> bool:
+    return any("mynumber_task" in v.definition for v in ProcedureVersion.objects.filter(procedure=procedure))
+
+
+def applications_for(export: Export):
+    """The applications an export covers (never drafts or correction drafts)."""
+    query = Application.objects.filter(procedure=export.procedure, submitted_at__isnull=False, corrects__isnull=True)
+    query = query.exclude(status=Status.DRAFT)
+    if export.status_filter:
+        query = query.filter(status=export.status_filter)
+    if export.date_from:
+        query = query.filter(submitted_at__gte=dt.datetime.combine(export.date_from, dt.time(), TOKYO))
+    if export.date_to:
+        query = query.filter(submitted_at__lt=dt.datetime.combine(export.date_to + dt.timedelta(days=1), dt.time(), TOKYO))
+    return query
+
+
+def columns_for(procedure) -> tuple[list[str], dict]:
+    """The header (base columns, then every version's mapped columns in order) and the versions by id."""
+    versions = {v.pk: v for v in ProcedureVersion.objects.filter(procedure=procedure).order_by("number")}
+    header = list(BASE_COLUMNS)
+    for version in versions.values():
+        for column in version.definition.get("export", []):
+            if column["column"] not in header:
+                header.append(column["column"])
+    return header, versions
+
+
+def ordinary_rows(export: Export, header: list[str], versions: dict):
+    query = (applications_for(export).order_by("submitted_at", "id")
+             .only("id", "receipt_number", "status", "data", "version_id", "submitted_at"))
+    for application in query.iterator(chunk_size=CHUNK):
+        application.version = versions[application.version_id]  # no query, no re-parsed definition
+        row = applications.export_row(application)
+        row["受付日時"] = application.submitted_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M:%S")
+        row["版"] = application.version.number
+        yield application.receipt_number, [row.get(c, "") for c in header]
+
+
+def mynumber_rows(export: Export, user):
+    query = (IndividualNumber.objects.filter(application__in=applications_for(export))
+             .select_related("application", "application__procedure").order_by("application__submitted_at", "id"))
+    for sealed in query.iterator(chunk_size=CHUNK):
+        value = applications.reveal(sealed.application, sealed.pointer, user)  # checked and audited per number
+        yield sealed.application.receipt_number, [sealed.application.receipt_number, sealed.pointer, value]
+
+
+def unencodable(values: list, encoding: str) -> dict[int, list[str]]:
+    """{column index: code points} of the characters `encoding` cannot hold."""
+    found = {}
+    for i, value in enumerate(values):
+        if isinstance(value, str):
+            try:
+                value.encode(encoding)
+            except UnicodeEncodeError:
+                bad = []
+                for char in value:
+                    try:
+                        char.encode(encoding)
+                    except UnicodeEncodeError:
+                        point = f"U+{ord(char):04X}"
+                        if point not in bad:
+                            bad.append(point)
+                found[i] = bad
+    return found
+
+
+class _Writer:
+    def __init__(self, fmt: str, header: list[str], out):
+        self.fmt, self.header = fmt, header
+        if fmt == Export.Format.JSONL:
+            self.text = io.TextIOWrapper(out, encoding="utf-8", newline="\n")
+        else:
+            encoding = "cp932" if fmt == Export.Format.CSV_CP932 else "utf-8-sig"
+            # errors="strict": a character that slipped past the check fails loudly, never replaced.
+            self.text = io.TextIOWrapper(out, encoding=encoding, errors="strict", newline="")
+            self.csv = csv.writer(self.text, lineterminator="\r\n")
+            self.csv.writerow(header)
+
+    def row(self, values: list) -> None:
+        if self.fmt == Export.Format.JSONL:
+            self.text.write(json.dumps(dict(zip(self.header, values)), ensure_ascii=False) + "\n")
+        else:
+            self.csv.writerow(values)
+
+    def close(self) -> None:
+        self.text.flush()
+        self.text.detach()
+
+
+def _progress(export: Export, **fields) -> None:
+    Export.objects.filter(pk=export.pk).update(**fields)
+    for k, v in fields.items():
+        setattr(export, k, v)
+
+
+def run(export: Export) -> Export:
+    """Writes the export (in the worker). Idempotent on a finished export."""
+    municipality = export.municipality
+    with tenant(municipality):
+        export = Export.objects.select_related("procedure", "requested_by").get(pk=export.pk)
+        if export.state != Export.State.QUEUED:
+            return export
+        _progress(export, state=Export.State.RUNNING, started_at=timezone.now())
+        record("exports.started", obj=export, data={"procedure": export.procedure.slug, "kind": export.kind})
+        user = export.requested_by
+        membership = Membership.objects.select_related("department").filter(user=user).first()
+        if not may_export(membership, export.procedure, export.kind):
+            return _fail(export, "permission", _("出力を依頼した職員に、もうこの出力の権限がありません。"))
+        if export.kind == Export.Kind.MYNUMBER:
+            header = MYNUMBER_COLUMNS
+            total = IndividualNumber.objects.filter(application__in=applications_for(export)).count()
+            rows = mynumber_rows(export, user)
+        else:
+            header, versions = columns_for(export.procedure)
+            total = applications_for(export).count()
+            rows = ordinary_rows(export, header, versions)
+        _progress(export, total=total)
+        encoding = "cp932" if export.format == Export.Format.CSV_CP932 else None
+        problems, problem_count, done = [], 0, 0
+        tmp_dir = settings.DATA_DIR / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_path = tempfile.mkstemp(dir=tmp_dir, prefix="export-", suffix="." + export.extension)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                writer = _Writer(export.format, header, out)
+                for receipt, values in rows:
+                    if encoding:
+                        bad = unencodable(values, encoding)
+                        if bad:
+                            for index, points in bad.items():
+                                problem_count += 1
+                                if len(problems) < MAX_PROBLEMS:
+                                    problems.append({"receipt": receipt, "column": header[index],
+                                                     "characters": points})
+                            done += 1
+                            continue
+                    if not problems:
+                        writer.row(values)
+                    done += 1
+                    if done % PROGRESS_EVERY == 0:
+                        _progress(export, done=done)
+                writer.close()
+            if problems:
+                _progress(export, done=done, problems=problems)
+                return _fail(export, "unencodable", _("%(encoding)sで表せない文字が%(n)s箇所あります。") % {
+                    "encoding": "Shift_JIS（cp932）", "n": f"{problem_count:,}"}, count=problem_count)
+            digest = hashlib.sha256()
+            with open(tmp_path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            size = os.path.getsize(tmp_path)
+            with open(tmp_path, "rb") as fh:
+                name = default_storage.save(f"exports/{municipality.code}/{export.public_id}.{export.extension}",
+                                            File(fh))
+        finally:
+            try:
+                os.unlink(tmp_path)
+            except OSError:
+                pass
+        expires = timezone.now() + dt.timedelta(hours=settings.EXPORT_EXPIRY_HOURS)
+        with transaction.atomic():
+            _progress(export, state=Export.State.DONE, done=done, file=name, sha256=digest.hexdigest(), size=size,
+                      finished_at=timezone.now(), expires_at=expires)
+            record("exports.finished", obj=export, data={"rows": done, "sha256": export.sha256, "size": size,
+                                                          "expires_at": expires.isoformat()})
+            from .tasks import expire_exports
+
+            expire_exports.using(run_after=expires + dt.timedelta(seconds=5)).enqueue()
+        return export
+
+
+def _fail(export: Export, code: str, message: str, count: int | None = None) -> Export:
+    _progress(export, state=Export.State.FAILED, error=message[:200], finished_at=timezone.now())
+    data = {"reason": code}
+    if count is not None:
+        data["problems"] = count
+    record("exports.failed", obj=export, data=data)
+    return export
+
+
+def downloaded(export: Export, user) -> None:
+    record("exports.downloaded", actor=user, obj=export, data={"sha256": export.sha256, "kind": export.kind})
+
+
+def is_available(export: Export) -> bool:
+    return export.state == Export.State.DONE and export.expires_at is not None and export.expires_at > timezone.now()
+
+
+def expire(municipality, now: dt.datetime | None = None) -> int:
+    """Deletes the files of finished exports past their time; each is an audit event."""
+    now = now or timezone.now()
+    count = 0
+    with tenant(municipality):
+        for export in Export.objects.filter(state=Export.State.DONE, expires_at__lte=now):
+            with transaction.atomic():
+                if export.file:
+                    try:
+                        default_storage.delete(export.file)
+                    except OSError:
+                        pass
+                _progress(export, state=Export.State.EXPIRED, file="")
+                record("exports.expired", obj=export, data={"sha256": export.sha256})
+            count += 1
+    return count
