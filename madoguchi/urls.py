@@ -1,6 +1,7 @@
 from django.urls import include, path, register_converter
 from django.views.i18n import set_language
 
+from madoguchi.applications.api import api as applications_api
 from madoguchi.ceremonies.api import api as ceremony_api
 from madoguchi.core import views as core_views
 from madoguchi.core.access import public_view
@@ -31,6 +32,7 @@ urlpatterns = [
     path("<municipality:code>/staff/procedures/", include("madoguchi.procedures.urls")),
     path("<municipality:code>/ceremony/", include("madoguchi.ceremonies.urls")),
     path("<municipality:code>/", include("madoguchi.identity.urls")),
+    path("<municipality:code>/api/applications/", public(applications_api.urls)),
     path("<municipality:code>/api/", public(ceremony_api.urls)),
     path("<municipality:code>/", include("madoguchi.oidc.urls")),
     path("<municipality:code>/", include("madoguchi.applications.urls")),

@@ -158,10 +158,12 @@ def _nonce_of(document: bytes) -> str | None:
 
 
 def prepare(version: ProcedureVersion, person, data, uploads=(), *, today: dt.date | None = None,
-            nonce: str | None = None, record=None, correction: bool = False) -> Prepared:
+            nonce: str | None = None, record=None, correction: bool = False, partial: bool = False) -> Prepared:
     """Checks everything about an application without storing anything; raises
     ApplicationError with field-level messages. A `correction` (of a returned application)
-    stays on its own version, even retired or past its open period."""
+    stays on its own version, even retired or past its open period. `partial` (an API
+    draft, whose files come one by one) leaves out the minimum number of attachments,
+    which the submission checks."""
     if current_municipality() is not None and current_municipality().pk != version.municipality_id:
         raise ApplicationError("not_found", _("この手続はありません。"), status=404)
     if version.status != ProcedureVersion.Status.PUBLISHED and not correction:
@@ -174,6 +176,10 @@ def prepare(version: ProcedureVersion, person, data, uploads=(), *, today: dt.da
         raise ApplicationError("invalid", _("入力内容を確かめてください。"), {"/": [_("入力の形式が正しくありません。")]})
     if len(json.dumps(data, ensure_ascii=False).encode()) > MAX_DATA_BYTES:
         raise ApplicationError("too_large", _("入力が大きすぎます。"), status=413)
+    control = _control_characters(data)
+    if control:
+        raise ApplicationError("invalid", _("入力内容を確かめてください。"),
+                               {p: [_("使えない制御文字が含まれています。")] for p in control})
     with tenant(version.municipality):
         if record is None:
             record = resident_record(person)
@@ -185,7 +191,7 @@ def prepare(version: ProcedureVersion, person, data, uploads=(), *, today: dt.da
         errors = defn.data_errors(definition, data, today)
         for pointer, messages in _household_errors(definition, data, record).items():
             errors.setdefault(pointer, []).extend(messages)
-    attachments, attachment_errors = _check_uploads(definition, uploads)
+    attachments, attachment_errors = _check_uploads(definition, uploads, minimum=not partial)
     errors.update(attachment_errors)
     if errors:
         raise ApplicationError("invalid", _("入力内容を確かめてください。"), errors)
@@ -204,12 +210,29 @@ def prepare(version: ProcedureVersion, person, data, uploads=(), *, today: dt.da
                     fee_yen=defn.fee_yen(definition, data), dedup_key=dedup_key, household_id=household_id)
 
 
-def _check_uploads(definition: dict, uploads) -> tuple[list, dict]:
+def _control_characters(value, pointer: str = "") -> list[str]:
+    """JSON pointers of strings (keys or values) holding NUL or another C0 control character
+    other than tab and newlines: no form field needs one, and PostgreSQL refuses NUL."""
+    bad = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+    found = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            here = f"{pointer}/{str(k).replace('~', '~0').replace('/', '~1')}"
+            found += [here] if bad.search(str(k)) else _control_characters(v, here)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found += _control_characters(v, f"{pointer}/{i}")
+    elif isinstance(value, str) and bad.search(value):
+        found.append(pointer or "/")
+    return found
+
+
+def _check_uploads(definition: dict, uploads, minimum: bool = True) -> tuple[list, dict]:
     rules = definition.get("attachments") or {"max_count": 0, "max_bytes": 1, "types": []}
     uploads = list(uploads)
     if len(uploads) > rules["max_count"]:
         return [], {"/attachments": [_("添付できるファイルは%(n)s件までです。") % {"n": rules["max_count"]}]}
-    if len(uploads) < rules.get("min_count", 0):
+    if minimum and len(uploads) < rules.get("min_count", 0):
         return [], {"/attachments": [_("ファイルを%(n)s件以上添付してください。") % {"n": rules["min_count"]}]}
     limit = min(rules["max_bytes"], settings.APPLICATION_ATTACHMENT_MAX_BYTES)
     found, errors = [], {}
@@ -355,6 +378,9 @@ def _move(application, source: str, target: str, role: str, actor=None, comment:
     record(f"applications.{target}", actor=audit_actor, obj=application, data={
         "procedure": application.procedure.slug, "version": application.version.number,
         "receipt": application.receipt_number, "from": source, "to": target, "role": role, "signed": signed})
+    from madoguchi.documents.services import after_transition  # the receipt / decision document (issue 9)
+
+    after_transition(application, target)
 
 
 def submit(version: ProcedureVersion, person, data, *, idempotency_key: str, uploads=(), signed: Signed | None = None,
@@ -376,9 +402,6 @@ def submit(version: ProcedureVersion, person, data, *, idempotency_key: str, upl
             with transaction.atomic():
                 application = Application(
                     municipality=municipality, person=person, procedure=version.procedure, version=version, status=Status.SUBMITTED,
-    from madoguchi.documents.services import after_transition  # the receipt / decision document (issue 9)
-
-    after_transition(application, target)
                     idempotency_key=idempotency_key, dedup_key=prepared.dedup_key,
                     household_id=prepared.household_id, submitted_at=timezone.now(),
                 )
@@ -538,13 +561,15 @@ __all__ = ["ApplicationError", "Upload", "Signed", "prepare", "prefill", "submit
 
 
 def save_draft(version: ProcedureVersion, person, data, uploads=None, *, draft: Application | None = None,
-               today: dt.date | None = None, corrects: Application | None = None) -> Application:
+               today: dt.date | None = None, corrects: Application | None = None,
+               partial: bool = False) -> Application:
     """Checks the data and keeps it as a draft (numbers sealed, the document sealed when it
     holds them). `uploads` None keeps the draft's attachments; a list replaces them."""
     keep = uploads is None and draft is not None
     if uploads is None:
         uploads = draft_uploads(draft) if draft is not None else []
-    prepared = prepare(version, person, data, uploads, today=today, correction=corrects is not None)
+    prepared = prepare(version, person, data, uploads, today=today, correction=corrects is not None,
+                       partial=partial)
     saved: list[str] = []
     replaced: list[str] = []
     try:
@@ -582,13 +607,19 @@ def draft_data(draft: Application) -> dict:
 
 
 def submit_draft(draft: Application, person, *, signed: Signed | None = None,
-                 today: dt.date | None = None) -> tuple[Application, bool]:
+                 today: dt.date | None = None, idempotency_key: str | None = None) -> tuple[Application, bool]:
     """Submits a draft from its own document; a repeated call returns the submitted
-    application (created False)."""
+    application (created False). An `idempotency_key` (the API's) becomes the
+    application's: the same key on another application is a conflict."""
+    if idempotency_key is not None and (not isinstance(idempotency_key, str)
+                                        or not IDEMPOTENCY_KEY.match(idempotency_key)):
+        raise ApplicationError("invalid_idempotency_key", _("申請の識別子が正しくありません。"))
     with tenant(draft.municipality):
         draft = Application.objects.get(pk=draft.pk)
         if draft.person_id != person.pk:
             raise ApplicationError("not_found", _("この申請はありません。"), status=404)
+        if idempotency_key is not None:
+            _key_conflict(person, idempotency_key, draft)
         if draft.status != Status.DRAFT:
             if draft.submitted_at is not None:
                 return draft, False
@@ -606,6 +637,8 @@ def submit_draft(draft: Application, person, *, signed: Signed | None = None,
                 if draft.status != Status.DRAFT:
                     return draft, False
                 draft.dedup_key, draft.household_id = prepared.dedup_key, prepared.household_id
+                if idempotency_key is not None:
+                    draft.idempotency_key = idempotency_key
                 draft.submitted_at = timezone.now()
                 draft.receipt_number = _next_receipt(draft.municipality, today_in_japan().year)
                 _store(draft, prepared, signed, verification, [], keep_attachments=True)
@@ -613,8 +646,16 @@ def submit_draft(draft: Application, person, *, signed: Signed | None = None,
                 if prepared.fee_yen > 0:
                     _move(draft, Status.SUBMITTED, Status.PAYMENT_REQUIRED, Role.SYSTEM)
         except IntegrityError:
+            if idempotency_key is not None:
+                _key_conflict(person, idempotency_key, draft)
             raise ApplicationError("duplicate", _("この手続の申請は、すでに受付中のものがあります。"), status=409) from None
     return draft, True
+
+
+def _key_conflict(person, key: str, application: Application) -> None:
+    holder = Application.objects.filter(person=person, idempotency_key=key).exclude(pk=application.pk)
+    if holder.exists():
+        raise ApplicationError("idempotency_conflict", _("同じ識別子で別の内容の申請が送られました。"), status=409)
 
 
 def correction_draft(application: Application):
@@ -645,3 +686,186 @@ def resubmit_correction(application: Application, person, *, signed: Signed | No
         draft.delete()
         _delete_files(files)
     return application
+
+
+# ---------------------------------------------------------------------------------------
+# The JSON API (api.py, docs/applications.md): the same flow as the pages, by public ids.
+
+
+def catalog(query: str = "") -> list[ProcedureVersion]:
+    """The current published version of each procedure of the municipality in scope (one
+    query), filtered by a search over titles, description and keywords."""
+    query = (query or "").strip().lower()[:100]
+    found, seen = [], set()
+    for version in (ProcedureVersion.objects.filter(status=ProcedureVersion.Status.PUBLISHED)
+                    .select_related("procedure").order_by("procedure__slug", "-number")):
+        if version.procedure_id in seen:
+            continue
+        seen.add(version.procedure_id)
+        d = version.definition
+        haystack = " ".join([d["title"]["ja"], d["title"]["en"], d.get("description", {}).get("ja", ""),
+                             d.get("description", {}).get("en", ""), *d.get("keywords", [])]).lower()
+        if not query or query in haystack:
+            found.append(version)
+    return found
+
+
+def published(slug) -> ProcedureVersion:
+    """The current published version of a procedure of the municipality in scope."""
+    from madoguchi.procedures.models import Procedure
+
+    procedure = Procedure.objects.filter(slug=slug).first() if isinstance(slug, str) and len(slug) <= 63 else None
+    version = procedure.current_version() if procedure is not None else None
+    if version is None:
+        raise ApplicationError("not_found", _("この手続はありません。"), status=404)
+    return version
+
+
+def own(person, public_id, *, draft: bool | None = None) -> Application:
+    """The person's own application (or draft) by its public id; anything else — another
+    resident's, another municipality's, a malformed id — is the same 404."""
+    import uuid
+
+    try:
+        public_id = uuid.UUID(str(public_id))
+    except ValueError:
+        public_id = None
+    application = (Application.objects.filter(public_id=public_id, person=person).select_related("version", "procedure")
+                   .first() if public_id is not None else None)
+    if application is None or (draft is True and application.status != Status.DRAFT) \
+            or (draft is False and application.status == Status.DRAFT):
+        raise ApplicationError("not_found", _("この申請はありません。"), status=404)
+    return application
+
+
+def delete_draft(draft: Application, person) -> None:
+    """Discards a draft (and its files); an audit event records it."""
+    with tenant(draft.municipality):
+        with transaction.atomic():
+            draft = Application.objects.select_for_update().filter(pk=draft.pk, person=person,
+                                                                   status=Status.DRAFT).first()
+            if draft is None:
+                raise ApplicationError("not_found", _("この申請はありません。"), status=404)
+            files = [a.file.name for a in draft.attachments.all()]
+            record("applications.draft_deleted", actor=("resident", str(person.public_id)), obj=draft,
+                   data={"procedure": draft.procedure.slug, "version": draft.version.number})
+            draft.delete()
+        _delete_files(files)
+
+
+def add_attachment(draft: Application, person, upload: Upload) -> Application:
+    """One more file on a draft: the whole draft is checked again (count, size, type)."""
+    uploads = draft_uploads(draft) + [upload]
+    return save_draft(draft.version, person, draft_data(draft), uploads, draft=draft, corrects=draft.corrects,
+                      partial=True)
+
+
+def remove_attachment(draft: Application, person, attachment_id) -> Application:
+    if not draft.attachments.filter(pk=attachment_id if isinstance(attachment_id, int) else None).exists():
+        raise ApplicationError("not_found", _("この添付ファイルはありません。"), status=404)
+    ids = list(draft.attachments.order_by("id").values_list("pk", flat=True))
+    uploads = [u for pk, u in zip(ids, draft_uploads(draft), strict=True) if pk != attachment_id]
+    return save_draft(draft.version, person, draft_data(draft), uploads, draft=draft, corrects=draft.corrects,
+                      partial=True)
+
+
+def prepare_draft(draft: Application, person) -> Prepared:
+    """The draft checked again, as it would be submitted: its canonical document (the bytes
+    to sign), their digest and the fee. A draft whose check now gives other bytes (the
+    household changed, the procedure closed) must be saved again."""
+    with tenant(draft.municipality):
+        document = signed_document(draft)
+        parsed = json.loads(document)
+        prepared = prepare(draft.version, person, parsed["data"], draft_uploads(draft), nonce=parsed["nonce"],
+                           correction=draft.corrects_id is not None)
+        if prepared.document != document:
+            raise ApplicationError("changed", _("申請内容を確認し直してください。"), status=409)
+    return prepared
+
+
+def open_signature(draft: Application, person):
+    """Opens the `sign` ceremony over a draft's document (its digest only when it holds
+    individual numbers, which never leave the sealed draft). Returns (ceremony, poll token)."""
+    from madoguchi.ceremonies import services as ceremonies
+
+    if draft.version.definition["assurance"] != "signature":
+        raise ApplicationError("signature_not_needed", _("この手続に電子署名は必要ありません。"), status=409)
+    prepared = prepare_draft(draft, person)
+    municipality = draft.municipality
+    content = ({"document_sha256": draft.document_sha256} if draft.document_key_id
+               else {"document": prepared.document})
+    title = draft.version.definition["title"]["ja"]
+    with tenant(municipality):
+        return ceremonies.open_ceremony("sign", audience=f"{municipality.code}:portal",
+                                        requester=f"{municipality.name} オンライン窓口"[:200], reason=title[:200],
+                                        **content)
+
+
+def _signed_by_ceremony(draft: Application, ceremony_id, poll_token) -> Signed:
+    """The CMS of the completed `sign` ceremony over the draft, taken once with the opener's
+    poll token (the ceremony is consumed)."""
+    from madoguchi.ceremonies import services as ceremonies
+
+    if not isinstance(ceremony_id, str) or not isinstance(poll_token, str):
+        raise ApplicationError("signature_required", _("この手続には電子署名が必要です。"),
+                               {"/ceremony_id": [_("署名の手続きを指定してください。")]})
+    ceremony = ceremonies.take_result(ceremony_id, poll_token)
+    document = signed_document(draft)
+    if ceremony.purpose != "sign" or ceremony.document_sha256 != hashlib.sha256(document).hexdigest():
+        raise ApplicationError("signature_mismatch", _("署名された内容が申請内容と一致しません。"))
+    return Signed(document=document, cms=bytes(ceremony.signature))
+
+
+def submit_draft_signed(draft: Application, person, *, idempotency_key, ceremony_id=None,
+                        poll_token=None) -> tuple[Application, bool]:
+    """The API's submission of a draft: a replay (same key, or the draft already submitted)
+    returns the application before anything else; a procedure that needs a signature takes
+    the CMS of its completed `sign` ceremony."""
+    if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY.match(idempotency_key):
+        raise ApplicationError("invalid_idempotency_key", _("申請の識別子が正しくありません。"),
+                               {"/idempotency_key": [_("16〜64文字の英数字、-、_ で指定してください。")]})
+    with tenant(draft.municipality):
+        _key_conflict(person, idempotency_key, draft)
+        if draft.status != Status.DRAFT:
+            return submit_draft(draft, person, idempotency_key=idempotency_key)
+        signed = None
+        if draft.version.definition["assurance"] == "signature":
+            signed = _signed_by_ceremony(draft, ceremony_id, poll_token)
+        return submit_draft(draft, person, signed=signed, idempotency_key=idempotency_key)
+
+
+def resubmit_correction_signed(application: Application, person, *, ceremony_id=None,
+                               poll_token=None) -> Application:
+    """The API's resubmission of a returned application from its correction draft."""
+    with tenant(application.municipality):
+        check(application.status, Status.RESUBMITTED, Role.RESIDENT)
+        draft = correction_draft(application)
+        if draft is None or draft.person_id != person.pk:
+            raise ApplicationError("no_correction", _("補正の内容がまだ保存されていません。"), status=409)
+        signed = None
+        if application.version.definition["assurance"] == "signature":
+            signed = _signed_by_ceremony(draft, ceremony_id, poll_token)
+        return resubmit_correction(application, person, signed=signed)
+
+
+def notices_of(person):
+    return Notice.objects.filter(person=person).select_related("application").order_by("-created_at", "-id")
+
+
+def mark_notice_read(person, notice_id) -> Notice:
+    with transaction.atomic():
+        notice = (Notice.objects.select_for_update().filter(pk=notice_id, person=person).first()
+                  if isinstance(notice_id, int) else None)
+        if notice is None:
+            raise ApplicationError("not_found", _("このお知らせはありません。"), status=404)
+        if notice.read_at is None:
+            notice.read_at = timezone.now()
+            notice.save(update_fields=["read_at"])
+            record("applications.notice_read", actor=("resident", str(person.public_id)), obj=notice,
+                   data={"kind": notice.kind})
+    return notice
+
+
+def return_comment(application: Application) -> str:
+    return (application.events.filter(to_status=Status.RETURNED).order_by("-at", "-id")
+            .values_list("comment", flat=True).first() or "")

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from madoguchi.municipalities.tenancy import TenantOwned
 
 FACT_SCOPES = ("name", "address", "birthdate", "gender")
-ALL_SCOPES = ("openid", *FACT_SCOPES, "sign")
+ALL_SCOPES = ("openid", *FACT_SCOPES, "sign", "applications")
 
 
 def sha256_hex(value: str) -> str:
@@ -38,11 +38,13 @@ class LegalBasis(models.TextChoices):
 
 
 # Which scopes each legal basis permits: the four facts and `sign` need a basis under
-# which the relying party may receive what a signature certificate carries.
+# which the relying party may receive what a signature certificate carries. `applications`
+# (the resident's applications through the JSON API, docs/applications.md) is for the
+# municipality's own service only, such as its phone app.
 BASIS_SCOPES = {
     LegalBasis.MUNICIPAL_SERVICE: set(ALL_SCOPES),
-    LegalBasis.SIGNATURE_VERIFIER: set(ALL_SCOPES),
-    LegalBasis.PLATFORM_OPERATOR: set(ALL_SCOPES),
+    LegalBasis.SIGNATURE_VERIFIER: set(ALL_SCOPES) - {"applications"},
+    LegalBasis.PLATFORM_OPERATOR: set(ALL_SCOPES) - {"applications"},
     LegalBasis.USER_VERIFIER_ONLY: {"openid"},
 }
 

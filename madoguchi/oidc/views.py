@@ -44,6 +44,7 @@ SCOPE_LABELS = {
     "birthdate": gettext_lazy("生年月日"),
     "gender": gettext_lazy("性別"),
     "sign": gettext_lazy("電子署名（署名用電子証明書を含む）"),
+    "applications": gettext_lazy("申請（手続の申請・下書き・状況の確認・取下げ・お知らせ）"),
 }
 
 
@@ -193,7 +194,7 @@ def authorize(request, code):
 
 def _consent_page(request, person, client, scopes, tx, redirect_uri):
     shown = []
-    for name in ("openid", *FACT_SCOPES, "sign"):
+    for name in ("openid", *FACT_SCOPES, "sign", "applications"):
         if name not in scopes:
             continue
         value = ""

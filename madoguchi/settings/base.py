@@ -283,7 +283,7 @@ OIDC_ISSUER_BASE = os.environ.get("MADOGUCHI_OIDC_ISSUER_BASE", "").rstrip("/")
 # knows: set it once, keep it. By default derived from SECRET_KEY.
 OIDC_PAIRWISE_SECRET = os.environ.get("MADOGUCHI_OIDC_PAIRWISE_SECRET") or __import__("hmac").new(
     SECRET_KEY.encode(), b"madoguchi-oidc-pairwise-v1", "sha256").hexdigest()
-OIDC_SCOPES = ("openid", "name", "address", "birthdate", "gender", "sign")
+OIDC_SCOPES = ("openid", "name", "address", "birthdate", "gender", "sign", "applications")
 OIDC_AUTHORIZE_RATE = env_int("MADOGUCHI_OIDC_AUTHORIZE_RATE", 60)  # per minute and address
 OIDC_TOKEN_RATE = env_int("MADOGUCHI_OIDC_TOKEN_RATE", 600)  # per minute and address
 
@@ -293,6 +293,9 @@ OIDC_TOKEN_RATE = env_int("MADOGUCHI_OIDC_TOKEN_RATE", 600)  # per minute and ad
 MYNUMBER_KEYS = os.environ.get("MADOGUCHI_MYNUMBER_KEYS", "")
 MYNUMBER_DEVELOPMENT_KEY_ALLOWED = os.environ.get("MADOGUCHI_ENV", "dev") in ("dev", "test")
 APPLICATION_ATTACHMENT_MAX_BYTES = env_int("MADOGUCHI_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+# The applications JSON API: submissions (and preparations, ceremony openings) per minute,
+# counted per address and per resident (docs/applications.md).
+APPLICATION_API_RATE = env_int("MADOGUCHI_APPLICATION_API_RATE", 30)
 # Drafts nobody has touched for this many days are deleted by `madoguchi retention purge`.
 APPLICATION_DRAFT_RETENTION_DAYS = env_int("MADOGUCHI_DRAFT_RETENTION_DAYS", 30)
 
