@@ -1,0 +1,198 @@
+"""Exports: the definition's columns, CSV in UTF-8 with BOM or cp932 (a character cp932
+cannot hold fails the export with a report, never replaced), JSON Lines, filters, the
+separate My Number export, permissions, expiry, and every step audited. The worker's own
+process is exercised in test_worker.py; here the task body runs in the test's process."""
+
+import csv
+import datetime as dt
+import io
+import json
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.test import Client
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from madoguchi.applications.services import transition
+from madoguchi.applications.statemachine import Role, Status
+from madoguchi.audit.models import AuditEvent
+from madoguchi.exports import services
+from madoguchi.exports.models import Export
+from madoguchi.municipalities.tenancy import tenant
+from madoguchi.procedures.models import Procedure
+from madoguchi.staff.models import Membership
+from tests.conftest import sign_in
+from tests.documents.conftest import submit_risai
+
+from .conftest import staff
+
+TAKA = "東京都窓口市髙橋町一丁目1番"  # 髙: in cp932 (an IBM extension), not in JIS X 0208
+YOSHI = "東京都窓口市𠮷野町二丁目2番"  # 𠮷 (U+20BB7): in no Shift_JIS at all
+
+
+def procedure(municipality, slug):
+    with tenant(municipality):
+        return Procedure.objects.get(slug=slug)
+
+
+def export_now(municipality, member, slug="risai-shoumei", **options):
+    user, membership, _device = member
+    with tenant(municipality):
+        export = services.request_export(membership, user, procedure(municipality, slug),
+                                         kind=options.pop("kind", "ordinary"), fmt=options.pop("fmt", "csv_utf8"),
+                                         **options)
+        return services.run(export)
+
+
+def content(export) -> bytes:
+    with default_storage.open(export.file) as fh:
+        return fh.read()
+
+
+@pytest.fixture
+def three(catalog_a, taro, kiki):
+    a = submit_risai(catalog_a, taro, property_address=TAKA)
+    b = submit_risai(catalog_a, taro, property_address=YOSHI)
+    c = submit_risai(catalog_a, taro)
+    with tenant(catalog_a):
+        transition(c, Status.RECEIVED, role=Role.REVIEWER, actor=kiki[0])
+    return a, b, c
+
+
+def test_csv_utf8_with_bom_by_the_definition_columns_and_filters(catalog_a, three, kiki):
+    a, b, c = three
+    export = export_now(catalog_a, kiki)
+    assert export.state == "done" and export.done == 3 and export.total == 3
+    data = content(export)
+    assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0] == ["受付番号", "状態", "受付日時", "版", "災害名", "被災日", "被害場所", "種類", "被害", "通数"]
+    assert [r[0] for r in rows[1:]] == [a.receipt_number, b.receipt_number, c.receipt_number]
+    assert rows[2][6] == YOSHI and rows[1][6] == TAKA  # exactly as received
+    assert rows[3][1] == "received"
+    assert export.sha256 and export.expires_at > timezone.now()
+    received = export_now(catalog_a, kiki, status="received")
+    assert [r[0] for r in csv.reader(io.StringIO(content(received).decode("utf-8-sig")))][1:] == [c.receipt_number]
+    today = timezone.localdate()
+    assert export_now(catalog_a, kiki, date_to=today - dt.timedelta(days=1)).done == 0
+    assert export_now(catalog_a, kiki, date_from=today, date_to=today).done == 3
+    with tenant(catalog_a):
+        actions = list(AuditEvent.objects.filter(object_id=str(export.pk), object_type="exports.export")
+                       .order_by("id").values_list("action", flat=True))
+    assert actions == ["exports.requested", "exports.started", "exports.finished"]
+
+
+def test_json_lines(catalog_a, three, kiki):
+    export = export_now(catalog_a, kiki, fmt="jsonl")
+    lines = content(export).decode("utf-8").splitlines()
+    assert len(lines) == 3
+    first = json.loads(lines[1])
+    assert first["被害場所"] == YOSHI and first["受付番号"] == three[1].receipt_number
+
+
+def test_cp932_refuses_what_it_cannot_hold_and_round_trips_the_rest(catalog_a, three, kiki):
+    a, b, c = three
+    failed = export_now(catalog_a, kiki, fmt="csv_cp932")
+    assert failed.state == "failed" and not failed.file
+    assert failed.problems == [{"receipt": b.receipt_number, "column": "被害場所", "characters": ["U+20BB7"]}]
+    assert "1箇所" in failed.error
+    with tenant(catalog_a):
+        assert AuditEvent.objects.filter(action="exports.failed", object_id=str(failed.pk),
+                                         data__reason="unencodable").exists()
+    # Without the application holding 𠮷, the cp932 file round-trips exactly (髙 included).
+    with tenant(catalog_a):
+        b.status = "withdrawn"
+        b.save(update_fields=["status"])
+    ok = export_now(catalog_a, kiki, fmt="csv_cp932", status="submitted")
+    assert ok.state == "done", ok.problems
+    raw = content(ok)
+    assert not raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("cp932"))))
+    assert [r[0] for r in rows[1:]] == [a.receipt_number]
+    assert rows[1][6] == TAKA
+    assert TAKA.encode("cp932") in raw
+
+
+def test_who_may_export(catalog_a, three, kiki, shimin, muni_a):
+    with pytest.raises(PermissionDenied):
+        export_now(catalog_a, shimin)  # not the owning department
+    viewer = staff(muni_a, "kiki-viewer", Membership.Role.VIEWER, "kikikanri")
+    with pytest.raises(PermissionDenied):
+        export_now(catalog_a, viewer)
+    admin = staff(muni_a, "an-admin", Membership.Role.ADMINISTRATOR, "somu")
+    assert export_now(catalog_a, admin).state == "done"  # administrators export any procedure
+    with pytest.raises(PermissionDenied):
+        export_now(catalog_a, admin, kind="mynumber")
+    with pytest.raises(services.ExportError):
+        export_now(catalog_a, kiki, kind="mynumber")  # 罹災証明 has no My Number task
+    for bad in ({"fmt": "xlsx"}, {"kind": "all"}, {"status": "draft"},
+                {"date_from": dt.date(2026, 2, 1), "date_to": dt.date(2026, 1, 1)}):
+        with pytest.raises(services.ExportError):
+            export_now(catalog_a, kiki, **bad)
+
+
+def test_permission_withdrawn_before_the_worker_runs(catalog_a, three, kiki):
+    user, membership, _ = kiki
+    with tenant(catalog_a):
+        export = services.request_export(membership, user, procedure(catalog_a, "risai-shoumei"), kind="ordinary",
+                                         fmt="csv_utf8")
+        Membership.objects.filter(pk=membership.pk).update(role=Membership.Role.VIEWER)
+        export = services.run(export)
+    assert export.state == "failed" and not export.file
+
+
+def test_expiry_deletes_the_file_audited(catalog_a, three, kiki):
+    export = export_now(catalog_a, kiki)
+    name = export.file
+    assert default_storage.exists(name)
+    assert services.expire(catalog_a) == 0  # not yet
+    assert services.expire(catalog_a, now=export.expires_at + dt.timedelta(seconds=1)) == 1
+    with tenant(catalog_a):
+        export.refresh_from_db()
+        assert export.state == "expired" and not export.file
+        assert AuditEvent.objects.filter(action="exports.expired", object_id=str(export.pk)).exists()
+    assert not default_storage.exists(name)
+
+
+def test_pages_progress_download_and_department_only(client, catalog_a, three, kiki, kiki2, shimin, settings):
+    sign_in(client, catalog_a, kiki[0], kiki[2])
+    page = client.get("/139998/staff/exports/")
+    assert page.status_code == 200 and "risai-shoumei" in page.content.decode()
+    bad = client.post("/139998/staff/exports/", {"procedure": "risai-shoumei", "kind": "ordinary", "format": "exe"})
+    assert bad.status_code == 400
+    bad = client.post("/139998/staff/exports/", {"procedure": "juminhyo-copy", "kind": "ordinary",
+                                                 "format": "csv_utf8"})
+    assert bad.status_code == 400  # not one of this department's procedures
+    response = client.post("/139998/staff/exports/", {"procedure": "risai-shoumei", "kind": "ordinary",
+                                                      "format": "csv_utf8", "status": "", "date_from": "",
+                                                      "date_to": ""})
+    assert response.status_code == 302
+    detail_url = response["Location"]
+    with tenant(catalog_a):
+        export = Export.objects.get()
+    detail = client.get(detail_url).content.decode()
+    assert f'hx-get="/139998/staff/exports/{export.public_id}/progress/"' in detail
+    assert "<script>" not in detail  # CSP: no inline script
+    services.run(export)
+    fragment = client.get(f"/139998/staff/exports/{export.public_id}/progress/").content.decode()
+    assert "hx-get" not in fragment and "/download/" in fragment  # polling stops when done
+    download = client.get(f"/139998/staff/exports/{export.public_id}/download/")
+    assert download.status_code == 200 and download["Content-Type"].startswith("text/csv")
+    assert b"".join(download.streaming_content).startswith(b"\xef\xbb\xbf")
+    colleague = Client()
+    sign_in(colleague, catalog_a, kiki2[0], kiki2[2])  # the same department: may download
+    assert colleague.get(f"/139998/staff/exports/{export.public_id}/download/").status_code == 200
+    other = Client()
+    sign_in(other, catalog_a, shimin[0], shimin[2])  # another department: does not even see it
+    assert other.get(f"/139998/staff/exports/{export.public_id}/").status_code == 404
+    assert other.get(f"/139998/staff/exports/{export.public_id}/download/").status_code == 404
+    assert str(export.public_id) not in other.get("/139998/staff/exports/").content.decode()
+    with tenant(catalog_a):
+        assert AuditEvent.objects.filter(action="exports.downloaded", object_id=str(export.pk)).count() == 2
+        Export.objects.filter(pk=export.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    assert client.get(f"/139998/staff/exports/{export.public_id}/download/").status_code == 404  # expired
+    settings.EXPORT_REQUEST_RATE = 4  # three requests above count too
+    form = {"procedure": "risai-shoumei", "kind": "ordinary", "format": "jsonl"}
+    assert client.post("/139998/staff/exports/", form).status_code == 302
+    assert client.post("/139998/staff/exports/", form).status_code == 429
