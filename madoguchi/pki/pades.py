@@ -12,6 +12,8 @@ No Django here.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import io
 from dataclasses import dataclass
 
@@ -28,6 +30,17 @@ MAX_PDF_BYTES = 50 * 1024 * 1024
 
 class PdfInputError(Exception):
     """The input is not a PDF we can read, or holds no signature (exit 2 on the command line)."""
+
+
+def _outside_event_loop(function):
+    """pyHanko's synchronous calls run their own asyncio loop: inside a running loop (an
+    ASGI server, Playwright's sync API) they run in a thread of their own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function).result()
 
 
 def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
@@ -59,7 +72,8 @@ def sign_pdf(pdf: bytes, identity: SigningIdentity, *, reason: str = "", locatio
     meta = signers.PdfSignatureMetadata(
         field_name=FIELD_NAME, md_algorithm="sha256", subfilter=SigSeedSubFilter.PADES,
         reason=reason or None, location=location or None, name=name)
-    out = signers.PdfSigner(meta, signer=signer or signer_for(identity)).sign_pdf(writer)
+    pdf_signer = signers.PdfSigner(meta, signer=signer or signer_for(identity))
+    out = _outside_event_loop(lambda: pdf_signer.sign_pdf(writer))
     return out.getvalue()
 
 
@@ -122,7 +136,7 @@ def verify_pdf(pdf: bytes, trust_roots: list[x509.Certificate]) -> PdfVerdict:
     except (ValueError, KeyError, TypeError, AttributeError):
         subject, cn = "", ""
     try:
-        status = validate_pdf_signature(embedded, context)
+        status = _outside_event_loop(lambda: validate_pdf_signature(embedded, context))
     except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as exc:
         return PdfVerdict(signer=subject, signer_cn=cn, intact=False, valid=False, trusted=False,
                           covers_whole_file=False, signed_at="", summary=f"invalid: {exc.__class__.__name__}")
