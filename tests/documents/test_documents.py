@@ -20,6 +20,7 @@ from madoguchi.documents.tasks import issue_document
 from madoguchi.municipalities.tenancy import tenant
 from madoguchi.pki import lgpki, pades
 from tests.applications.test_pages import signed_in
+from tests.browser.conftest import ARTIFACTS
 from tests.conftest import sign_in
 
 from .conftest import submit_risai
@@ -37,6 +38,8 @@ def fonts_of(path) -> str:
 def write(tmp_path, document) -> object:
     path = tmp_path / f"{document.kind}.pdf"
     path.write_bytes(services.read(document))
+    ARTIFACTS.mkdir(exist_ok=True)  # for a person to look at (pdftoppm)
+    (ARTIFACTS / f"document-{document.kind}-{document.decision or 'issued'}.pdf").write_bytes(path.read_bytes())
     return path
 
 
