@@ -169,6 +169,10 @@ class Attachment(TenantOwned):
     size = models.PositiveIntegerField()
     content_type = models.CharField(max_length=64)  # sniffed from the content, never the name
     sanitisation = models.CharField(max_length=16, choices=Sanitisation.choices, default=Sanitisation.PENDING)
+    # The copy staff open once sanitised (tasks.sanitise_pending); the original stays, its
+    # hash being part of the signed document. The note: what was removed, or why rejected.
+    sanitised_file = models.FileField(max_length=320, blank=True)
+    sanitisation_note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -110,9 +110,10 @@ def delete_application(municipality, pk: int, reason: str) -> str:
         if application is None:
             return ""  # deleted meanwhile by another run
         label = application.receipt_number or str(application.public_id)
-        files = [a.file.name for a in application.attachments.all()]
-        for draft in Application.objects.filter(corrects=application):
-            files += [a.file.name for a in draft.attachments.all()]
+        files = []
+        for owner in [application, *Application.objects.filter(corrects=application)]:
+            for a in owner.attachments.all():
+                files += [a.file.name, *([a.sanitised_file.name] if a.sanitised_file else [])]
         record("applications.purged", actor=("system", "retention"), obj=application, data={
             "receipt": application.receipt_number, "procedure": application.procedure.slug,
             "version": application.version.number, "status": application.status, "reason": reason,

@@ -381,6 +381,17 @@ def _move(application, source: str, target: str, role: str, actor=None, comment:
     from madoguchi.documents.services import after_transition  # the receipt / decision document (issue 9)
 
     after_transition(application, target)
+    if target in (Status.SUBMITTED, Status.RESUBMITTED):
+        _queue_sanitisation(application)
+
+
+def _queue_sanitisation(application) -> None:
+    """無害化 of new attachments by the Tasks worker, once the submission has committed."""
+    if application.attachments.filter(sanitisation=Attachment.Sanitisation.PENDING).exists():
+        from .tasks import sanitise_application_attachments
+
+        ids = (application.municipality_id, application.pk)
+        transaction.on_commit(lambda: sanitise_application_attachments.enqueue(*ids))
 
 
 def submit(version: ProcedureVersion, person, data, *, idempotency_key: str, uploads=(), signed: Signed | None = None,
