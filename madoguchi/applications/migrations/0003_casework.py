@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 from madoguchi.residents.names import search_key
 
-GIN_INDEX = "application_search_grams"
+from . import _search_index
 
 
 def backfill(apps, schema_editor):
@@ -31,29 +31,11 @@ def backfill(apps, schema_editor):
 
 
 def create_search_index(apps, schema_editor):
-    """PostgreSQL: a GIN index over (municipality, the grams as a text[]), leading with the
-    municipality through btree_gin (a trusted contrib extension the database owner may
-    create). Without btree_gin the index holds the grams alone and the planner ANDs it with
-    the municipality's b-tree. SQLite has no GIN: the inbox searches search_key there."""
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    grams = "(string_to_array(search_grams, ' '))"
-    try:
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute("SAVEPOINT btree_gin")
-            cursor.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
-            cursor.execute("RELEASE SAVEPOINT btree_gin")
-        columns = f"municipality_id, {grams}"
-    except Exception:  # noqa: BLE001 — no right to create the extension: the grams alone
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute("ROLLBACK TO SAVEPOINT btree_gin")
-        columns = grams
-    schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {GIN_INDEX} ON applications_application USING gin ({columns})")
+    _search_index.create(schema_editor.connection)
 
 
 def drop_search_index(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"DROP INDEX IF EXISTS {GIN_INDEX}")
+    _search_index.drop(schema_editor.connection)
 
 
 class Migration(migrations.Migration):
