@@ -36,11 +36,11 @@ urlpatterns = [
     path("<municipality:code>/api/", public(ceremony_api.urls)),
     path("<municipality:code>/", include("madoguchi.oidc.urls")),
     path("<municipality:code>/", include("madoguchi.applications.urls")),
-]
-
     path("<municipality:code>/", include("madoguchi.documents.urls")),
     path("<municipality:code>/staff/documents/", include("madoguchi.documents.staff_urls")),
     path("<municipality:code>/staff/exports/", include("madoguchi.exports.urls")),
+]
+
 handler400 = "madoguchi.core.views.bad_request"
 handler403 = "madoguchi.core.views.permission_denied"
 handler404 = "madoguchi.core.views.page_not_found"
