@@ -183,3 +183,24 @@ def test_staff_download_by_the_owning_department_audited(client, catalog_a, taro
     client.logout()
     sign_in(client, muni_b, *admin_b)
     assert client.get(url).status_code in (302, 403, 404)  # another municipality's staff: never the file
+
+
+def test_seal_and_issuer_configured_in_the_admin(client, catalog_a, admin_a, tmp_path):
+    from madoguchi.documents.models import DocumentProfile
+    from madoguchi.documents.seal import demo_seal
+
+    sign_in(client, catalog_a, *admin_a)
+    form = client.get("/admin/documents/documentprofile/add/")
+    assert form.status_code == 200
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    bad = client.post("/admin/documents/documentprofile/add/", {
+        "issuer_title": "窓口市長", "seal": SimpleUploadedFile("seal.png", b"GIF89a not a png")})
+    assert bad.status_code == 200 and "PNG画像" in bad.content.decode()
+    good = client.post("/admin/documents/documentprofile/add/", {
+        "issuer_title": "窓口市長　見本　一郎", "seal": SimpleUploadedFile("seal.png", demo_seal("テスト"))})
+    assert good.status_code == 302, good.content.decode()[:2000]
+    with tenant(catalog_a):
+        profile = DocumentProfile.objects.get()
+        assert profile.issuer_title == "窓口市長　見本　一郎" and bytes(profile.seal_png).startswith(b"\x89PNG")
+        assert AuditEvent.objects.filter(action="admin.documentprofile.added").exists()

@@ -196,3 +196,26 @@ def test_pages_progress_download_and_department_only(client, catalog_a, three, k
     form = {"procedure": "risai-shoumei", "kind": "ordinary", "format": "jsonl"}
     assert client.post("/139998/staff/exports/", form).status_code == 302
     assert client.post("/139998/staff/exports/", form).status_code == 429
+
+
+@pytest.mark.parametrize("form", [
+    {"procedure": "risai-shoumei", "kind": "ordinary", "format": "csv_utf8", "date_from": "2026-13-45"},
+    {"procedure": "risai-shoumei", "kind": "ordinary", "format": "csv_utf8", "date_from": "x" * 10000},
+    {"procedure": "no-such-procedure", "kind": "ordinary", "format": "csv_utf8"},
+    {"procedure": "risai-shoumei", "kind": "ordinary", "format": "csv_utf8", "status": "draft"},
+    {"procedure": "risai-shoumei", "kind": "ordinary\x00", "format": "csv_utf8"},
+    {"procedure": "risai-shoumei", "kind": "ordinary", "format": "csv_utf8", "date_from": "2026-02-01",
+     "date_to": "2026-01-01"},
+    {},
+])
+def test_malformed_requests_are_400_and_create_nothing(client, catalog_a, kiki, form):
+    sign_in(client, catalog_a, kiki[0], kiki[2])
+    response = client.post("/139998/staff/exports/", form)
+    assert response.status_code == 400
+    with tenant(catalog_a):
+        assert not Export.objects.exists()
+    for url in ("/139998/staff/exports/00000000-0000-0000-0000-000000000000/",
+                "/139998/staff/exports/00000000-0000-0000-0000-000000000000/download/",
+                "/139998/staff/exports/not-a-uuid/"):
+        assert client.get(url).status_code == 404
+    assert client.post("/139998/staff/exports/00000000-0000-0000-0000-000000000000/").status_code == 405
