@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.db.models.fields import BooleanField
 from django.http import Http404
@@ -35,6 +35,7 @@ from madoguchi.staff.models import Membership
 from .models import MAX_COMMENT_CHARS, CaseComment
 
 PAGE_SIZE = 50
+COUNT_CAP = 999  # counts above it read "999+"
 MAX_BULK = 100
 TOKYO = dt.timezone(dt.timedelta(hours=9))
 # The statuses the inbox lists: every status an application reaches once submitted.
@@ -112,6 +113,7 @@ class InboxPage:
     total: int
     next_cursor: str = ""
     titles: dict = field(default_factory=dict)
+    capped: set = field(default_factory=set)  # statuses with more than COUNT_CAP applications
 
 
 def _japan_midnight(day: dt.date) -> dt.datetime:
@@ -188,11 +190,14 @@ def inbox(membership: Membership, query: InboxQuery, user) -> InboxPage:
         "procedure__slug", "assignee__username", "municipality_id", "department_code").order_by(*order)[:PAGE_SIZE + 1])
     next_cursor = make_cursor(membership, query.sort, rows[PAGE_SIZE - 1]) if len(rows) > PAGE_SIZE else ""
     rows = rows[:PAGE_SIZE]
-    counts = {s: 0 for s in LISTED}
-    for row in base.order_by().values("status").annotate(n=Count("id")):
-        counts[row["status"]] = row["n"]
+    # Counts per status, each capped: COUNT(*) over at most COUNT_CAP + 1 index entries, so
+    # a department with 500,000 completed applications costs the same as one with 50 (a
+    # full GROUP BY there takes 300 ms). One query per status: constant per page.
+    counts = {s: base.filter(status=s).order_by()[:COUNT_CAP + 1].count() for s in LISTED}
+    capped = {s for s, n in counts.items() if n > COUNT_CAP}
+    counts = {s: min(n, COUNT_CAP) for s, n in counts.items()}
     return InboxPage(rows=rows, counts=counts, total=sum(counts.values()), next_cursor=next_cursor,
-                     titles=procedure_titles(membership))
+                     titles=procedure_titles(membership), capped=capped)
 
 
 def procedure_titles(membership: Membership) -> dict:
@@ -228,9 +233,9 @@ def _reviewer_user(membership: Membership, user_id) -> object:
 
 
 def assign(membership: Membership, user, application: Application, assignee_id) -> Application:
-    """Assigns (or, with an empty id, unassigns) an application to a reviewer of its department."""
+    """Assigns an application to a reviewer of its department ("none": unassigns it)."""
     _require_actor(membership, application)
-    assignee = None if assignee_id in ("", None) else _reviewer_user(membership, assignee_id)
+    assignee = None if assignee_id == "none" else _reviewer_user(membership, assignee_id)
     with transaction.atomic():
         locked = Application.objects.select_for_update().get(pk=application.pk)
         previous = locked.assignee_id

@@ -53,10 +53,14 @@ def _inbox_context(request, form):
     page = services.inbox(membership, query, request.user)
     titles = {slug: app_forms.text(title) for slug, title in page.titles.items()}
     params = {k: v for k, v in request.GET.items() if k != "cursor" and v}
-    tabs = [{"status": "", "label": _("すべて"), "count": page.total, "current": not query.status,
-             "url": "?" + urlencode({k: v for k, v in params.items() if k != "status"})}]
+    def shown(n, capped):
+        return f"{n:,}+" if capped else f"{n:,}"
+
+    tabs = [{"status": "", "label": _("すべて"), "count": shown(page.total, bool(page.capped)),
+             "current": not query.status, "url": "?" + urlencode({k: v for k, v in params.items() if k != "status"})}]
     for status in services.LISTED:
-        tabs.append({"status": status, "label": Status(status).label, "count": page.counts[status],
+        tabs.append({"status": status, "label": Status(status).label,
+                     "count": shown(page.counts[status], status in page.capped),
                      "current": query.status == status,
                      "url": "?" + urlencode({**{k: v for k, v in params.items() if k != "status"}, "status": status})})
     return {

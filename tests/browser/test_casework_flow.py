@@ -114,4 +114,5 @@ def test_return_for_correction_and_approve(server, browser, shimin_reviewer):
     assert f"申請が承認されました（受付番号 {receipt}）" in resident.locator("main").inner_text()
     screenshot(resident, "casework-resident-notice")
     assert violations == {}
-    assert not staff.console_errors if hasattr(staff, "console_errors") else True
+    staff.context.close()
+    resident.context.close()

@@ -132,3 +132,17 @@ def test_queries_per_page_are_constant(catalog_a, taro, staff):
         assert len(response.context["page"].rows) == total == len(rows)
         counts.append(len(captured))
     assert counts[0] == counts[1], counts
+
+
+def test_counts_are_capped_so_a_page_costs_the_same_at_any_size(catalog_a, taro, staff, monkeypatch):
+    from madoguchi.casework import services
+
+    monkeypatch.setattr(services, "COUNT_CAP", 3)
+    bulk_rows(catalog_a, "tenshutsu", taro, 5)
+    bulk_rows(catalog_a, "tenshutsu", taro, 2, status="received")
+    response = staff("reviewer").client.get("/139998/staff/applications/")
+    page = response.context["page"]
+    assert page.counts["submitted"] == 3 and page.capped == {"submitted"} and page.counts["received"] == 2
+    body = response.content.decode()
+    assert "申請済み <span>(3+)</span>" in body and "すべて <span>(5+)</span>" in body
+    assert len(page.rows) == 7  # the rows themselves are never capped

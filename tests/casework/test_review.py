@@ -126,8 +126,12 @@ def test_assign_to_self_another_and_refusals(tenshutsu, staff):
     for bad in (staff("viewer").user.pk, staff("kosodate").user.pk, "abc", "99999999"):
         response = reviewer.client.post(url(tenshutsu, "assign/"), {"assignee": bad})
         assert response.status_code == 400 and "panel--error" in response.content.decode()
+    assert reviewer.client.post(url(tenshutsu, "assign/"), {"assignee": ""}).status_code == 400  # nobody chosen
+    assert reviewer.client.post(url(tenshutsu, "assign/"), {"assignee": "none"}).status_code == 302
+    with tenant(tenshutsu.municipality):
+        assert Application.objects.get(pk=tenshutsu.pk).assignee_id is None
     assigned = events(tenshutsu.municipality, "casework.assigned")
-    assert [e.data["assignee"] for e in assigned] == [reviewer.user.pk, other.user.pk]
+    assert [e.data["assignee"] for e in assigned] == [reviewer.user.pk, other.user.pk, None]
 
 
 def test_bulk_assign_and_transition(catalog_a, taro, staff):
