@@ -618,7 +618,8 @@ def draft_data(draft: Application) -> dict:
 
 
 def submit_draft(draft: Application, person, *, signed: Signed | None = None,
-                 today: dt.date | None = None, idempotency_key: str | None = None) -> tuple[Application, bool]:
+                 today: dt.date | None = None, idempotency_key: str | None = None,
+                 _key_checked: bool = False) -> tuple[Application, bool]:
     """Submits a draft from its own document; a repeated call returns the submitted
     application (created False). An `idempotency_key` (the API's) becomes the
     application's: the same key on another application is a conflict."""
@@ -626,10 +627,10 @@ def submit_draft(draft: Application, person, *, signed: Signed | None = None,
                                         or not IDEMPOTENCY_KEY.match(idempotency_key)):
         raise ApplicationError("invalid_idempotency_key", _("申請の識別子が正しくありません。"))
     with tenant(draft.municipality):
-        draft = Application.objects.get(pk=draft.pk)
+        draft = Application.objects.select_related("municipality", "version__procedure").get(pk=draft.pk)
         if draft.person_id != person.pk:
             raise ApplicationError("not_found", _("この申請はありません。"), status=404)
-        if idempotency_key is not None:
+        if idempotency_key is not None and not _key_checked:
             _key_conflict(person, idempotency_key, draft)
         if draft.status != Status.DRAFT:
             if draft.submitted_at is not None:
@@ -741,7 +742,8 @@ def own(person, public_id, *, draft: bool | None = None) -> Application:
         public_id = uuid.UUID(str(public_id))
     except ValueError:
         public_id = None
-    application = (Application.objects.filter(public_id=public_id, person=person).select_related("version", "procedure")
+    application = (Application.objects.filter(public_id=public_id, person=person)
+                   .select_related("version", "procedure", "municipality")
                    .first() if public_id is not None else None)
     if application is None or (draft is True and application.status != Status.DRAFT) \
             or (draft is False and application.status == Status.DRAFT):
@@ -842,7 +844,7 @@ def submit_draft_signed(draft: Application, person, *, idempotency_key, ceremony
         signed = None
         if draft.version.definition["assurance"] == "signature":
             signed = _signed_by_ceremony(draft, ceremony_id, poll_token)
-        return submit_draft(draft, person, signed=signed, idempotency_key=idempotency_key)
+        return submit_draft(draft, person, signed=signed, idempotency_key=idempotency_key, _key_checked=True)
 
 
 def resubmit_correction_signed(application: Application, person, *, ceremony_id=None,
