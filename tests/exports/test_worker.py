@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from madoguchi.pki import lgpki, pades
-from tests.browser.conftest import ARTIFACTS, browser, page  # noqa: F401  (fixtures)
+from tests.browser.conftest import ARTIFACTS, axe_violations, browser  # noqa: F401  (fixtures)
 from tests.documents.independent import nss_database, pdfsig
 from tests.server import fresh_database_url, start, totp_code
 
@@ -51,6 +51,20 @@ def system(tmp_path_factory):
     drop()
 
 
+@pytest.fixture(scope="module")
+def page(browser, system):  # noqa: F811
+    """One signed-in staff page for the module: a TOTP code is accepted once, so a second
+    sign-in within the same 30 seconds would be refused."""
+    context = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844}, accept_downloads=True)
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.console_errors = errors
+    sign_in(page, system[0])
+    yield page
+    context.close()
+
+
 def sign_in(page, server):
     page.goto(f"{server.base_url}/{CODE}/staff/login/")
     page.get_by_label("ユーザー名").fill("demo-admin")
@@ -62,6 +76,7 @@ def sign_in(page, server):
 
 def request_export(page, server, fmt_label):
     page.goto(f"{server.base_url}/{CODE}/staff/exports/")
+    assert axe_violations(page) == []
     page.get_by_label("手続").select_option("risai-shoumei")
     page.get_by_label("形式").select_option(label=fmt_label)
     page.get_by_role("button", name="出力を依頼する").click()
@@ -70,18 +85,19 @@ def request_export(page, server, fmt_label):
 
 def test_exports_through_the_worker_with_progress_in_the_page(system, page, tmp_path):
     server, data_dir, receipts = system
-    sign_in(page, server)
     request_export(page, server, "CSV（Shift_JIS／cp932）")
     # Polled by htmx until the worker is done: the state changes without a reload.
     page.locator('[data-state="failed"]').wait_for(timeout=90_000)
     report = page.locator("#export-progress table").inner_text()
     assert receipts[1] in report and "被害場所" in report and "U+20BB7" in report
     assert receipts[0] not in report  # 髙 is in cp932
+    assert axe_violations(page) == []
     request_export(page, server, "CSV（UTF-8・BOM付き）")
     page.locator('[data-state="done"]').wait_for(timeout=90_000)
     assert f"{COUNT} 件" in page.locator("#export-progress").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "exports-done.png"), full_page=True)
+    assert axe_violations(page) == []
     with page.expect_download() as info:
         page.get_by_role("link", name="ダウンロード").click()
     data = Path(info.value.path()).read_bytes()
@@ -94,7 +110,6 @@ def test_exports_through_the_worker_with_progress_in_the_page(system, page, tmp_
 
 def test_the_worker_issued_signed_receipts(system, page, tmp_path):
     server, data_dir, receipts = system
-    sign_in(page, server)
     page.goto(f"{server.base_url}/{CODE}/staff/documents/?receipt={receipts[1]}")
     link = page.get_by_role("link", name="受付票")
     for _ in range(60):  # the worker renders and signs them one by one
