@@ -99,6 +99,10 @@ class Application(TenantOwned):
                          name="application_inbox_status"),
             models.Index(fields=["municipality", "department_code", "assignee", "submitted_at", "id"],
                          name="application_inbox_assignee"),
+            models.Index(fields=["municipality", "department_code", "procedure", "submitted_at", "id"],
+                         name="application_inbox_procedure"),
+            models.Index(fields=["municipality", "department_code", "procedure", "status", "submitted_at", "id"],
+                         name="application_inbox_proc_status"),
         ]
 
     def __str__(self) -> str:
@@ -110,7 +114,8 @@ class Application(TenantOwned):
         search columns. Never reads the data, so no individual number can reach them."""
         from madoguchi.identity.models import ResidentLink
 
-        self.department_code = self.procedure.department_code
+        # Only a submitted application reaches a department (a draft, even a correction's, never does).
+        self.department_code = self.procedure.department_code if self.submitted_at else ""
         self.applicant_name = self.person.verified_name
         if not self.applicant_kana:
             link = ResidentLink.unscoped.filter(municipality_id=self.municipality_id, person_id=self.person_id) \

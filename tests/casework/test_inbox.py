@@ -146,3 +146,17 @@ def test_counts_are_capped_so_a_page_costs_the_same_at_any_size(catalog_a, taro,
     body = response.content.decode()
     assert "申請済み <span>(3+)</span>" in body and "すべて <span>(5+)</span>" in body
     assert len(page.rows) == 7  # the rows themselves are never capped
+
+
+def test_counts_under_a_search_are_capped_in_one_query(catalog_a, taro, staff, monkeypatch):
+    from madoguchi.casework import services
+
+    bulk_rows(catalog_a, "tenshutsu", taro, 3, names=NAMES[:1])
+    bulk_rows(catalog_a, "tenshutsu", taro, 2, status="received", names=NAMES[:1])
+    bulk_rows(catalog_a, "tenshutsu", taro, 4, names=NAMES[1:2])
+    client = staff("reviewer").client
+    page = client.get("/139998/staff/applications/", {"q": "佐藤"}).context["page"]
+    assert (page.counts["submitted"], page.counts["received"], page.capped) == (3, 2, set())
+    monkeypatch.setattr(services, "SEARCH_COUNT_CAP", 4)
+    page = client.get("/139998/staff/applications/", {"q": "さとう"}).context["page"]
+    assert sum(page.counts.values()) == 4 and page.capped and len(page.rows) == 5

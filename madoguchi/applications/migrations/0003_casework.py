@@ -13,7 +13,7 @@ def backfill(apps, schema_editor):
     """Fills the back-office columns of applications stored before this migration."""
     Application = apps.get_model("applications", "Application")
     ResidentLink = apps.get_model("identity", "ResidentLink")
-    rows = Application.unscoped.exclude(status="draft").select_related("procedure", "person")
+    rows = Application.unscoped.exclude(status="draft").exclude(submitted_at=None).select_related("procedure", "person")
     for application in rows.iterator(chunk_size=500):
         link = ResidentLink.unscoped.filter(municipality_id=application.municipality_id,
                                             person_id=application.person_id).select_related("record").first()
