@@ -118,8 +118,25 @@ def _legal_date(value: str) -> str:
         return value
 
 
-def display(definition: dict, data: dict) -> list[dict]:
-    """Label/value pairs for the review and detail pages (the data is already masked)."""
+def _shown(field: dict, value, members=()):
+    """One stored value as a resident reads it: choice labels, household members by name,
+    dates in the era, check marks."""
+    choices = {c["value"]: text(c["label"]) for c in field.get("choices", [])}
+    if field.get("widget") == "household_members" and isinstance(value, list):
+        names = dict(members)
+        return "、".join(str(names.get(v, v)) for v in value)
+    if isinstance(value, list):
+        return "、".join(str(choices.get(v, v)) for v in value)
+    if isinstance(value, bool):
+        return "✓" if value else "—"
+    if field.get("widget") == "date" and isinstance(value, str):
+        return _legal_date(value)
+    return choices.get(value, value)
+
+
+def display(definition: dict, data: dict, members=()) -> list[dict]:
+    """Label/value pairs for the review and detail pages (the data is already masked).
+    `members`: (resident number, name) pairs of the household, to name the members chosen."""
     out = []
     for section in definition["form"]["sections"]:
         rows = []
@@ -127,17 +144,14 @@ def display(definition: dict, data: dict) -> list[dict]:
             if field["name"] not in data:
                 continue
             value = data[field["name"]]
-            choices = {c["value"]: text(c["label"]) for c in field.get("choices", [])}
             if isinstance(value, list) and field.get("widget") == "group":
-                value = " / ".join("、".join(str(v) for v in row.values()) for row in value if isinstance(row, dict))
-            elif isinstance(value, list):
-                value = "、".join(str(choices.get(v, v)) for v in value)
-            elif isinstance(value, bool):
-                value = "✓" if value else "—"
-            elif field.get("widget") == "date" and isinstance(value, str):
-                value = _legal_date(value)
+                # Each row in the form's order, every value with its label.
+                value = " ".join(
+                    f"（{i}）" + "、".join(f"{text(sub['label'])}: {_shown(sub, row[sub['name']])}"
+                                          for sub in field["fields"] if sub["name"] in row)
+                    for i, row in enumerate((r for r in value if isinstance(r, dict)), start=1))
             else:
-                value = choices.get(value, value)
+                value = _shown(field, value, members)
             rows.append({"label": text(field["label"]), "value": value})
         if rows:
             out.append({"title": text(section["title"]), "rows": rows})

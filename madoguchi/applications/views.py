@@ -116,6 +116,13 @@ def apply(request, code, slug):
     return render(request, "applications/form.html", context, status=400 if errors else 200)
 
 
+def _names(request, definition: dict):
+    """The household's names, to show the members a form chose (only when it chooses them)."""
+    if not definition.get("household_selection"):
+        return ()
+    return _members(services.resident_record(request.resident))
+
+
 def _without_numbers(definition: dict, values: dict) -> dict:
     """Individual numbers are never shown again, not even to the resident who typed them:
     they type them again when correcting the form."""
@@ -161,7 +168,8 @@ def review(request, code, public_id):
             return begin(request, "sign", next_url=reverse("applications:signed", args=[code, draft.public_id]),
                          reason=forms.text(definition["title"]), **content)
     return render(request, "applications/review.html", {
-        "p": _summary(draft.version), "draft": draft, "rows": forms.display(definition, draft.data), "error": error,
+        "p": _summary(draft.version), "draft": draft, "rows": forms.display(definition, draft.data, _names(request, definition)),
+        "error": error,
         "signs": definition["assurance"] == "signature"}, status=409 if error else 200)
 
 
@@ -209,7 +217,8 @@ def detail(request, code, public_id):
     application = _own(request, public_id)
     definition = application.version.definition
     return render(request, "applications/detail.html", {
-        "a": application, "p": _summary(application.version), "rows": forms.display(definition, application.data),
+        "a": application, "p": _summary(application.version),
+        "rows": forms.display(definition, application.data, _names(request, definition)),
         "events": application.events.order_by("at", "id"),
         "withdrawable": find(application.status, Status.WITHDRAWN) is not None
         and Role.RESIDENT in find(application.status, Status.WITHDRAWN).roles,

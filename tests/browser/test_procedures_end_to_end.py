@@ -184,6 +184,12 @@ def resident(server, browser):
 
 
 RECEIPTS = {}
+# What the receipt must say as a resident reads it (names, labels, the era), never raw values.
+SHOWN = {
+    "tenshutsu": ["窓口　太郎、窓口　花子、窓口　一郎"],
+    "jidou-teate": ["（1）子の氏名: 窓口　一郎", "続柄: 子", "同居している: ✓", "平成27年5月5日（2015年5月5日）"],
+    "hoikusho-nyusho": ["（1）子の氏名: 窓口　三郎", "令和6年6月1日（2024年6月1日）"],
+}
 
 
 @pytest.mark.parametrize("slug, how, signs, status", PROCEDURES, ids=[p[0] for p in PROCEDURES])
@@ -223,6 +229,9 @@ def test_apply(server, resident, slug, how, signs, status):
     receipt = re.search(r"受付番号:\s*(\S+)", main)
     assert receipt, main[:2000]
     assert f"状態: {status}" in main, main[:2000]
+    for text in SHOWN.get(slug, []):
+        assert text in main, main[:3000]
+    assert "True" not in main and "100001" not in main
     check("receipt")
     screenshot(page, f"e2e-{slug}-receipt")
     RECEIPTS[slug] = receipt.group(1)
