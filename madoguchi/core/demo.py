@@ -22,7 +22,10 @@ DEMO_MUNICIPALITIES = [
         "code": "139998", "name": "窓口市", "name_kana": "まどぐちし",
         "contact_phone": "03-0000-0000", "office_hours": "平日 8:30〜17:15",
         "welcome_message": "窓口市のオンライン窓口へようこそ。これはデモ用の架空の自治体です。",
-        "departments": [("shimin", "市民課"), ("kosodate", "子育て支援課"), ("fukushi", "福祉課")],
+        # Every department the starter catalog routes to, so each procedure has an inbox.
+        "departments": [("shimin", "市民課"), ("kosodate", "子育て支援課"), ("fukushi", "福祉課"),
+                        ("kankyo", "環境課"), ("toshokan", "図書館"), ("kikikanri", "危機管理課"),
+                        ("senkyo", "選挙管理委員会事務局")],
         "staff": [("demo-admin", Membership.Role.ADMINISTRATOR, "shimin"),
                   ("demo-reviewer", Membership.Role.REVIEWER, "kosodate")],
     },

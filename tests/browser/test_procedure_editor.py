@@ -97,6 +97,20 @@ def test_an_administrator_copies_previews_and_publishes_a_procedure(server, brow
     page.goto(f"{server.base_url}/{CODE}/procedures/")
     page.get_by_role("link", name=re.compile("図書館 分館の利用登録")).click()
     assert page.url.endswith(f"/{CODE}/procedures/toshokan-bunkan/")
+
+    # A new version of a procedure residents already use: the catalog shows the new version.
+    page.goto(f"{server.base_url}/{CODE}/staff/procedures/")
+    page.get_by_role("link", name="粗大ごみ収集 申込").click()
+    page.get_by_role("button", name="第1版から新しい版を作る").click()
+    page.wait_for_url(re.compile(rf"/{CODE}/staff/procedures/\d+/versions/2/$"))
+    page.get_by_label("名称（日本語）").fill("粗大ごみ収集 申込（インターネット受付）")
+    page.get_by_role("button", name="基本項目を保存する").click()
+    page.get_by_role("button", name="この版を公開する").click()
+    main = page.locator("main").inner_text()
+    assert "第2版を公開中" in main and "公開終了" in main  # version 1 is retired, kept for its applications
+    page.goto(f"{server.base_url}/{CODE}/procedures/")
+    catalog = page.locator("main").inner_text()
+    assert "粗大ごみ収集 申込（インターネット受付）" in catalog
     assert violations == {}, violations
     assert [e for e in errors if "status of 400" not in e] == []  # 400s: the refused publish, the checked preview
     context.close()
