@@ -29,3 +29,16 @@ def test_the_gin_index_leads_with_the_municipality(catalog_a, taro):
     [row] = bulk_rows(catalog_a, "tenshutsu", taro, 1, names=[("佐藤　花子", "さとう はなこ")])
     with tenant(catalog_a):
         assert list(search_filter(Application.objects.all(), "佐藤花")) == [row]
+
+
+def test_common_and_rare_names_find_the_same_rows(catalog_a, taro, monkeypatch):
+    """Past SEARCH_GIN_MAX candidates the search drops the grams condition: same answer."""
+    from madoguchi.casework import services
+
+    rows = bulk_rows(catalog_a, "tenshutsu", taro, 3, names=[("井上　誠", "いのうえ まこと")])
+    bulk_rows(catalog_a, "tenshutsu", taro, 2, names=[("上井　誠", "うわい まこと")])
+    with tenant(catalog_a):
+        rare = set(search_filter(Application.objects.all(), "いのうえ"))
+        monkeypatch.setattr(services, "SEARCH_GIN_MAX", 2)
+        common = set(search_filter(Application.objects.all(), "いのうえ"))
+    assert rare == common == set(rows)
