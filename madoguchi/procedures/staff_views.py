@@ -167,6 +167,9 @@ def procedure_list(request, code):
         rows.append({"p": procedure, "title": resident_forms.text(shown.definition.get("title")) if shown else "",
                      "current": current, "latest": latest,
                      "drafts": sum(1 for v in versions if v.status == ProcedureVersion.Status.DRAFT)})
+    names = dict(Department.objects.values_list("code", "name"))
+    for row in rows:
+        row["department"] = names.get(row["p"].department_code, row["p"].department_code)
     return render(request, "procedures/staff_list.html", {
         "rows": rows, "can_create": editor.can_draft(request.membership)})
 
@@ -205,6 +208,8 @@ def procedure_detail(request, code, pk):
     return render(request, "procedures/staff_procedure.html", {
         "procedure": procedure, "versions": versions, "current": current,
         "title": resident_forms.text(shown.definition.get("title")) if shown else procedure.slug,
+        "department": Department.objects.filter(code=procedure.department_code).values_list("name", flat=True).first()
+        or procedure.department_code,
         "can_edit": editor.can_edit(request.membership, procedure),
         "can_publish": editor.can_publish(request.membership)})
 
