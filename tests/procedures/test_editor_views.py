@@ -212,3 +212,22 @@ def test_csrf_is_enforced(catalog, muni_a, departments):
     assert strict.post(f"{BASE}{jumin.pk}/retire/").status_code == 403
     assert jumin.current_version() is not None
     assert totp_now(device)
+
+
+def test_out_of_range_ids_are_404(admin, catalog, muni_a):
+    huge = "9" * 30
+    p = procedure(muni_a, "juminhyo-copy")
+    for path in (f"{huge}/", f"{p.pk}/versions/{huge}/", f"{p.pk}/versions/{huge}/preview/"):
+        assert admin.get(BASE + path).status_code == 404
+    assert admin.post(f"{BASE}{huge}/retire/").status_code == 404
+
+
+def test_basics_with_bad_values_are_refused(admin, catalog, muni_a):
+    where = new(admin, "basics-bad", "blank")
+    base = {"part": "basics", "title_ja": "名", "title_en": "n", "department": "shimin", "assurance": "login",
+            "fee_kind": "none"}
+    for changes in ({"department": "nowhere"}, {"assurance": "maybe"}, {"fee_kind": "fixed"},
+                    {"fee_kind": "fixed", "fee_yen": "-1"}, {"open_from": "2026-13-01"},
+                    {"open_from": "2026-05-01", "open_until": "2026-04-01"}, {"title_ja": ""}):
+        assert admin.post(where, dict(base, **changes)).status_code == 400, changes
+    assert only_version(muni_a, "basics-bad").definition["title"]["ja"] == "新しい手続"
