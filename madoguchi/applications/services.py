@@ -23,12 +23,12 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from madoguchi.audit.services import record
-from madoguchi.municipalities.tenancy import current_municipality, tenant
+from madoguchi.audit.services import record, record_many
+from madoguchi.municipalities.tenancy import CrossTenantWrite, current_municipality, tenant
 from madoguchi.procedures import definition as defn
 from madoguchi.procedures.models import ProcedureVersion
 
@@ -64,10 +64,13 @@ class Upload:
 
 @dataclass
 class Signed:
-    """A `sign` ceremony's result: the bytes it signed and the CMS."""
+    """A `sign` ceremony's result: the bytes it signed and the CMS (and, when the API took it
+    from its ceremony in this request, that ceremony's row, so the binding check need not
+    read it again)."""
 
     document: bytes
     cms: bytes
+    ceremony: object = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -273,17 +276,18 @@ def _check_signature(prepared: Prepared, person, signed: Signed | None) -> dict:
     signer = person_for_credential(CertificateRef.from_der(verified.chain[0])) if verified.chain else None
     if signer is None or signer.pk != person.pk:
         raise ApplicationError("wrong_signer", _("申請者本人の電子署名ではありません。"), status=403)
-    _check_binding(prepared, person, verified.ceremony, bytes(signed.cms))
+    _check_binding(prepared, person, verified.ceremony, bytes(signed.cms), taken=signed.ceremony)
     return {"sign": verified.as_dict()}
 
 
-def _check_binding(prepared: Prepared, person, binding, cms: bytes) -> None:
+def _check_binding(prepared: Prepared, person, binding, cms: bytes, taken=None) -> None:
     """The CMS must carry the binding (docs/ceremony.md) of a `sign` ceremony of this
     municipality's portal, opened over exactly this document, completed by this person
     with exactly this CMS. A CMS made for another ceremony, audience, document or
     municipality is refused here, whichever way it reached submit(); and a signed
     document already submitted is never submitted again (a second application from one
-    signature)."""
+    signature). `taken`: the ceremony row this request already read (and consumed), used
+    when it is the one the binding names; otherwise the row is read here."""
     from madoguchi.ceremonies.models import Ceremony
 
     municipality = prepared.version.municipality
@@ -292,8 +296,12 @@ def _check_binding(prepared: Prepared, person, binding, cms: bytes) -> None:
         raise refused
     digest = hashlib.sha256(prepared.document).hexdigest()
     with tenant(municipality):
-        ceremony = Ceremony.objects.filter(public_id=binding.ceremony_id, purpose=Ceremony.Purpose.SIGN).first()
-        if ceremony is None or bytes(ceremony.challenge) != binding.challenge \
+        if taken is not None and taken.public_id == binding.ceremony_id and taken.municipality_id == municipality.pk:
+            ceremony = taken
+        else:
+            ceremony = Ceremony.objects.filter(public_id=binding.ceremony_id, purpose=Ceremony.Purpose.SIGN).first()
+        if ceremony is None or ceremony.purpose != Ceremony.Purpose.SIGN \
+                or bytes(ceremony.challenge) != binding.challenge \
                 or ceremony.audience != binding.audience or ceremony.document_sha256 != digest \
                 or ceremony.status not in (Ceremony.Status.COMPLETED, Ceremony.Status.CONSUMED) \
                 or ceremony.person_id != person.pk or bytes(ceremony.signature or b"") != cms:
@@ -310,15 +318,21 @@ def _request_digest(prepared: Prepared) -> str:
 
 
 def _next_receipt(municipality, year: int) -> str:
-    try:
-        with transaction.atomic():
-            ReceiptCounter.objects.create(year=year, last=0)
-    except IntegrityError:
-        pass
-    counter = ReceiptCounter.objects.select_for_update().get(year=year)
-    counter.last += 1
-    counter.save(update_fields=["last"])
-    return f"{year}-{counter.last:07d}"
+    """The next 受付番号 of the municipality and year, in one statement: an upsert that
+    returns the new value (SQLite ≥ 3.35 and PostgreSQL). It row-locks the counter until
+    commit, so every submission of the municipality waits here: callers take it as late in
+    their transaction as they can."""
+    q = connection.ops.quote_name
+    table = q(ReceiptCounter._meta.db_table)
+    municipality_id, year_, last = (q(ReceiptCounter._meta.get_field(f).column)
+                                    for f in ("municipality", "year", "last"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({municipality_id}, {year_}, {last}) VALUES (%s, %s, 1) "
+            f"ON CONFLICT ({municipality_id}, {year_}) DO UPDATE SET {last} = {table}.{last} + 1 RETURNING {last}",
+            [municipality.pk, year])
+        value = cursor.fetchone()[0]
+    return f"{year}-{value:07d}"
 
 
 def _masked(data: dict, numbers: dict) -> dict:
@@ -334,6 +348,14 @@ def _aad(application, part: str) -> bytes:
 
 def _store(application, prepared: Prepared, signed: Signed | None, verification: dict, saved: list,
            keep_attachments: bool = False) -> None:
+    _fill(application, prepared, signed, verification)
+    application.snapshot_for_casework()  # department, applicant name and search columns (not the data)
+    application.save()
+    _store_parts(application, prepared, saved, keep_attachments=keep_attachments)
+
+
+def _fill(application, prepared: Prepared, signed: Signed | None, verification: dict) -> None:
+    """The row's own columns from a checked application (nothing written yet)."""
     assert application.municipality_id is not None  # the sealing binds to it
     application.data = _masked(prepared.data, prepared.numbers)
     application.document_sha256 = hashlib.sha256(prepared.document).hexdigest()
@@ -344,12 +366,30 @@ def _store(application, prepared: Prepared, signed: Signed | None, verification:
     application.signature = bytes(signed.cms) if signed else None
     application.verification = verification
     application.fee_yen = prepared.fee_yen
-    application.snapshot_for_casework()  # department, applicant name and search columns (not the data)
-    application.save()
-    IndividualNumber.objects.filter(application=application).delete()
+
+
+def _same_tenant(application) -> None:
+    """What TenantOwned.save checks, for rows written by bulk_create (which does not call save())."""
+    scope = current_municipality()
+    if scope is None or scope.pk != application.municipality_id:
+        raise CrossTenantWrite(f"rows of municipality {application.municipality_id} written in the scope of "
+                               f"{scope.pk if scope else None}")
+
+
+def _store_parts(application, prepared: Prepared, saved: list, *, keep_attachments: bool = False,
+                 new: bool = False) -> None:
+    """The sealed individual numbers (replaced; a `new` row has none to delete) and the
+    attachments (unless kept) of a saved row."""
+    _same_tenant(application)
+    if not new:
+        IndividualNumber.objects.filter(application=application).delete()
+    numbers = []
     for pointer, value in prepared.numbers.items():
         kid, sealed = mynumber.seal(value.encode(), _aad(application, pointer))
-        IndividualNumber.objects.create(application=application, pointer=pointer, key_id=kid, sealed=sealed)
+        numbers.append(IndividualNumber(municipality_id=application.municipality_id, application=application,
+                                        pointer=pointer, key_id=kid, sealed=sealed))
+    if numbers:
+        IndividualNumber.objects.bulk_create(numbers)
     for item in ([] if keep_attachments else prepared.attachments):
         name = default_storage.save(
             f"applications/{application.municipality.code}/{application.public_id}/{item['sha256']}",
@@ -367,27 +407,69 @@ def _actor(role: str, actor) -> tuple:
     return None, ""
 
 
+@dataclass(frozen=True)
+class _Step:
+    """One transition to write: from, to, the acting role and actor, a comment, signed."""
+
+    source: str
+    target: str
+    role: str
+    actor: object = None
+    comment: str = ""
+    signed: bool = False
+
+
 def _move(application, source: str, target: str, role: str, actor=None, comment: str = "", signed: bool = False):
     """Writes one transition: the status, the history, an audit event and a notice."""
-    audit_actor, actor_id = _actor(role, actor)
     application.status = target
     application.save(update_fields=["status", "updated_at"])
-    ApplicationEvent.objects.create(application=application, from_status=source, to_status=target, role=role,
-                                    actor_id=actor_id, comment=comment, signed=signed)
-    Notice.objects.create(person=application.person, application=application, kind=target)
-    record(f"applications.{target}", actor=audit_actor, obj=application, data={
-        "procedure": application.procedure.slug, "version": application.version.number,
-        "receipt": application.receipt_number, "from": source, "to": target, "role": role, "signed": signed})
+    steps = [_Step(source, target, role, actor, comment, signed)]
+    _history(application, steps)
+    _audit(application, steps)
+
+
+def _submission_steps(prepared: Prepared, person, signed: Signed | None) -> list[_Step]:
+    """A submission's transitions: draft → submitted, then → payment required when a fee is due."""
+    steps = [_Step(Status.DRAFT, Status.SUBMITTED, Role.RESIDENT, person, signed=signed is not None)]
+    if prepared.fee_yen > 0:
+        steps.append(_Step(Status.SUBMITTED, Status.PAYMENT_REQUIRED, Role.SYSTEM))
+    return steps
+
+
+def _history(application, steps: list[_Step], *, pending_attachments: bool | None = None) -> None:
+    """The status history rows and the resident's notices of transitions (one INSERT each,
+    however many), the document each issues (a task, committed with them) and the 無害化 of
+    new attachments. The row's status is the caller's to save. `pending_attachments`: whether
+    the caller knows the application has attachments waiting to be sanitised (None: look)."""
+    _same_tenant(application)
+    ApplicationEvent.objects.bulk_create([
+        ApplicationEvent(municipality_id=application.municipality_id, application=application, from_status=s.source,
+                         to_status=s.target, role=s.role, actor_id=_actor(s.role, s.actor)[1], comment=s.comment,
+                         signed=s.signed) for s in steps])
+    Notice.objects.bulk_create([Notice(municipality_id=application.municipality_id, person_id=application.person_id,
+                                       application=application, kind=s.target) for s in steps])
     from madoguchi.documents.services import after_transition  # the receipt / decision document (issue 9)
 
-    after_transition(application, target)
-    if target in (Status.SUBMITTED, Status.RESUBMITTED):
-        _queue_sanitisation(application)
+    for s in steps:
+        after_transition(application, s.target)
+    if any(s.target in (Status.SUBMITTED, Status.RESUBMITTED) for s in steps):
+        _queue_sanitisation(application, pending_attachments)
 
 
-def _queue_sanitisation(application) -> None:
+def _audit(application, steps: list[_Step]) -> None:
+    """One audit event per transition (references only), appended under one lock of the
+    chain's head: call it last in the transaction, so that lock is held the shortest."""
+    record_many([dict(action=f"applications.{s.target}", actor=_actor(s.role, s.actor)[0], obj=application, data={
+        "procedure": application.procedure.slug, "version": application.version.number,
+        "receipt": application.receipt_number, "from": s.source, "to": s.target, "role": s.role, "signed": s.signed})
+        for s in steps])
+
+
+def _queue_sanitisation(application, pending: bool | None = None) -> None:
     """無害化 of new attachments by the Tasks worker, once the submission has committed."""
-    if application.attachments.filter(sanitisation=Attachment.Sanitisation.PENDING).exists():
+    if pending is None:
+        pending = application.attachments.filter(sanitisation=Attachment.Sanitisation.PENDING).exists()
+    if pending:
         from .tasks import sanitise_application_attachments
 
         ids = (application.municipality_id, application.pk)
@@ -408,20 +490,25 @@ def submit(version: ProcedureVersion, person, data, *, idempotency_key: str, upl
         if replay is not None:
             return replay, False
         verification = _check_signature(prepared, person, signed)
+        steps = _submission_steps(prepared, person, signed)
         saved: list[str] = []
         try:
             with transaction.atomic():
                 application = Application(
-                    municipality=municipality, person=person, procedure=version.procedure, version=version, status=Status.SUBMITTED,
-                    idempotency_key=idempotency_key, dedup_key=prepared.dedup_key,
+                    municipality=municipality, person=person, procedure=version.procedure, version=version,
+                    status=steps[-1].target, idempotency_key=idempotency_key, dedup_key=prepared.dedup_key,
                     household_id=prepared.household_id, submitted_at=timezone.now(),
                 )
-                application.receipt_number = _next_receipt(municipality, today_in_japan().year)
                 application.request_digest = _request_digest(prepared)
-                _store(application, prepared, signed, verification, saved)
-                _move(application, Status.DRAFT, Status.SUBMITTED, Role.RESIDENT, person, signed=signed is not None)
-                if prepared.fee_yen > 0:
-                    _move(application, Status.SUBMITTED, Status.PAYMENT_REQUIRED, Role.SYSTEM)
+                _fill(application, prepared, signed, verification)
+                # The row needs its 受付番号 to be inserted: the counter's lock is held from here.
+                application.receipt_number = _next_receipt(municipality, today_in_japan().year)
+                application.snapshot_for_casework()  # department, applicant name and search columns
+                application.save()
+                _store_parts(application, prepared, saved, new=True)
+                # The attachments just stored are all waiting for 無害化.
+                _history(application, steps, pending_attachments=bool(prepared.attachments))
+                _audit(application, steps)
         except IntegrityError:
             _delete_files(saved)
             replay = _replay(person, idempotency_key, prepared)
@@ -617,19 +704,50 @@ def draft_data(draft: Application) -> dict:
     return json.loads(signed_document(draft))["data"]
 
 
+def _share_relations(application: Application, person=None, like: Application | None = None) -> Application:
+    """Fills the related-object caches of `application` from objects already in hand (the
+    same rows by id), so the checks and the writes below do not read them again: `like`'s
+    (an earlier copy of the same row), the person's, and the version's own procedure and
+    municipality from the application's."""
+    def cached(obj, name):
+        if obj is None:
+            return None
+        f = obj._meta.get_field(name)
+        return f.get_cached_value(obj) if f.is_cached(obj) else None
+
+    for name in ("municipality", "version", "procedure", "person"):
+        f = Application._meta.get_field(name)
+        found = cached(like, name)
+        if found is None and name == "person" and person is not None:
+            found = person
+        if found is not None and not f.is_cached(application) and found.pk == getattr(application, f.attname):
+            f.set_cached_value(application, found)
+    version = cached(application, "version")
+    if version is not None:
+        for name in ("procedure", "municipality"):
+            found, f = cached(application, name), version._meta.get_field(name)
+            if found is not None and not f.is_cached(version) and found.pk == getattr(version, f.attname):
+                f.set_cached_value(version, found)
+    return application
+
+
 def submit_draft(draft: Application, person, *, signed: Signed | None = None,
                  today: dt.date | None = None, idempotency_key: str | None = None,
-                 _key_checked: bool = False) -> tuple[Application, bool]:
+                 _key_checked: bool = False, _fresh: bool = False) -> tuple[Application, bool]:
     """Submits a draft from its own document; a repeated call returns the submitted
     application (created False). An `idempotency_key` (the API's) becomes the
-    application's: the same key on another application is a conflict."""
+    application's: the same key on another application is a conflict. `_fresh`: the
+    caller read `draft` in this request with its version, procedure and municipality
+    (it is read again, locked, before anything is written)."""
     if idempotency_key is not None and (not isinstance(idempotency_key, str)
                                         or not IDEMPOTENCY_KEY.match(idempotency_key)):
         raise ApplicationError("invalid_idempotency_key", _("申請の識別子が正しくありません。"))
     with tenant(draft.municipality):
-        draft = Application.objects.select_related("municipality", "version__procedure").get(pk=draft.pk)
+        if not _fresh:
+            draft = Application.objects.select_related("municipality", "version__procedure").get(pk=draft.pk)
         if draft.person_id != person.pk:
             raise ApplicationError("not_found", _("この申請はありません。"), status=404)
+        _share_relations(draft, person)
         if idempotency_key is not None and not _key_checked:
             _key_conflict(person, idempotency_key, draft)
         if draft.status != Status.DRAFT:
@@ -643,20 +761,31 @@ def submit_draft(draft: Application, person, *, signed: Signed | None = None,
         if prepared.document != document:
             raise ApplicationError("changed", _("申請内容を確認し直してください。"), status=409)
         verification = _check_signature(prepared, person, signed)
+        steps = _submission_steps(prepared, person, signed)
         try:
             with transaction.atomic():
-                draft = Application.objects.select_for_update().get(pk=draft.pk)
+                read = draft
+                draft = _share_relations(Application.objects.select_for_update().get(pk=draft.pk), person, like=read)
                 if draft.status != Status.DRAFT:
                     return draft, False
+                if draft.document_sha256 != hashlib.sha256(document).hexdigest():
+                    # Saved again since it was read and checked: what was signed is not the draft now.
+                    raise ApplicationError("changed", _("申請内容を確認し直してください。"), status=409)
                 draft.dedup_key, draft.household_id = prepared.dedup_key, prepared.household_id
                 if idempotency_key is not None:
                     draft.idempotency_key = idempotency_key
                 draft.submitted_at = timezone.now()
+                _fill(draft, prepared, signed, verification)
+                # The draft's sealed individual numbers and its attachments stay as they are:
+                # its document (which holds both) is byte for byte the one checked and signed.
+                _history(draft, steps, pending_attachments=None if prepared.attachments else False)
+                draft.status = steps[-1].target
+                # The two per-municipality locks (the 受付番号 counter, then the audit chain's
+                # head) are taken last: every submission of the municipality waits on them.
                 draft.receipt_number = _next_receipt(draft.municipality, today_in_japan().year)
-                _store(draft, prepared, signed, verification, [], keep_attachments=True)
-                _move(draft, Status.DRAFT, Status.SUBMITTED, Role.RESIDENT, person, signed=signed is not None)
-                if prepared.fee_yen > 0:
-                    _move(draft, Status.SUBMITTED, Status.PAYMENT_REQUIRED, Role.SYSTEM)
+                draft.snapshot_for_casework()  # department, applicant name and search columns (not the data)
+                draft.save()
+                _audit(draft, steps)
         except IntegrityError:
             if idempotency_key is not None:
                 _key_conflict(person, idempotency_key, draft)
@@ -826,7 +955,7 @@ def _signed_by_ceremony(draft: Application, ceremony_id, poll_token) -> Signed:
     document = signed_document(draft)
     if ceremony.purpose != "sign" or ceremony.document_sha256 != hashlib.sha256(document).hexdigest():
         raise ApplicationError("signature_mismatch", _("署名された内容が申請内容と一致しません。"))
-    return Signed(document=document, cms=bytes(ceremony.signature))
+    return Signed(document=document, cms=bytes(ceremony.signature), ceremony=ceremony)
 
 
 def submit_draft_signed(draft: Application, person, *, idempotency_key, ceremony_id=None,
@@ -844,7 +973,8 @@ def submit_draft_signed(draft: Application, person, *, idempotency_key, ceremony
         signed = None
         if draft.version.definition["assurance"] == "signature":
             signed = _signed_by_ceremony(draft, ceremony_id, poll_token)
-        return submit_draft(draft, person, signed=signed, idempotency_key=idempotency_key, _key_checked=True)
+        return submit_draft(draft, person, signed=signed, idempotency_key=idempotency_key, _key_checked=True,
+                            _fresh=True)
 
 
 def resubmit_correction_signed(application: Application, person, *, ceremony_id=None,

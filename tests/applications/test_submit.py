@@ -143,7 +143,8 @@ def test_a_crash_midway_leaves_nothing(catalog_a, taro, settings, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "_move", boom)  # after the row, numbers and files are written
+    # The last step (the audit events): after the row, numbers, files, history, notices and tasks are written.
+    monkeypatch.setattr(services, "_audit", boom)
     with pytest.raises(RuntimeError):
         submit(version_of(catalog_a, "risai-shoumei"), taro, RISAI, idempotency_key=key(),
                uploads=[Upload("p.png", PNG)])
