@@ -70,7 +70,7 @@ def test_return_for_correction_and_approve(server, browser, shimin_reviewer):
     staff.locator("[name=otp_token]").fill(totp_code(secret))
     staff.locator("form button[type=submit]").last.click()
     staff.wait_for_url(re.compile(rf"/{CODE}/staff/$"))
-    staff.get_by_role("link", name="申請の一覧").click()
+    staff.get_by_role("link", name="申請の一覧", exact=True).click()
     staff.wait_for_url(re.compile(rf"/{CODE}/staff/applications/$"))
     assert receipt in staff.locator("main").inner_text()
     assert "窓口　太郎" in staff.locator("main").inner_text()
