@@ -186,3 +186,36 @@ def test_the_demo_has_every_department_the_catalog_routes_to():
 
     demo = {code for code, _ in DEMO_MUNICIPALITIES[0]["departments"]}
     assert {d["department"] for d in editor.catalog_definitions().values()} <= demo
+
+
+def test_an_application_keeps_the_version_it_was_made_on(muni_a, admin, settings, tmp_path):
+    import datetime as dt
+
+    from madoguchi.applications.models import Application
+    from madoguchi.applications.services import submit
+    from madoguchi.identity.models import Person
+    from madoguchi.residents.models import ResidentRecord
+
+    settings.MEDIA_ROOT = tmp_path
+    for code in ("toshokan",):
+        Department.unscoped.get_or_create(municipality=muni_a, code=code, defaults={"name": code})
+    install_catalog(muni_a)
+    with tenant(muni_a):
+        first = Procedure.objects.get(slug="toshokan-riyou").current_version()
+    person = Person.objects.create(verified_name="窓口　太郎", verified_birth_date=dt.date(1980, 4, 1), verified_sex="1",
+                                   verified_address="東京都窓口市本町一丁目1番1号", verified_at=dt.datetime.now(dt.UTC))
+    ResidentRecord.unscoped.create(municipality=muni_a, resident_number="100001", name="窓口　太郎",
+                                   birth_date=dt.date(1980, 4, 1), sex="1", address="東京都窓口市本町一丁目1番1号",
+                                   household_id="H1", is_household_head=True)
+    data = {"applicant_name": "窓口　太郎", "applicant_name_kana": "まどぐち たろう", "applicant_birth_date": "1980-04-01",
+            "applicant_address": "東京都窓口市本町一丁目1番1号", "relation": "resident", "notify_by": "none"}
+    application, created = submit(first, person, data, idempotency_key="k" * 32)
+    assert created
+    draft = editor.new_version_from(first, admin)
+    changed = dict(draft.definition, title={"ja": "図書館 利用登録（新）", "en": "Library card (new)"})
+    editor.publish(editor.update_draft(draft, admin, changed), admin)
+    with tenant(muni_a):
+        application = Application.objects.select_related("version").get(pk=application.pk)
+    assert application.version_id == first.pk and application.version.status == "retired"
+    assert application.version.definition["title"]["ja"] == "図書館 利用登録"
+    assert application.version.definition_sha256 == first.definition_sha256
