@@ -855,7 +855,10 @@ def published(slug) -> ProcedureVersion:
     """The current published version of a procedure of the municipality in scope."""
     from madoguchi.procedures.models import Procedure
 
-    procedure = Procedure.objects.filter(slug=slug).first() if isinstance(slug, str) and len(slug) <= 63 else None
+    # The definitions' slug pattern (metaschema.json): anything else names no procedure (and a
+    # NUL would be an error of PostgreSQL's, not a 404).
+    ok = isinstance(slug, str) and re.fullmatch(r"[a-z0-9][a-z0-9-]{1,62}", slug) is not None
+    procedure = Procedure.objects.filter(slug=slug).first() if ok else None
     version = procedure.current_version() if procedure is not None else None
     if version is None:
         raise ApplicationError("not_found", _("この手続はありません。"), status=404)
