@@ -238,8 +238,15 @@ def _attachment_response(request, public_id, attachment_id, inline: bool):
     item = services.attachment_of(application, attachment_id)
     if inline and item.content_type not in services.PREVIEWABLE:
         raise Http404("no preview for this type")
-    response = FileResponse(default_storage.open(item.file.name), as_attachment=not inline, filename=item.name,
-                            content_type=item.content_type)
+    # Staff open only the sanitised copy (無害化, applications/sanitise.py), never the
+    # resident's original as it came from the internet.
+    if item.sanitisation != item.Sanitisation.CLEAN or not item.sanitised_file:
+        message = (_("この添付書類は無害化できなかったため、開けません。申請者に補正を依頼してください。")
+                   if item.sanitisation == item.Sanitisation.REJECTED
+                   else _("この添付書類は無害化の処理中です。しばらくしてから開いてください。"))
+        return HttpResponse(message, status=409, content_type="text/plain; charset=utf-8")
+    response = FileResponse(default_storage.open(item.sanitised_file.name), as_attachment=not inline,
+                            filename=item.name, content_type=item.content_type)
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     if inline:

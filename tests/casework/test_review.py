@@ -185,22 +185,63 @@ def test_individual_numbers_masked_and_revealed_with_an_audit_event(catalog_a, p
         .status_code == 404  # another department
 
 
+def real_png(text: str = "") -> bytes:
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    if text:
+        info.add_text("Comment", text)
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (0, 128, 0)).save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
 def test_attachments_preview_and_download_check_permission(catalog_a, taro, staff):
+    from madoguchi.applications.tasks import sanitise_pending
+
+    original = real_png("撮影場所のメモ")
     application, _ = submit(version_of(catalog_a, "risai-shoumei"), taro, RISAI, idempotency_key=key(),
-                            uploads=[Upload("写真.png", PNG)])
+                            uploads=[Upload("写真.png", original)])
     with tenant(catalog_a):
         attachment = application.attachments.get()
     client = staff("kikikanri").client
+    # Before 無害化 nothing is opened: the page says so and the download is refused.
+    page = client.get(url(application)).content.decode()
+    assert "無害化待ち" in page and "attachment-preview" not in page
+    waiting = client.get(url(application, f"attachments/{attachment.pk}/"))
+    assert waiting.status_code == 409 and "無害化の処理中" in waiting.content.decode()
+
+    assert sanitise_pending(catalog_a) == {"clean": 1, "rejected": 0}
     page = client.get(url(application)).content.decode()
     assert re.search(r'<img class="attachment-preview" src="[^"]+/preview/"', page)
     download = client.get(url(application, f"attachments/{attachment.pk}/"))
-    assert download.status_code == 200 and b"".join(download.streaming_content) == PNG
+    assert download.status_code == 200
+    served = b"".join(download.streaming_content)
+    assert served != original and served.startswith(b"\x89PNG") and "撮影場所".encode() not in served
     assert "attachment" in download["Content-Disposition"] and download["X-Content-Type-Options"] == "nosniff"
     preview = client.get(url(application, f"attachments/{attachment.pk}/preview/"))
     assert preview.status_code == 200 and preview["Content-Type"] == "image/png"
     assert "sandbox" in preview["Content-Security-Policy"]
     assert client.get(url(application, f"attachments/{attachment.pk + 999}/")).status_code == 404
     assert staff("reviewer").client.get(url(application, f"attachments/{attachment.pk}/")).status_code == 404
+
+
+def test_a_rejected_attachment_is_never_served(catalog_a, taro, staff):
+    from madoguchi.applications.tasks import sanitise_pending
+
+    application, _ = submit(version_of(catalog_a, "risai-shoumei"), taro, RISAI, idempotency_key=key(),
+                            uploads=[Upload("壊れた.png", PNG)])  # a PNG signature and nothing readable
+    assert sanitise_pending(catalog_a) == {"clean": 0, "rejected": 1}
+    with tenant(catalog_a):
+        attachment = application.attachments.get()
+    client = staff("kikikanri").client
+    page = client.get(url(application)).content.decode()
+    assert "無害化できず" in page and "not a readable PNG" in page and "attachment-preview" not in page
+    for path in (f"attachments/{attachment.pk}/", f"attachments/{attachment.pk}/preview/"):
+        refused = client.get(url(application, path))
+        assert refused.status_code == 409 and "補正を依頼" in refused.content.decode()
 
 
 def test_individual_number_never_in_the_search_columns(catalog_a, pki, taro):
