@@ -113,6 +113,20 @@ def scan_postgres(url: str, needles: set[str]) -> list[str]:
         return scan_rows(url.rsplit("/", 1)[-1], cursor, tables, needles, lambda t: '"' + t.replace('"', '""') + '"')
 
 
+# Servers' PostgreSQL databases are dropped when their module ends (tests/server.py
+# fresh_database_url); the drop scans each one first and keeps the outcome here, in the
+# pytest process, for the last test: {database name: [hits]}.
+DROPPED_DATABASES: dict[str, list[str]] = {}
+
+
+def scan_before_drop(url: str) -> None:
+    try:
+        hits = scan_postgres(url, set(DEMO_INDIVIDUAL_NUMBERS))
+    except Exception as exc:  # an unreadable database is itself reported, never skipped
+        hits = [f"{url.rsplit('/', 1)[-1]}: could not be scanned ({exc.__class__.__name__}: {exc})"]
+    DROPPED_DATABASES[url.rsplit("/", 1)[-1]] = hits
+
+
 def scan_django(connection, needles: set[str]) -> list[str]:
     """The suite's own database, through Django's connection (SQLite or PostgreSQL)."""
     with connection.cursor() as cursor:

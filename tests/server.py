@@ -108,11 +108,16 @@ def fresh_database_url(name_hint: str) -> tuple[str | None, callable]:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
 
+    database_url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
+
     def drop():
+        from tests.individual_numbers import scan_before_drop
+
+        scan_before_drop(database_url)  # for the after-the-suite scan (tests/last)
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", "")), drop
+    return database_url, drop
 
 
 def totp_code(secret_b32: str) -> str:

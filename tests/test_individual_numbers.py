@@ -1,6 +1,7 @@
 """The individual-number scanner finds what is planted, and leaves the sealed column alone."""
 
 import json
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -66,3 +67,24 @@ def test_the_suite_database_is_clean_now():
     from django.db import connection
 
     assert scan_django(connection, set(DEMO_INDIVIDUAL_NUMBERS)) == []
+
+
+@pytest.mark.skipif(not os.environ.get("MADOGUCHI_DATABASE_URL", "").startswith("postgres"),
+                    reason="servers get their own databases only on PostgreSQL")
+def test_a_server_database_is_scanned_before_it_is_dropped():
+    import psycopg
+
+    from tests.individual_numbers import DROPPED_DATABASES
+    from tests.server import fresh_database_url
+
+    url, drop = fresh_database_url("scan")
+    planted = DEMO_INDIVIDUAL_NUMBERS[3]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE note (body text)")
+        conn.execute("INSERT INTO note VALUES (%s)", (f"番号 {planted[:4]}-{planted[4:8]}-{planted[8:]}",))
+    name = url.rsplit("/", 1)[-1]
+    try:
+        drop()
+        assert DROPPED_DATABASES[name] and "note" in DROPPED_DATABASES[name][0]
+    finally:
+        DROPPED_DATABASES.pop(name, None)  # planted on purpose: not a finding of the suite

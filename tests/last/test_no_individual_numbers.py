@@ -4,14 +4,14 @@ database column outside the sealed one (issue #7, item 12). Ordered last by conf
 Reached: every `*.log` under the session's temporary directory (each tests/server.py server
 logs to `<data dir>/server.log` there), the text files in test-artifacts/, every SQLite
 database under the session's temporary directory (the servers' databases on SQLite), and the
-suite's own database. A server's PostgreSQL database is dropped with its module; a module
-that enters numbers scans its own server before that (tests/browser/test_procedures_end_to_end.py).
+suite's own database. A server's PostgreSQL database is dropped with its module: the drop
+scans it first (tests/server.py), and what it found is checked here.
 """
 
 from pathlib import Path
 
 from tests.individual_numbers import (
-    DEMO_INDIVIDUAL_NUMBERS, card_numbers, scan_django, scan_files, scan_sqlite,
+    DEMO_INDIVIDUAL_NUMBERS, DROPPED_DATABASES, card_numbers, scan_django, scan_files, scan_sqlite,
 )
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -29,4 +29,5 @@ def test_no_demo_individual_number_outside_the_sealed_column(db, tmp_path_factor
     for database in sorted(base.rglob("*.sqlite3")):
         hits += scan_sqlite(database, needles)
     hits += scan_django(connection, needles)
+    hits += [hit for found in DROPPED_DATABASES.values() for hit in found]
     assert hits == []
