@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass, field
 
@@ -182,6 +183,17 @@ def _verify_sig(cert: x509.Certificate, sig_alg: str, hash_name: str, signature:
     return True
 
 
+@functools.lru_cache(maxsize=4096)
+def _facts(der: bytes) -> facts_mod.SignatureFacts | None:
+    """The four facts of a signer certificate, a function of its bytes alone (immutable),
+    so kept per certificate: a resident signs many documents with one card. Nothing about
+    validity or revocation is cached here (the validator judges those at every call)."""
+    try:
+        return facts_mod.from_certificate(x509.load_der_x509_certificate(der))
+    except PKIError:
+        return None
+
+
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError, UnicodeDecodeError)
 
 
@@ -291,10 +303,7 @@ def _verify_detached(signature: bytes, content: bytes | None, validator: Validat
                                   "does not verify", chain=(signer_der,), **common)
     result = validator.validate(signer_der, "sign", at)
     chain = (signer_der,) + ((result.anchor.der,) if result.anchor else ())
-    try:
-        four = facts_mod.from_certificate(signer)
-    except PKIError:
-        four = None
+    four = _facts(signer_der)
     return VerificationRecord(verdict=result.verdict, log=result.log, chain=chain,
                               revocation=result.revocation.as_dict() if result.revocation else None,
                               facts=four, certificate=result, **common)
