@@ -5,7 +5,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from madoguchi.applications.services import Signed, prepare
 from madoguchi.pki import cms
 from madoguchi.pki.verify import ceremony_attribute
 
@@ -20,6 +19,10 @@ def sign(card, version, person, data, uploads=(), ceremony_id=None, challenge=b"
     Without a ceremony_id a real `sign` ceremony of the version's municipality is opened over
     the document's digest and completed with the CMS (as the card client does), since
     submit() checks the CMS's binding against it; with one, the CMS names that (fake) one."""
+    # Imported here: this module's number helpers serve processes without Django set up
+    # (tests/individual_numbers.py in a benchmark's database drop).
+    from madoguchi.applications.services import Signed, prepare
+
     document = document if document is not None else prepare(version, person, data, uploads).document
     audience = audience or f"{version.municipality.code}:portal"
     if ceremony_id is not None:
