@@ -12,6 +12,11 @@ each draft's creation, its `prepare` and `sign` requests, and the card client's 
 (fetching the ceremony, making the CMS with the demo card's key in-process, completing it)
 — a resident's phone does those one at a time, seconds apart.
 
+Besides rates and latencies, a run reports the CPU each submission of the closed loop cost
+in the server's processes, in the PostgreSQL backends serving its database, and in this
+load generator (user + system time from /proc), with the load average: on a shared machine
+those figures, not the rate alone, tell what a dedicated one would do.
+
 The server runs as `madoguchi serve` (gunicorn) on PostgreSQL (the application's role, as
 `make test` sets it up; SQLite with --sqlite). Requests come from many loopback addresses
 so the per-address limits stay on; the per-resident limit (MADOGUCHI_APPLICATION_API_RATE,
@@ -27,6 +32,7 @@ import datetime as dt
 import hashlib
 import http.client
 import json
+import os
 import re
 import secrets
 import statistics
@@ -241,6 +247,61 @@ def steady(resident: Resident, signed: list[dict], rate: float, workers: int = 3
     return latencies, errors, achieved
 
 
+class CpuMeter:
+    """CPU seconds (user + system, from /proc) of the server's processes (gunicorn's master
+    and workers) and of the PostgreSQL backends serving its database, so a run says where
+    a submission's CPU goes: the server, the database, the load generator (this process)."""
+
+    def __init__(self, server_pid: int, database_url: str | None):
+        self.server_pid, self.database_url = server_pid, database_url
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def _cpu(self, pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / self.tick  # utime, stime
+
+    def _tree(self) -> set[int]:
+        parents = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+        found, todo = {self.server_pid}, [self.server_pid]
+        while todo:
+            parent = todo.pop()
+            for pid, ppid in parents.items():
+                if ppid == parent and pid not in found:
+                    found.add(pid)
+                    todo.append(pid)
+        return found
+
+    def _backends(self) -> set[int]:
+        if not self.database_url:
+            return set()
+        import psycopg
+
+        with psycopg.connect(self.database_url) as conn:
+            rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                "AND pid <> pg_backend_pid()").fetchall()
+        return {r[0] for r in rows}
+
+    def snapshot(self) -> dict:
+        server, backends = self._tree(), self._backends()
+        return {"server": {p: self._cpu(p) for p in server}, "database": {p: self._cpu(p) for p in backends},
+                "client": time.process_time()}
+
+    @staticmethod
+    def spent(before: dict, after: dict) -> dict:
+        out = {"client": after["client"] - before["client"]}
+        for part in ("server", "database"):
+            out[part] = sum(v - before[part].get(p, 0.0) for p, v in after[part].items())
+        return out
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
@@ -268,7 +329,10 @@ def main() -> int:
             signed = presign(resident, args.count + steady_count, args.concurrency)
             making = time.monotonic() - made
             throughput(resident, warm, args.concurrency)  # warm up every worker and thread
+            meter = CpuMeter(server.process.pid, database_url)
+            before = meter.snapshot()
             rate, latencies, errors = throughput(resident, signed[:args.count], args.concurrency)
+            cpu = CpuMeter.spent(before, meter.snapshot())
             time.sleep(1)
             s_latencies, s_errors, achieved = steady(resident, signed[args.count:], args.steady_rate)
             baseline = trivial_rate(port, 10, args.concurrency)
@@ -284,6 +348,10 @@ def main() -> int:
           f"p50 {pct(s_latencies, 50):.0f} ms, p99 {pct(s_latencies, 99):.0f} ms, "
           f"max {max(s_latencies) * 1000:.0f} ms; achieved {achieved:.1f}/s")
     print(f"trivial endpoint /livez, same server: {baseline:7.1f} /s  (ratio {rate / baseline:.3f})")
+    n = len(latencies)
+    print(f"CPU per submission in the closed loop: server {cpu['server'] / n * 1000:.1f} ms, "
+          f"PostgreSQL backends {cpu['database'] / n * 1000:.1f} ms, load generator {cpu['client'] / n * 1000:.1f} ms; "
+          f"load average {os.getloadavg()[0]:.1f} (other processes share the cores)")
     print(f"untimed preparation: {len(signed) + len(warm)} drafts made, prepared, signed in {making:.0f} s; "
           f"database: {'SQLite' if args.sqlite else 'PostgreSQL'}; gunicorn {args.workers} workers; "
           f"mean {statistics.mean(latencies) * 1000:.0f} ms")
