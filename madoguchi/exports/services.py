@@ -26,11 +26,13 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from madoguchi.applications import mynumber
 from madoguchi.applications import services as applications
 from madoguchi.applications.models import Application, IndividualNumber
 from madoguchi.applications.statemachine import Status
@@ -230,8 +232,10 @@ def run(export: Export) -> Export:
         tmp_dir = settings.DATA_DIR / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp_path = tempfile.mkstemp(dir=tmp_dir, prefix="export-", suffix="." + export.extension)
+        sealed = export.kind == Export.Kind.MYNUMBER
+        memory = io.BytesIO() if sealed else None  # individual numbers never touch the disk in clear
         try:
-            with os.fdopen(fd, "wb") as out:
+            with (_Kept(memory) if sealed else os.fdopen(fd, "wb")) as out:
                 writer = _Writer(export.format, header, out)
                 for receipt, values in rows:
                     if encoding:
@@ -254,15 +258,22 @@ def run(export: Export) -> Export:
                 _progress(export, done=done, problems=problems)
                 return _fail(export, "unencodable", _("%(encoding)sで表せない文字が%(n)s箇所あります。") % {
                     "encoding": "Shift_JIS（cp932）", "n": f"{problem_count:,}"}, count=problem_count)
-            digest = hashlib.sha256()
-            with open(tmp_path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-            size = os.path.getsize(tmp_path)
-            with open(tmp_path, "rb") as fh:
-                name = default_storage.save(f"exports/{municipality.code}/{export.public_id}.{export.extension}",
-                                            File(fh))
+            target = f"exports/{municipality.code}/{export.public_id}.{export.extension}"
+            if sealed:
+                content = memory.getvalue()
+                digest, size = hashlib.sha256(content), len(content)
+                name = default_storage.save(target + ".sealed", ContentFile(seal_file(export, content)))
+            else:
+                digest = hashlib.sha256()
+                with open(tmp_path, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        digest.update(block)
+                size = os.path.getsize(tmp_path)
+                with open(tmp_path, "rb") as fh:
+                    name = default_storage.save(target, File(fh))
         finally:
+            if sealed:
+                os.close(fd)
             try:
                 os.unlink(tmp_path)
             except OSError:
@@ -277,6 +288,47 @@ def run(export: Export) -> Export:
 
             expire_exports.using(run_after=expires + dt.timedelta(seconds=5)).enqueue()
         return export
+
+
+class _Kept:
+    """A context manager over an in-memory file that leaves it open (the sealed export
+    reads it after the writer is done)."""
+
+    def __init__(self, buffer):
+        self.buffer = buffer
+
+    def __enter__(self):
+        return self.buffer
+
+    def __exit__(self, *exc):
+        return False
+
+
+# A My Number export file is stored sealed (AES-256-GCM with the individual-number keys,
+# applications/mynumber.py) and opened only to be downloaded: MAGIC, key id, NUL, blob.
+SEALED_MAGIC = b"madoguchi-sealed-export-v1\0"
+
+
+def _export_aad(export: Export) -> bytes:
+    return f"export:{export.municipality.code}:{export.public_id}".encode()
+
+
+def seal_file(export: Export, content: bytes) -> bytes:
+    kid, blob = mynumber.seal(content, _export_aad(export))
+    return SEALED_MAGIC + kid.encode() + b"\0" + blob
+
+
+def open_file(export: Export) -> bytes | None:
+    """The file's content for a download of a sealed export (None for an ordinary export,
+    which is streamed from storage as it is)."""
+    if not export.file.endswith(".sealed"):
+        return None
+    with default_storage.open(export.file) as fh:
+        stored = fh.read()
+    if not stored.startswith(SEALED_MAGIC):
+        raise ValueError("not a sealed export")
+    kid, _, blob = stored[len(SEALED_MAGIC):].partition(b"\0")
+    return mynumber.unseal(kid.decode(), blob, _export_aad(export))
 
 
 def _fail(export: Export, code: str, message: str, count: int | None = None) -> Export:
@@ -297,9 +349,11 @@ def is_available(export: Export) -> bool:
 
 
 def expire(municipality, now: dt.datetime | None = None) -> int:
-    """Deletes the files of finished exports past their time; each is an audit event."""
+    """Deletes the files of finished exports past their time; each is an audit event.
+    Also fails exports left "running" by a worker that stopped midway (abandoned())."""
     now = now or timezone.now()
     count = 0
+    abandoned(municipality, now)
     with tenant(municipality):
         for export in Export.objects.filter(state=Export.State.DONE, expires_at__lte=now):
             with transaction.atomic():
@@ -310,5 +364,20 @@ def expire(municipality, now: dt.datetime | None = None) -> int:
                         pass
                 _progress(export, state=Export.State.EXPIRED, file="")
                 record("exports.expired", obj=export, data={"sha256": export.sha256})
+            count += 1
+    return count
+
+
+def abandoned(municipality, now: dt.datetime | None = None) -> int:
+    """Exports "running" for longer than EXPORT_STALE_MINUTES were left by a worker that
+    stopped (killed, machine restarted): they are marked failed, so the page stops
+    polling and says to ask again. A finished export runs in seconds to minutes."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(minutes=settings.EXPORT_STALE_MINUTES)
+    count = 0
+    with tenant(municipality):
+        for export in Export.objects.filter(state=Export.State.RUNNING, started_at__lt=cutoff):
+            with transaction.atomic():
+                _fail(export, "abandoned", _("出力の作成が途中で止まりました。もう一度依頼してください。"))
             count += 1
     return count

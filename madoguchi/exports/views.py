@@ -1,5 +1,6 @@
 """Back-office pages of exports: request (with filters), progress (htmx polling), download."""
 
+import io
 import uuid
 
 from django.conf import settings
@@ -113,7 +114,9 @@ def export_download(request, code, public_id):
     if not services.is_available(export) or not export.file:
         raise Http404
     services.downloaded(export, request.user)
-    response = FileResponse(default_storage.open(export.file), as_attachment=True, filename=export.filename(),
+    opened = services.open_file(export)  # a My Number export is stored sealed
+    content = io.BytesIO(opened) if opened is not None else default_storage.open(export.file)
+    response = FileResponse(content, as_attachment=True, filename=export.filename(),
                             content_type=CONTENT_TYPES[export.format])
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"

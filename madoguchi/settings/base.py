@@ -302,6 +302,8 @@ APPLICATION_DRAFT_RETENTION_DAYS = env_int("MADOGUCHI_DRAFT_RETENTION_DAYS", 30)
 # Exports to core systems and signed documents (issue 9; docs/exports.md, docs/documents.md).
 # A finished export file is deleted (and can no longer be downloaded) after this many hours.
 EXPORT_EXPIRY_HOURS = env_int("MADOGUCHI_EXPORT_EXPIRY_HOURS", 24)
+# An export "running" longer than this was left by a stopped worker: marked failed.
+EXPORT_STALE_MINUTES = env_int("MADOGUCHI_EXPORT_STALE_MINUTES", 60)
 EXPORT_REQUEST_RATE = env_int("MADOGUCHI_EXPORT_REQUEST_RATE", 20)  # export requests per staff member and hour
 # Documents are signed by the municipality's installed key; the development LGPKI-shaped CA
 # in the data directory stands in only in dev and test (production refuses it).

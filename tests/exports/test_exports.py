@@ -155,6 +155,29 @@ def test_expiry_deletes_the_file_audited(catalog_a, three, kiki):
     assert not default_storage.exists(name)
 
 
+
+def test_an_export_left_running_by_a_stopped_worker_is_failed_by_the_sweep(catalog_a, three, kiki, settings):
+    settings.EXPORT_STALE_MINUTES = 60
+    user, membership, _device = kiki
+    with tenant(catalog_a):
+        stuck = services.request_export(membership, user, procedure(catalog_a, "risai-shoumei"), kind="ordinary",
+                                        fmt="csv_utf8")
+        started = timezone.now() - dt.timedelta(minutes=61)
+        Export.objects.filter(pk=stuck.pk).update(state="running", started_at=started)
+        young = services.request_export(membership, user, procedure(catalog_a, "risai-shoumei"), kind="ordinary",
+                                        fmt="jsonl")
+        Export.objects.filter(pk=young.pk).update(state="running", started_at=timezone.now())
+    assert services.abandoned(catalog_a) == 1
+    services.expire(catalog_a)  # the sweep runs it too: nothing more to do
+    with tenant(catalog_a):
+        stuck.refresh_from_db()
+        young.refresh_from_db()
+        assert (stuck.state, young.state) == ("failed", "running")
+        assert "もう一度依頼" in stuck.error
+        assert AuditEvent.objects.filter(action="exports.failed", object_id=str(stuck.pk),
+                                         data__reason="abandoned").count() == 1
+
+
 def test_pages_progress_download_and_department_only(client, catalog_a, three, kiki, kiki2, shimin, settings):
     sign_in(client, catalog_a, kiki[0], kiki[2])
     page = client.get("/139998/staff/exports/")
