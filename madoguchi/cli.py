@@ -125,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     client_add.add_argument("--legal-basis", required=True,
                             choices=["municipal_service", "signature_verifier", "platform_operator", "user_verifier"])
     client_add.add_argument("--legal-basis-note", default="")
-    client_add.add_argument("--auth-method", required=True, choices=["client_secret_basic", "private_key_jwt"])
+    client_add.add_argument("--auth-method", required=True,
+                            choices=["client_secret_basic", "private_key_jwt", "none"],
+                            help="none: a native app, a public client without a secret (RFC 8252)")
     client_add.add_argument("--jwks", metavar="FILE")
     client_add.add_argument("--alg", default="ES256", choices=["RS256", "ES256"])
     client_add.add_argument("--sector", default="")

@@ -9,8 +9,10 @@ MADOGUCHI_SECRET_KEY.
 
 import hashlib
 import hmac
+import re
 import time
 import uuid
+from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
 from authlib.oidc.core import AuthorizationCodeMixin
@@ -48,11 +50,59 @@ BASIS_SCOPES = {
     LegalBasis.USER_VERIFIER_ONLY: {"openid"},
 }
 
+# A public client (a native app: RFC 8252, token_endpoint_auth_method `none`) cannot keep a
+# secret, so it cannot authenticate itself. It is allowed only under the basis the
+# `applications` scope needs — the municipality's own service, i.e. its phone app — and
+# gets at most what that basis allows, minus `sign`: signing transactions are registered
+# with a client-credentials token, which only an authenticated client may hold, and a
+# document to sign must come from a party the municipality can hold to account.
+PUBLIC_CLIENT_BASES = (LegalBasis.MUNICIPAL_SERVICE,)
+PUBLIC_CLIENT_SCOPES = set(ALL_SCOPES) - {"sign"}
+
+# RFC 8252 §7.1: a private-use URI scheme in reverse domain name form — at least two
+# labels, lower case (the registered URI is compared as is, so one spelling only).
+PRIVATE_USE_SCHEME = re.compile(r"[a-z][a-z0-9-]*(\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
+LOOPBACK_HOSTS = ("127.0.0.1", "::1")
+
+
+def loopback(parts) -> bool:
+    """http on a loopback IP literal (RFC 8252 §7.3; `localhost` is not one: §8.3)."""
+    try:
+        return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS and parts.username is None and \
+            parts.password is None and (parts.port is None or 0 < parts.port < 65536)
+    except ValueError:  # a port that is not a number
+        return False
+
+
+def native_redirect_problem(uri: str) -> str | None:
+    """Why `uri` may not be a native app's redirect URI (RFC 8252 §7), or None."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "not a URI"
+    if "#" in uri or any(c.isspace() or ord(c) < 0x21 for c in uri):
+        return "no fragment, no spaces"
+    if parts.scheme == "https":
+        if not parts.hostname or parts.username is not None or parts.password is not None:
+            return "a claimed https URI needs a host and no user information"
+        return None
+    if parts.scheme == "http":
+        if loopback(parts) and parts.path.startswith("/"):
+            return None
+        return "http only on a loopback IP literal: http://127.0.0.1:{port}/path or http://[::1]:{port}/path " \
+               "(not localhost)"
+    if not PRIVATE_USE_SCHEME.fullmatch(uri.split(":", 1)[0]):
+        return "a private-use URI scheme in reverse domain name form (jp.lg.example.app:/callback)"
+    if not parts.path.startswith("/") and not parts.netloc:
+        return "a private-use URI needs a path (jp.lg.example.app:/callback)"
+    return None
+
 
 class Client(TenantOwned, ClientMixin):
     class AuthMethod(models.TextChoices):
         SECRET_BASIC = "client_secret_basic", "client_secret_basic"
         PRIVATE_KEY_JWT = "private_key_jwt", "private_key_jwt"
+        NONE = "none", _("none（ネイティブアプリ：公開クライアント、シークレットなし）")
 
     class Algorithm(models.TextChoices):
         RS256 = "RS256", "RS256"
@@ -86,8 +136,16 @@ class Client(TenantOwned, ClientMixin):
     def get_default_redirect_uri(self):
         return None  # redirect_uri is always required and matched exactly
 
+    @property
+    def is_public(self) -> bool:
+        """A native app (RFC 8252): no secret, no keys; PKCE alone binds the code to it."""
+        return self.auth_method == self.AuthMethod.NONE
+
     def scope_set(self) -> set[str]:
-        return set(self.scopes.split()) & BASIS_SCOPES.get(self.legal_basis, {"openid"})
+        allowed = set(self.scopes.split()) & BASIS_SCOPES.get(self.legal_basis, {"openid"})
+        if self.is_public:  # checked at registration too; kept here against an edited row
+            allowed &= PUBLIC_CLIENT_SCOPES if self.legal_basis in PUBLIC_CLIENT_BASES else {"openid"}
+        return allowed
 
     def get_allowed_scope(self, scope):
         if not scope:
@@ -96,7 +154,28 @@ class Client(TenantOwned, ClientMixin):
         return " ".join(s for s in scope.split() if s in allowed)
 
     def check_redirect_uri(self, redirect_uri):
-        return redirect_uri in self.redirect_uris
+        return self.matches_redirect(redirect_uri, self.redirect_uris)
+
+    def matches_redirect(self, uri, registered) -> bool:
+        """Exact match; for a native app's loopback URI any port (RFC 8252 §7.3)."""
+        if not isinstance(uri, str):
+            return False
+        if uri in registered:
+            return True
+        if not self.is_public or len(uri) > 500:
+            return False
+        try:
+            asked = urlsplit(uri)
+        except ValueError:
+            return False
+        if not loopback(asked) or "#" in uri:
+            return False
+        for candidate in registered:
+            known = urlsplit(candidate)
+            if loopback(known) and known.hostname == asked.hostname and known.path == asked.path \
+                    and known.query == asked.query:
+                return True
+        return False
 
     def check_client_secret(self, client_secret):
         return bool(self.secret_sha256) and hmac.compare_digest(sha256_hex(client_secret), self.secret_sha256)
@@ -110,8 +189,8 @@ class Client(TenantOwned, ClientMixin):
         return response_type == "code"
 
     def check_grant_type(self, grant_type):
-        if grant_type == "client_credentials":
-            return "sign" in self.scope_set()
+        if grant_type == "client_credentials":  # never for a public client: it proves nothing
+            return not self.is_public and "sign" in self.scope_set()
         return grant_type in ("authorization_code", "refresh_token")
 
     @property

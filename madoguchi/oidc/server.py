@@ -1,7 +1,8 @@
 """Authlib's Django OAuth 2.0 server with the OpenID Connect code grant, configured for
 madoguchi: code + PKCE S256 only, exact redirect URIs, nonce and state required,
-client_secret_basic and private_key_jwt (jti replay store), RS256/ES256 ID tokens,
-rotated refresh tokens, client credentials for signing transactions (scope `sign`).
+client_secret_basic and private_key_jwt (jti replay store), public native apps with
+`none` (RFC 8252: no secret, PKCE binds the code), RS256/ES256 ID tokens, rotated refresh
+tokens, client credentials for signing transactions (scope `sign`, confidential clients only).
 
 One server object serves every municipality: each query runs in the tenant scope the
 request's URL set, and the issuer and token endpoint are derived from it.
@@ -108,6 +109,23 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return True
 
 
+def authenticate_none(query_client, request):
+    """A public client names itself (client_id in the body) and proves nothing else. A
+    request that also carries credentials of any kind — an Authorization header, a
+    client_secret, a client assertion — is not a public client's: refused, so a confidential
+    client with a wrong secret never falls back to `none` and a public client never
+    pretends to authenticate."""
+    data = request.payload.data
+    if request.headers.get("Authorization") or any(
+            data.get(k) for k in ("client_secret", "client_assertion", "client_assertion_type")):
+        return None
+    client_id = request.payload.client_id
+    if not plain(client_id, 64):
+        return None
+    client = query_client(client_id)
+    return client if client is not None and client.is_public else None
+
+
 # ---- grants --------------------------------------------------------------------------
 
 def check_scope(client: Client | None, scope: str | None) -> None:
@@ -124,7 +142,7 @@ def check_scope(client: Client | None, scope: str | None) -> None:
 
 
 class CodeGrant(grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt", "none"]
 
     def validate_requested_scope(self):
         check_scope(self.request.client, self.request.payload.scope)
@@ -168,7 +186,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
 
 
 class RefreshGrant(grants.RefreshTokenGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt", "none"]
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def validate_requested_scope(self):
@@ -197,7 +215,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
 
 
 class ClientCredentials(grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]  # never `none`
 
     def validate_requested_scope(self):
         scope = self.request.payload.scope
@@ -262,6 +280,7 @@ class Server(AuthorizationServer):
         super().__init__(Client, Token)
         self.private_key_jwt = PrivateKeyJWT()
         self.register_client_auth_method("private_key_jwt", self.private_key_jwt)
+        self.register_client_auth_method("none", authenticate_none)  # replaces Authlib's
         self.register_grant(CodeGrant, [CodeChallengeS256(required=True), OpenIDCodeExtension()])
         self.register_grant(RefreshGrant)
         self.register_grant(ClientCredentials)

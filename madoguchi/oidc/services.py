@@ -21,7 +21,19 @@ from madoguchi.audit.services import record
 from madoguchi.ceremonies import views as ceremony_views
 from madoguchi.ceremonies.models import Ceremony
 
-from .models import ALL_SCOPES, BASIS_SCOPES, Client, Consent, LegalBasis, SignTransaction, Token, sha256_hex
+from .models import (
+    ALL_SCOPES,
+    BASIS_SCOPES,
+    PUBLIC_CLIENT_BASES,
+    PUBLIC_CLIENT_SCOPES,
+    Client,
+    Consent,
+    LegalBasis,
+    SignTransaction,
+    Token,
+    native_redirect_problem,
+    sha256_hex,
+)
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
 TRANSACTION_TTL = dt.timedelta(minutes=30)
@@ -95,7 +107,11 @@ def register_client(*, name: str, redirect_uris: list[str], scopes: set[str], le
                     legal_basis_note: str = "", auth_method: str, jwks: dict | None = None,
                     id_token_alg: str = "ES256", post_logout_redirect_uris: list[str] | None = None,
                     sector: str = "", actor=None) -> tuple[Client, str | None]:
-    """Registers a relying party; returns it and its secret (client_secret_basic: shown once)."""
+    """Registers a relying party; returns it and its secret (client_secret_basic: shown once).
+
+    auth_method `none` registers a native app, a public client (RFC 8252): redirect URIs
+    are claimed https URIs, private-use schemes in reverse domain name form or loopback IP
+    literals (any port at request time); see PUBLIC_CLIENT_BASES for what it may hold."""
     errors = []
     if not name or len(name) > 200:
         errors.append("name: 1-200 characters")
@@ -107,14 +123,31 @@ def register_client(*, name: str, redirect_uris: list[str], scopes: set[str], le
     elif legal_basis in LegalBasis.values and scopes - BASIS_SCOPES[legal_basis]:
         errors.append(f"scopes beyond the legal basis {legal_basis}: "
                       f"{' '.join(sorted(scopes - BASIS_SCOPES[legal_basis]))}")
+    public = auth_method == Client.AuthMethod.NONE
     for uri in [*redirect_uris, *(post_logout_redirect_uris or [])]:
-        if not (uri.startswith("https://") or uri.startswith("http://127.0.0.1") or uri.startswith(
-                "http://localhost")) or "#" in uri or len(uri) > 500:
+        if not isinstance(uri, str) or not uri or len(uri) > 500 or "\x00" in uri:
+            errors.append("redirect URI: 1-500 characters")
+        elif public:
+            problem = native_redirect_problem(uri)
+            if problem:
+                errors.append(f"redirect URI {uri!r} of a native app: {problem}")
+        elif not (uri.startswith("https://") or uri.startswith("http://127.0.0.1") or uri.startswith(
+                "http://localhost")) or "#" in uri:
             errors.append(f"redirect URI {uri!r}: https (or http on localhost), no fragment")
     if not redirect_uris:
         errors.append("at least one redirect URI")
     if auth_method not in Client.AuthMethod.values:
         errors.append(f"auth method: one of {', '.join(Client.AuthMethod.values)}")
+    if public:
+        # A native app cannot keep a secret (RFC 8252 §8.5): see PUBLIC_CLIENT_BASES.
+        if legal_basis not in PUBLIC_CLIENT_BASES:
+            errors.append(f"a native app (auth method none) only under the legal basis "
+                          f"{', '.join(PUBLIC_CLIENT_BASES)}")
+        elif scopes - PUBLIC_CLIENT_SCOPES:
+            errors.append(f"scopes a native app (auth method none) may not hold: "
+                          f"{' '.join(sorted(scopes - PUBLIC_CLIENT_SCOPES))}")
+        if jwks:
+            errors.append("a native app (auth method none) has no keys: leave the JWKS empty")
     if id_token_alg not in Client.Algorithm.values:
         errors.append("ID token algorithm: RS256 or ES256")
     if auth_method == Client.AuthMethod.PRIVATE_KEY_JWT:
@@ -148,7 +181,7 @@ def register_client(*, name: str, redirect_uris: list[str], scopes: set[str], le
 def rotate_secret(client: Client, actor=None) -> str:
     """A new client_secret (shown once); the old one stops working at once."""
     if client.auth_method != Client.AuthMethod.SECRET_BASIC:
-        raise ValidationError("this relying party authenticates with private_key_jwt")
+        raise ValidationError(f"this relying party authenticates with {client.auth_method}: it has no secret")
     secret = secrets.token_urlsafe(32)
     with transaction.atomic():
         client.secret_sha256 = sha256_hex(secret)
@@ -160,7 +193,7 @@ def rotate_secret(client: Client, actor=None) -> str:
 def replace_jwks(client: Client, jwks, actor=None) -> None:
     """The relying party's new public keys (publish the new key beside the old to roll over)."""
     if client.auth_method != Client.AuthMethod.PRIVATE_KEY_JWT:
-        raise ValidationError("this relying party authenticates with client_secret_basic")
+        raise ValidationError(f"this relying party authenticates with {client.auth_method}: it has no keys")
     try:
         key_set = KeySet.import_key_set(jwks or {})
         if not key_set.keys or any(k.is_private for k in key_set.keys):

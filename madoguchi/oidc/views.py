@@ -14,7 +14,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from django.conf import settings
 from django.db import transaction
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -48,6 +48,15 @@ SCOPE_LABELS = {
 }
 
 
+class RegisteredRedirect(HttpResponseRedirect):
+    """A redirect to a URI the relying party registered (checked before): a native app's
+    private-use scheme (RFC 8252 §7.1) is allowed too, besides http and https."""
+
+    def __init__(self, url: str):
+        self.allowed_schemes = ["http", "https", urlsplit(url).scheme]
+        super().__init__(url)
+
+
 def _json_error(error: str, description: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": error, "error_description": description}, status=status,
                         headers={"Cache-Control": "no-store"})
@@ -75,7 +84,7 @@ def discovery(request, code):
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["ES256", "RS256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt", "none"],
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",
@@ -168,6 +177,11 @@ def authorize(request, code):
             return services.begin_signing(request, tx, client)
     else:
         needs_consent = consent is None or not consent.covers(" ".join(scopes - {"sign"})) or "consent" in prompts
+        if client.is_public:
+            # RFC 8252 §8.6: another app can register the same private-use scheme and use a
+            # native app's client_id; nothing proves which app asks, so the resident always
+            # approves (and prompt=none is consent_required).
+            needs_consent = True
         if tx is not None and not services.signed_by(tx, person):
             needs_consent = True
         if needs_consent:
@@ -214,7 +228,10 @@ def _consent_page(request, person, client, scopes, tx, redirect_uri):
     # The form posts here and is redirected to the relying party: CSP form-action covers
     # redirects, so the registered redirect URI's origin is allowed on this page only.
     target = urlsplit(redirect_uri)
-    response._csp_update = {"form-action": [f"{target.scheme}://{target.netloc}"]}
+    if target.scheme in ("http", "https"):
+        response._csp_update = {"form-action": [f"{target.scheme}://{target.netloc}"]}
+    else:  # a native app's private-use scheme (RFC 8252 §7.1): a scheme source
+        response._csp_update = {"form-action": [f"{target.scheme}:"]}
     return response
 
 
@@ -271,7 +288,7 @@ def logout(request, code):
         hinted = client is not None
     elif plain(data.get("client_id"), 64):
         client = Client.objects.filter(client_id=data["client_id"]).first()
-    if target and (client is None or target not in client.post_logout_redirect_uris):
+    if target and (client is None or not client.matches_redirect(target, client.post_logout_redirect_uris)):
         return _error_page(request, "invalid_request", _("ログアウト後の戻り先が登録されていません。"))
     if request.method == "GET" and not hinted:
         return render(request, "oidc/logout_confirm.html", {"client": client, "data": {
@@ -284,7 +301,7 @@ def logout(request, code):
     if target:
         from authlib.common.urls import add_params_to_uri
 
-        return redirect(add_params_to_uri(target, [("state", state)]) if state else target)
+        return RegisteredRedirect(add_params_to_uri(target, [("state", state)]) if state else target)
     return render(request, "oidc/logged_out.html", {"client": client})
 
 

@@ -19,10 +19,11 @@ class Command(BaseCommand):
         parser.add_argument("--post-logout-redirect-uri", action="append", dest="post_logout_redirect_uris",
                             default=[])
         parser.add_argument("--scope", default="openid", help="space-separated: openid name address birthdate "
-                                                              "gender sign")
+                                                              "gender sign applications")
         parser.add_argument("--legal-basis", required=True, choices=LegalBasis.values)
         parser.add_argument("--legal-basis-note", default="")
-        parser.add_argument("--auth-method", required=True, choices=Client.AuthMethod.values)
+        parser.add_argument("--auth-method", required=True, choices=Client.AuthMethod.values,
+                            help="none: a native app, a public client without a secret (RFC 8252)")
         parser.add_argument("--jwks", metavar="FILE", help="the client's public JWKS (private_key_jwt)")
         parser.add_argument("--alg", default="ES256", choices=Client.Algorithm.values, help="ID token algorithm")
         parser.add_argument("--sector", default="", help="pairwise subject sector (default: the client id)")
@@ -51,4 +52,6 @@ class Command(BaseCommand):
         self.stdout.write(f"client_id: {client.client_id}")
         if secret:
             self.stdout.write(f"client_secret (shown once): {secret}")
+        if client.is_public:
+            self.stdout.write("native app (public client): no secret; PKCE S256 binds each code to the app")
         self.stdout.write(f"issuer: /{found.code} (discovery: /{found.code}/.well-known/openid-configuration)")
