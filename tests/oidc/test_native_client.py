@@ -102,6 +102,7 @@ def test_a_phone_app_signs_in_and_uses_the_applications_api(native, identified, 
     assert "code_challenge=" in url and "code_challenge_method=S256" in url
     callback, consent = follow(browser, url, pki.taro)
     assert callback.startswith(APP + "?") and "申請" in consent and "窓口市アプリ" in consent
+    assert "公式のアプリ" in consent  # the resident is told to check which app asks (RFC 8252 §8.6)
     result = rp.finish(callback)  # code → tokens with the verifier, ID token verified, userinfo
     token = result["token"]
     assert set(token["scope"].split()) == {"openid", "applications"} and token["expires_in"] == 300
