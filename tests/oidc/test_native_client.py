@@ -188,6 +188,26 @@ def test_an_authorization_without_pkce_is_refused(native, browser, muni_a):
     assert "PKCE" in query(refused["Location"])["error_description"]
 
 
+@pytest.mark.django_db
+def test_hostile_token_requests_of_a_public_client(native, identified, browser, pki):
+    rp = native()
+    callback, _ = follow(browser, rp.authorization_url("openid applications"), pki.taro)
+    code, state = query(callback)["code"], query(callback)["state"]
+    base = {"grant_type": "authorization_code", "code": code, "redirect_uri": APP,
+            "code_verifier": rp.pending[state][0]}
+    for client_id in ("", "x" * 5000, rp.client_id + "\x00", "rp-unknown"):
+        refused = token_post(rp, **base, client_id=client_id)
+        assert refused.status_code in (400, 401) and refused.json()["error"] == "invalid_client", client_id
+    for change in ({"code_verifier": "v" * 5000}, {"code": "c" * 5000}, {"redirect_uri": "\x00"},
+                   {"grant_type": "password"}):
+        refused = token_post(rp, **{**base, **change}, client_id=rp.client_id)
+        assert refused.status_code == 400 and refused.json()["error"] in (
+            "invalid_request", "invalid_grant", "unsupported_grant_type"), (change, refused.text)
+    # The over-long verifier was checked after the code was taken: the code is spent.
+    spent = token_post(rp, **base, client_id=rp.client_id)
+    assert spent.status_code == 400 and "already used" in spent.json()["error_description"]
+
+
 # ---- what a public client may not do ------------------------------------------------------------
 
 @pytest.mark.django_db
@@ -292,7 +312,8 @@ def test_loopback_redirects_match_any_port_and_nothing_else(native, identified, 
     for wrong in ("http://127.0.0.1:50001/other", "http://127.0.0.1:50001/callback/x", "http://localhost:50001/callback",
                   "http://[::1]:50001/callback", "https://127.0.0.1:50001/callback",
                   "http://127.0.0.1:50001/callback?x=1", "http://127.0.0.1:99999/callback",
-                  "http://127.0.0.1:port/callback", "http://x@127.0.0.1:50001/callback"):
+                  "http://127.0.0.1:port/callback", "http://x@127.0.0.1:50001/callback", "http://127.0.0.1:0/callback",
+                  "http://[::1/callback", "http://127.0.0.1:50001/callback#f", "http://127.0.0.1:50001/" + "c" * 5000):
         rp.redirect_uri = rp.session.redirect_uri = wrong
         page = browser.get(path_of(rp.authorization_url("openid applications")))
         assert page.status_code == 400 and "Location" not in page, wrong  # an error page, never a redirect
