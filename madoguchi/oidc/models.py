@@ -80,7 +80,7 @@ def native_redirect_problem(uri: str) -> str | None:
         parts = urlsplit(uri)
     except ValueError:
         return "not a URI"
-    if "#" in uri or any(c.isspace() or ord(c) < 0x21 for c in uri):
+    if "#" in uri or any(c.isspace() or ord(c) < 0x21 or ord(c) == 0x7f for c in uri):
         return "no fragment, no spaces"
     if parts.scheme == "https":
         if not parts.hostname or parts.username is not None or parts.password is not None:
