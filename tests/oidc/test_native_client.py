@@ -338,7 +338,7 @@ def test_other_redirects_match_exactly(native, make_rp, identified, browser, pki
 
 
 @pytest.mark.django_db
-def test_logout_back_to_the_app(native, register, muni_a, identified, browser, pki):
+def test_logout_back_to_the_app(native, muni_a, identified, browser, pki):
     rp = native(post_logout_redirect_uris=["jp.lg.example.madoguchi:/logged-out"])
     callback, _ = follow(browser, rp.authorization_url("openid applications"), pki.taro)
     id_token = rp.finish(callback)["token"]["id_token"]
