@@ -11,13 +11,15 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade "pip==26.3"
 
 # Runtime dependencies, pinned by pyproject.toml and constraints.txt.
-$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+# System packages the product needs at run time (WeasyPrint's libraries, Japanese fonts).
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt scripts/apt-packages-runtime.txt
+	scripts/install-system-packages --runtime
 	$(BIN)/pip install --quiet -c constraints.txt -e .
 	touch $@
 
 # Test dependencies on top (pyscard builds against Debian's PC/SC headers, so the
 # system packages come first).
-$(VENV)/.installed-dev: $(VENV)/.installed scripts/apt-packages.txt
+$(VENV)/.installed-dev: $(VENV)/.installed scripts/apt-packages.txt scripts/apt-packages-runtime.txt
 	scripts/install-system-packages
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
