@@ -4,18 +4,23 @@ transaction with the two transitions, the answer). The bound is what the code re
 today (docs/applications.md, "Benchmark"): a change that adds queries to the hottest
 write path fails here and has to say why by raising it."""
 
+import hashlib
+import json
 import os
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from madoguchi.applications.models import Application, ApplicationEvent, Notice
+from madoguchi.applications import services
+from madoguchi.applications.models import Application, ApplicationEvent, Attachment, IndividualNumber, Notice
 from madoguchi.audit.models import AuditEvent
 from madoguchi.audit.services import verify_chain
 from madoguchi.municipalities.tenancy import tenant
 
-from .helpers import JUMINHYO, key
+from .conftest import version_of
+from .helpers import JUMINHYO, PDF, key, sign
 from .test_api import card_signs, resident, unb64
+from .test_mynumber import APPLICANT_NUMBER, CHILD_NUMBER, jidou
 
 # The whole POST …/drafts/{id}/submit of 住民票の写し (signed, with a fee: two transitions).
 SUBMIT_QUERY_BUDGET = 30
@@ -60,3 +65,24 @@ def test_one_signed_submission_stays_within_its_query_budget(catalog_a, taro, pk
                       .values_list("action", flat=True)) == ["applications.payment_required",
                                                              "applications.submitted"]
     assert verify_chain(catalog_a).ok
+
+
+def test_a_drafts_sealed_numbers_and_files_become_the_applications(catalog_a, taro, pki, reviewer_kosodate):
+    """The draft path keeps the draft's sealed individual numbers and attachments rather than
+    writing them again: they are the application's, and open where they are."""
+    version = version_of(catalog_a, "jidou-teate")
+    draft = services.save_draft(version, taro, jidou(), [services.Upload("保険証.pdf", PDF)])
+    signed = sign(pki.taro, version, taro, None, document=services.signed_document(draft))
+    application, created = services.submit_draft(draft, taro, signed=signed, idempotency_key=key())
+    assert created and application.pk == draft.pk and application.status == "submitted"
+    assert application.receipt_number
+    with tenant(catalog_a):
+        assert IndividualNumber.objects.filter(application=application).count() == 2
+        [attachment] = Attachment.objects.filter(application=application)
+    assert attachment.sanitisation == "pending" and attachment.sha256 == hashlib.sha256(PDF).hexdigest()
+    assert services.reveal(application, "/applicant_mynumber", reviewer_kosodate) == APPLICANT_NUMBER
+    assert services.reveal(application, "/children/0/mynumber", reviewer_kosodate) == CHILD_NUMBER
+    assert json.loads(services.signed_document(application))["data"]["applicant_mynumber"] == APPLICANT_NUMBER
+    # Submitting again is the same application, unchanged.
+    again, created = services.submit_draft(application, taro, signed=signed, idempotency_key=key())
+    assert not created and again.receipt_number == application.receipt_number
