@@ -351,7 +351,7 @@ def main() -> int:
     n = len(latencies)
     print(f"CPU per submission in the closed loop: server {cpu['server'] / n * 1000:.1f} ms, "
           f"PostgreSQL backends {cpu['database'] / n * 1000:.1f} ms, load generator {cpu['client'] / n * 1000:.1f} ms; "
-          f"load average {os.getloadavg()[0]:.1f} (other processes share the cores)")
+          f"load average {os.getloadavg()[0]:.1f} (this run's processes and any others)")
     print(f"untimed preparation: {len(signed) + len(warm)} drafts made, prepared, signed in {making:.0f} s; "
           f"database: {'SQLite' if args.sqlite else 'PostgreSQL'}; gunicorn {args.workers} workers; "
           f"mean {statistics.mean(latencies) * 1000:.0f} ms")
