@@ -140,6 +140,8 @@ def _review_context(request, application, **extra):
         "signature": services.signature_panel(application),
         "match": services.resident_match(application),
         "attachments": list(application.attachments.order_by("id")),
+        "documents": [(d, Status(d.decision).label if d.decision in Status.values else "")  # 受付票, 決定通知書
+                      for d in application.documents.order_by("created_at", "id")],
         "comments": list(CaseComment.objects.filter(application=application).select_related("author")
                          .order_by("created_at", "id")),
         "events": list(application.events.order_by("at", "id")),

@@ -100,6 +100,18 @@ def test_return_resubmit_approve_complete(catalog_a, pki, taro, tenshutsu, staff
         assert Application.objects.get(pk=tenshutsu.pk).status == "completed"
     page = reviewer.get(url(tenshutsu)).content.decode()
     assert "電話番号を確認してください。" in page  # the history keeps the message
+    assert "発行した文書はまだありません。" in page
+    # The decision notice (issued by the worker in production) is linked from the review page.
+    from madoguchi.documents import services as documents
+
+    documents.ensure_demo(catalog_a)
+    with tenant(catalog_a):
+        notice = documents.issue(Application.objects.get(pk=tenshutsu.pk), "decision")
+    page = reviewer.get(url(tenshutsu)).content.decode()
+    link = f"/{catalog_a.code}/staff/documents/{notice.public_id}/"
+    assert f'href="{link}"' in page and "決定通知書（承認）" in page
+    pdf = reviewer.get(link)
+    assert pdf.status_code == 200 and b"".join(pdf.streaming_content).startswith(b"%PDF")
 
 
 @pytest.mark.parametrize("who, status", [("viewer", 403), ("admin", 403), ("kosodate", 404)])
