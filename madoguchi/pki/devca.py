@@ -73,6 +73,18 @@ def ca_name(purpose: str) -> x509.Name:
     ])
 
 
+@contextmanager
+def directory_lock(directory: Path):
+    """An exclusive lock on a CA's folder, so two processes never create or issue at once."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _write_private(path: Path, data: bytes) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -149,15 +161,8 @@ class DevCA:
             self._keys[purpose] = key
             self._certs[purpose] = x509.load_pem_x509_certificate((self.directory / f"{purpose}-ca.pem").read_bytes())
 
-    @contextmanager
     def _locked(self):
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / ".lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return directory_lock(self.directory)
 
     def _state(self) -> dict:
         return json.loads((self.directory / "state.json").read_text())

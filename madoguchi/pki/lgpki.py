@@ -19,10 +19,8 @@ No Django here: the web application and the `madoguchi pki` command both use it.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import os
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .devca import _write_private, data_dir, generate_key
+from .devca import _write_private, data_dir, directory_lock, generate_key
 
 DEV_ORGANISATION = "LGPKI-DEV"
 DEV_MARK = "madoguchi development LGPKI - not J-LIS"
@@ -112,15 +110,8 @@ class DevLGPKI:
         ca._load()
         return ca
 
-    @contextmanager
     def _locked(self):
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / ".lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return directory_lock(self.directory)
 
     def _create(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
