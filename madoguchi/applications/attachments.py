@@ -3,6 +3,8 @@
 import re
 import unicodedata
 
+from django.core.files.storage import default_storage
+
 SIGNATURES = (
     (b"%PDF-", "application/pdf"),
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -23,3 +25,12 @@ def clean_name(name: str) -> str:
     name = re.split(r"[\\/]", name)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().lstrip(".")
     return name[:200] or "attachment"
+
+
+def delete_files(names) -> None:
+    """Deletes stored files by name; one already gone is what was wanted."""
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            pass

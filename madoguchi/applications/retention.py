@@ -18,7 +18,6 @@ import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max, OuterRef, ProtectedError, Subquery
 from django.utils import timezone
@@ -27,6 +26,7 @@ from madoguchi.audit.services import record
 from madoguchi.municipalities.tenancy import tenant
 from madoguchi.procedures.models import ProcedureVersion
 
+from .attachments import delete_files
 from .models import Application, ApplicationEvent
 from .statemachine import FINAL, Status
 
@@ -120,16 +120,8 @@ def delete_application(municipality, pk: int, reason: str) -> str:
             "retention": application.version.definition.get("retention", "")})
         application.delete()
         # The files go only when the rows are gone for good.
-        transaction.on_commit(lambda: _delete_files(files))
+        transaction.on_commit(lambda: delete_files(files))
     return label
-
-
-def _delete_files(names: list[str]) -> None:
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            pass  # a file already gone is what we wanted
 
 
 def purge(municipality, *, today: dt.date | None = None, now: dt.datetime | None = None, dry_run: bool = False,

@@ -33,7 +33,7 @@ from madoguchi.procedures import definition as defn
 from madoguchi.procedures.models import ProcedureVersion
 
 from . import mynumber
-from .attachments import clean_name, sniff
+from .attachments import clean_name, delete_files, sniff
 from .models import Application, ApplicationEvent, Attachment, IndividualNumber, Notice, ReceiptCounter
 from .statemachine import FINAL, OPEN, Role, Status, TransitionRefused, check, find  # noqa: F401
 
@@ -510,7 +510,7 @@ def submit(version: ProcedureVersion, person, data, *, idempotency_key: str, upl
                 _history(application, steps, pending_attachments=bool(prepared.attachments))
                 _audit(application, steps)
         except IntegrityError:
-            _delete_files(saved)
+            delete_files(saved)
             replay = _replay(person, idempotency_key, prepared)
             if replay is not None:
                 return replay, False
@@ -519,7 +519,7 @@ def submit(version: ProcedureVersion, person, data, *, idempotency_key: str, upl
                 raise ApplicationError("duplicate", _("この手続の申請は、すでに受付中のものがあります。"), status=409) from None
             raise
         except BaseException:
-            _delete_files(saved)
+            delete_files(saved)
             raise
     return application, True
 
@@ -531,14 +531,6 @@ def _replay(person, key: str, prepared: Prepared):
     if existing.request_digest != _request_digest(prepared):
         raise ApplicationError("idempotency_conflict", _("同じ識別子で別の内容の申請が送られました。"), status=409)
     return existing
-
-
-def _delete_files(names: list[str]) -> None:
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            pass
 
 
 def transition(application: Application, target: str, *, role: str, actor=None, comment: str = "") -> Application:
@@ -584,7 +576,7 @@ def resubmit(application: Application, person, data, *, uploads=(), signed: Sign
                 _store(application, prepared, signed, verification, saved)
                 _move(application, source, Status.RESUBMITTED, Role.RESIDENT, person, signed=signed is not None)
         except BaseException:
-            _delete_files(saved)
+            delete_files(saved)
             raise
     return application
 
@@ -684,9 +676,9 @@ def save_draft(version: ProcedureVersion, person, data, uploads=None, *, draft: 
             draft.request_digest = _request_digest(prepared)
             _store(draft, prepared, None, {}, saved, keep_attachments=keep)
     except BaseException:
-        _delete_files(saved)
+        delete_files(saved)
         raise
-    _delete_files(replaced)
+    delete_files(replaced)
     return draft
 
 
@@ -825,7 +817,7 @@ def resubmit_correction(application: Application, person, *, signed: Signed | No
         application = resubmit(application, person, json.loads(document)["data"], uploads=uploads, signed=signed)
         files = [a.file.name for a in draft.attachments.all()]
         draft.delete()
-        _delete_files(files)
+        delete_files(files)
     return application
 
 
@@ -895,7 +887,7 @@ def delete_draft(draft: Application, person) -> None:
             record("applications.draft_deleted", actor=("resident", str(person.public_id)), obj=draft,
                    data={"procedure": draft.procedure.slug, "version": draft.version.number})
             draft.delete()
-        _delete_files(files)
+        delete_files(files)
 
 
 def add_attachment(draft: Application, person, upload: Upload) -> Application:
