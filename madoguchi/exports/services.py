@@ -19,7 +19,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 import tempfile
 from types import SimpleNamespace
 
@@ -231,53 +230,44 @@ def run(export: Export) -> Export:
         problems, problem_count, done = [], 0, 0
         tmp_dir = settings.DATA_DIR / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp_path = tempfile.mkstemp(dir=tmp_dir, prefix="export-", suffix="." + export.extension)
         sealed = export.kind == Export.Kind.MYNUMBER
-        memory = io.BytesIO() if sealed else None  # individual numbers never touch the disk in clear
-        try:
-            with (_Kept(memory) if sealed else os.fdopen(fd, "wb")) as out:
-                writer = _Writer(export.format, header, out)
-                for receipt, values in rows:
-                    if encoding:
-                        bad = unencodable(values, encoding)
-                        if bad:
-                            for index, points in bad.items():
-                                problem_count += 1
-                                if len(problems) < MAX_PROBLEMS:
-                                    problems.append({"receipt": receipt, "column": header[index],
-                                                     "characters": points})
-                            done += 1
-                            continue
-                    if not problems:
-                        writer.row(values)
-                    done += 1
-                    if done % PROGRESS_EVERY == 0:
-                        _progress(export, done=done)
-                writer.close()
+        # A My Number export is written in memory: individual numbers never touch the disk in clear.
+        with (io.BytesIO() if sealed else tempfile.TemporaryFile(dir=tmp_dir, prefix="export-")) as out:
+            writer = _Writer(export.format, header, out)
+            for receipt, values in rows:
+                if encoding:
+                    bad = unencodable(values, encoding)
+                    if bad:
+                        for index, points in bad.items():
+                            problem_count += 1
+                            if len(problems) < MAX_PROBLEMS:
+                                problems.append({"receipt": receipt, "column": header[index],
+                                                 "characters": points})
+                        done += 1
+                        continue
+                if not problems:
+                    writer.row(values)
+                done += 1
+                if done % PROGRESS_EVERY == 0:
+                    _progress(export, done=done)
+            writer.close()
             if problems:
                 _progress(export, done=done, problems=problems)
                 return _fail(export, "unencodable", _("%(encoding)sで表せない文字が%(n)s箇所あります。") % {
                     "encoding": "Shift_JIS（cp932）", "n": f"{problem_count:,}"}, count=problem_count)
             target = f"exports/{municipality.code}/{export.public_id}.{export.extension}"
             if sealed:
-                content = memory.getvalue()
+                content = out.getvalue()
                 digest, size = hashlib.sha256(content), len(content)
                 name = default_storage.save(target + ".sealed", ContentFile(seal_file(export, content)))
             else:
+                size = out.tell()
+                out.seek(0)
                 digest = hashlib.sha256()
-                with open(tmp_path, "rb") as fh:
-                    for block in iter(lambda: fh.read(1 << 20), b""):
-                        digest.update(block)
-                size = os.path.getsize(tmp_path)
-                with open(tmp_path, "rb") as fh:
-                    name = default_storage.save(target, File(fh))
-        finally:
-            if sealed:
-                os.close(fd)
-            try:
-                os.unlink(tmp_path)
-            except OSError:
-                pass
+                for block in iter(lambda: out.read(1 << 20), b""):
+                    digest.update(block)
+                out.seek(0)
+                name = default_storage.save(target, File(out))
         expires = timezone.now() + dt.timedelta(hours=settings.EXPORT_EXPIRY_HOURS)
         with transaction.atomic():
             _progress(export, state=Export.State.DONE, done=done, file=name, sha256=digest.hexdigest(), size=size,
@@ -288,20 +278,6 @@ def run(export: Export) -> Export:
 
             expire_exports.using(run_after=expires + dt.timedelta(seconds=5)).enqueue()
         return export
-
-
-class _Kept:
-    """A context manager over an in-memory file that leaves it open (the sealed export
-    reads it after the writer is done)."""
-
-    def __init__(self, buffer):
-        self.buffer = buffer
-
-    def __enter__(self):
-        return self.buffer
-
-    def __exit__(self, *exc):
-        return False
 
 
 # A My Number export file is stored sealed (AES-256-GCM with the individual-number keys,
