@@ -58,13 +58,19 @@ def binding_der(ceremony_id: str, challenge: bytes, audience: str, purpose: str)
 def identify_binding_der(ceremony_id: str, challenge: bytes, audience: str, auth_certificate: bytes,
                          sign_certificate: bytes) -> bytes:
     """IdentifyBinding over the DER of the card's two certificates (hashed here)."""
+    return identify_binding_from_digests(ceremony_id, challenge, audience, hashlib.sha256(auth_certificate).digest(),
+                                         hashlib.sha256(sign_certificate).digest())
+
+
+def identify_binding_from_digests(ceremony_id: str, challenge: bytes, audience: str, auth_sha256: bytes,
+                                  sign_sha256: bytes) -> bytes:
     if len(challenge) != CHALLENGE_BYTES:
         raise ValueError("the challenge is 32 bytes")
+    if len(auth_sha256) != 32 or len(sign_sha256) != 32:
+        raise ValueError("a certificate's SHA-256 is 32 bytes")
     return IdentifyBinding({
         "version": IDENTIFY_VERSION, "ceremony_id": ceremony_id, "challenge": challenge, "audience": audience,
-        "purpose": "identify",
-        "auth_certificate_sha256": hashlib.sha256(auth_certificate).digest(),
-        "sign_certificate_sha256": hashlib.sha256(sign_certificate).digest(),
+        "purpose": "identify", "auth_certificate_sha256": auth_sha256, "sign_certificate_sha256": sign_sha256,
     }).dump()
 
 
