@@ -52,9 +52,13 @@ def test_two_cards_mixture_is_refused_and_card_a_cannot_sign_in_as_b(muni_a, pki
     hanako = Person.objects.get()
     credentials_before = set(CardCredential.objects.values_list("sha256", flat=True))
 
-    ceremony_id = open_in_browser(Client(), muni_a.code, "identify")
+    browser = Client()
+    ceremony_id = open_in_browser(browser, muni_a.code, "identify")
     status, answer = complete_with(muni_a.code, ceremony_id, mixture(pki.taro.issued, pki.hanako.issued))
     assert (status, answer["code"]) == (403, "card_mismatch")
+    # The browser that opened it says why, and signs nobody in.
+    page = browser.get(f"/{muni_a.code}/ceremony/{ceremony_id}/status/")
+    assert "同じカードのものと確認できませんでした" in page.content.decode() and "HX-Redirect" not in page
 
     # Nothing linked: 太郎's certificate belongs to nobody, no Person or resident link was added.
     assert set(CardCredential.objects.values_list("sha256", flat=True)) == credentials_before
@@ -75,9 +79,14 @@ def test_two_cards_mixture_is_refused_and_card_a_cannot_sign_in_as_b(muni_a, pki
     assert failed.data == {"purpose": "identify", "code": "card_mismatch"}
 
     # Card A then signs in as nobody — not as 花子, and not even "unknown card, identify first".
-    login = open_in_browser(Client(), muni_a.code, "login")
+    login_browser = Client()
+    login = open_in_browser(login_browser, muni_a.code, "login")
     refused_login = card_completes(muni_a.code, login, pki.taro)
     assert refused_login.status_code == 403 and refused_login.json()["code"] == "card_refused"
+    page = login_browser.get(f"/{muni_a.code}/ceremony/{login}/status/")
+    assert "利用を停止しています" in page.content.decode() and "HX-Redirect" not in page
+    assert login_browser.get(f"/{muni_a.code}/ceremony/{login}/finish/").status_code == 403
+    assert AuditEvent.unscoped.filter(municipality=muni_a, action="resident.signed_in").count() == 1  # 花子's own
     # Nor can 太郎 clear the listing with an honest identify of his own card.
     again = open_in_browser(Client(), muni_a.code, "identify")
     honest = card_completes(muni_a.code, again, pki.taro)
