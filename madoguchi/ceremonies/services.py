@@ -176,11 +176,9 @@ def _verify(ceremony: Ceremony, payload: dict) -> dict:
     verification = {"auth": auth.certificate.as_dict()}
     auth_ref = CertificateRef.from_der(auth_cert)
     if purpose == Ceremony.Purpose.LOGIN:
-        if is_refused(auth_ref):
-            raise errors.card_refused()
-        person = person_for_credential(auth_ref)
+        person = person_for_credential(auth_ref)  # None for a listed certificate too
         if person is None:
-            raise errors.unknown_card()
+            raise errors.card_refused() if is_refused(auth_ref) else errors.unknown_card()
         return {"verification": verification, "person": person}
 
     sign = verify_challenge(v, sign_cert, unb64(payload.get("sign_signature"), "sign_signature"), message=tbs,
