@@ -39,7 +39,13 @@ class SoftCard:
         self.certs = {p: base64.b64decode(state[f"{p}_cert"]) for p in ("auth", "sign")}
 
     def answer(self, description: dict) -> dict:
-        tbs = unb64(description["to_be_signed"])
+        from madoguchi.protocol.ceremony import to_be_signed
+
+        if description["purpose"] == "identify":  # both keys sign bytes naming both certificates
+            tbs = to_be_signed(description["id"], unb64(description["challenge"]), description["audience"],
+                               "identify", auth_certificate=self.certs["auth"], sign_certificate=self.certs["sign"])
+        else:
+            tbs = unb64(description["to_be_signed"])
         body = {"audience": description["audience"], "auth_certificate": b64(self.certs["auth"]),
                 "auth_signature": b64(self.keys["auth"].sign(tbs, padding.PKCS1v15(), hashes.SHA256()))}
         if description["purpose"] == "identify":

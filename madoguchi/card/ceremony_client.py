@@ -102,16 +102,27 @@ def answer(description: dict, card: JpkiAP, secrets: Secrets) -> dict:
         return body
     if purpose not in ("login", "identify"):
         raise CeremonyRefused("unknown_purpose", f"this client does not know the purpose {purpose!r}")
-    tbs = to_be_signed(description["id"], challenge, description["audience"], purpose)
-    if "to_be_signed" in description and unb64(description["to_be_signed"]) != tbs:
-        # The server's convenience copy disagrees with what the protocol says: sign nothing.
-        raise CeremonyRefused("bad_response", "the server's bytes to sign do not follow the protocol")
-    body["auth_certificate"] = b64(card.certificate("auth"))
-    body["auth_signature"] = b64(card.sign_data("auth", tbs, secrets.pin()))
-    if purpose == "identify":
-        password = secrets.password()
-        body["sign_signature"] = b64(card.sign_data("sign", tbs, password))
-        body["sign_certificate"] = b64(card.certificate_after_verify("sign", password))
+    if purpose == "login":
+        tbs = to_be_signed(description["id"], challenge, description["audience"], purpose)
+        if "to_be_signed" in description and unb64(description["to_be_signed"]) != tbs:
+            # The server's convenience copy disagrees with what the protocol says: sign nothing.
+            raise CeremonyRefused("bad_response", "the server's bytes to sign do not follow the protocol")
+        body["auth_certificate"] = b64(card.certificate("auth"))
+        body["auth_signature"] = b64(card.sign_data("auth", tbs, secrets.pin()))
+        return body
+    # identify, in one card session: read both certificates first (the signature certificate
+    # needs the password), then each key signs bytes naming both, so the server can tell
+    # that the two signatures were made together, by one card.
+    pin = secrets.pin()
+    password = secrets.password()
+    sign_certificate = card.certificate_after_verify("sign", password)
+    auth_certificate = card.certificate("auth")
+    tbs = to_be_signed(description["id"], challenge, description["audience"], purpose,
+                       auth_certificate=auth_certificate, sign_certificate=sign_certificate)
+    body["auth_certificate"] = b64(auth_certificate)
+    body["auth_signature"] = b64(card.sign_data("auth", tbs, pin))
+    body["sign_certificate"] = b64(sign_certificate)
+    body["sign_signature"] = b64(card.sign_data("sign", tbs, password))  # verified again: a SELECT may reset it
     return body
 
 

@@ -55,6 +55,22 @@ def unknown_card() -> CeremonyError:
                          "(signature password).", consumes=True)
 
 
+def card_mismatch() -> CeremonyError:
+    return CeremonyError("card_mismatch", 403,
+                         "利用者証明用と署名用の電子証明書が同じカードのものと確認できませんでした。"
+                         "1枚のカードで読み取り直すか、お住まいの市区町村の窓口にお問い合わせください。",
+                         "The authentication and signature certificates could not be confirmed as one card's. "
+                         "Read a single card again, or contact your municipal office.", consumes=True)
+
+
+def card_refused() -> CeremonyError:
+    return CeremonyError("card_refused", 403,
+                         "このカードの電子証明書は、2枚のカードを組み合わせた本人確認に使われたため利用を停止しています。"
+                         "お住まいの市区町村の窓口にお問い合わせください。",
+                         "This card's certificate was offered in an identity verification that combined two cards "
+                         "and is suspended. Please contact your municipal office.", consumes=True)
+
+
 def forbidden() -> CeremonyError:
     return CeremonyError("forbidden", 403, "この手続きを確認する権限がありません。",
                          "You may not watch this ceremony.")

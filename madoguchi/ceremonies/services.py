@@ -14,8 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from madoguchi.audit.services import record
-from madoguchi.identity.services import CertificateRef, FourFacts, identify, person_for_credential
+from madoguchi.identity.services import (
+    CertificateRef, FourFacts, identify, is_refused, person_for_credential, refuse_mixture,
+)
 from madoguchi.pki import facts as pki_facts
+from madoguchi.pki import pairing
 from madoguchi.pki.challenge import verify_challenge
 from madoguchi.pki.errors import PKIError
 from madoguchi.pki.verify import verify_detached
@@ -103,7 +106,7 @@ def describe(ceremony: Ceremony) -> dict:
         "challenge": b64(bytes(ceremony.challenge)),
         "expires_at": ceremony.expires_at.isoformat(),
     }
-    if ceremony.purpose in (Ceremony.Purpose.LOGIN, Ceremony.Purpose.IDENTIFY):
+    if ceremony.purpose == Ceremony.Purpose.LOGIN:  # identify's bytes name the card's certificates
         out["to_be_signed"] = b64(to_be_signed(ceremony.public_id, bytes(ceremony.challenge), ceremony.audience,
                                                ceremony.purpose))
     if ceremony.purpose == Ceremony.Purpose.SIGN:
@@ -159,28 +162,55 @@ def _verify(ceremony: Ceremony, payload: dict) -> dict:
         person = person_for_credential(CertificateRef.from_der(verified.chain[0])) if verified.chain else None
         return {"verification": {"sign": verified.as_dict()}, "signature": signature, "person": person}
 
-    tbs = to_be_signed(ceremony.public_id, challenge, ceremony.audience, purpose)
     auth_cert = unb64(payload.get("auth_certificate"), "auth_certificate")
+    if purpose == Ceremony.Purpose.LOGIN:
+        tbs = to_be_signed(ceremony.public_id, challenge, ceremony.audience, purpose)
+    else:
+        sign_cert = unb64(payload.get("sign_certificate"), "sign_certificate")
+        tbs = to_be_signed(ceremony.public_id, challenge, ceremony.audience, purpose, auth_certificate=auth_cert,
+                           sign_certificate=sign_cert)
     auth = verify_challenge(v, auth_cert, unb64(payload.get("auth_signature"), "auth_signature"), message=tbs,
                             purpose="auth")
     if not auth.ok:
         raise errors.from_verdict(auth.verdict)
     verification = {"auth": auth.certificate.as_dict()}
+    auth_ref = CertificateRef.from_der(auth_cert)
     if purpose == Ceremony.Purpose.LOGIN:
-        person = person_for_credential(CertificateRef.from_der(auth_cert))
+        person = person_for_credential(auth_ref)  # None for a listed certificate too
         if person is None:
-            raise errors.unknown_card()
+            raise errors.card_refused() if is_refused(auth_ref) else errors.unknown_card()
         return {"verification": verification, "person": person}
 
-    sign_cert = unb64(payload.get("sign_certificate"), "sign_certificate")
     sign = verify_challenge(v, sign_cert, unb64(payload.get("sign_signature"), "sign_signature"), message=tbs,
                             purpose="sign")
     if not sign.ok:
         raise errors.from_verdict(sign.verdict)
     verification["sign"] = sign.certificate.as_dict()
-    person = identify(ceremony.municipality, _facts(sign_cert), CertificateRef.from_der(auth_cert),
-                      CertificateRef.from_der(sign_cert))
+    sign_ref = CertificateRef.from_der(sign_cert)
+    if is_refused(auth_ref, sign_ref):
+        raise errors.card_refused()
+    facts = _facts(sign_cert)
+    _check_one_card(auth, sign, auth_ref, sign_ref, facts)
+    person = identify(ceremony.municipality, facts, auth_ref, sign_ref)
     return {"verification": verification, "person": person}
+
+
+def _check_one_card(auth, sign, auth_ref: CertificateRef, sign_ref: CertificateRef, facts: FourFacts) -> None:
+    """Refuses (and lists both certificates) when the two cannot be one card's: different CA
+    generations, different last days, or issued apart (docs/ceremony.md, "One card")."""
+    auth_x509 = x509.load_der_x509_certificate(auth_ref.der)
+    sign_x509 = x509.load_der_x509_certificate(sign_ref.der)
+    reason = pairing.mismatch(auth_x509, auth.certificate.anchor.cert, sign_x509, sign.certificate.anchor.cert)
+    if reason == pairing.NOT_BEFORE and sign_x509.not_valid_before_utc > auth_x509.not_valid_before_utc:
+        # A signature certificate re-issued after a change of name or address (the
+        # authentication certificate survives it, JPKI.md §5): accepted only for an
+        # authentication certificate already linked to a Person of the same birth date and sex.
+        known = person_for_credential(auth_ref)
+        if known is not None and known.verified_birth_date == facts.birth_date and known.verified_sex == facts.sex:
+            reason = None
+    if reason is not None:
+        refuse_mixture(auth_ref, sign_ref, reason)
+        raise errors.card_mismatch()
 
 
 def complete(public_id: str, payload: dict) -> Ceremony:

@@ -113,7 +113,8 @@ def _known_error(code: str) -> errors.CeremonyError:
             return errors.from_verdict(verdict)
     makers = {"expired": errors.expired, "wrong_audience": errors.wrong_audience,
               "wrong_ceremony": errors.wrong_ceremony, "unknown_card": errors.unknown_card,
-              "malformed": errors.malformed, "rate_limited": errors.rate_limited}
+              "malformed": errors.malformed, "rate_limited": errors.rate_limited,
+              "card_mismatch": errors.card_mismatch, "card_refused": errors.card_refused}
     return makers.get(code, errors.malformed)()
 
 

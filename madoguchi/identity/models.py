@@ -111,3 +111,19 @@ class LinkReview(TenantOwned):
             models.UniqueConstraint(fields=["municipality", "person"], condition=models.Q(status="open"),
                                     name="link_review_one_open_per_person"),
         ]
+
+
+class RefusedCertificate(models.Model):
+    """A card certificate offered in an `identify` the server refused as a mixture of two
+    cards (docs/ceremony.md, "One card"). While listed here it signs in to nothing and links
+    to nothing — whether or not it is linked. Keyed by the certificate's SHA-256, deployment-
+    wide like CardCredential; only an operator releases it (`identity_release_card`)."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    purpose = models.CharField(max_length=4, choices=CardCredential.Purpose.choices)
+    reason = models.CharField(max_length=24)  # madoguchi.pki.pairing's reason of the first refusal
+    refused_at = models.DateTimeField()
+    times = models.PositiveIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"refused {self.purpose}:{self.sha256[:12]}"

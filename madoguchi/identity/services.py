@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -14,7 +14,7 @@ from madoguchi.municipalities.tenancy import tenant
 from madoguchi.residents.models import ResidentRecord
 from madoguchi.residents.names import search_key
 
-from .models import CardCredential, LinkReview, Person, ResidentLink
+from .models import CardCredential, LinkReview, Person, RefusedCertificate, ResidentLink
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,49 @@ class CertificateRef:
         )
 
 
+class CardRefused(Exception):
+    """A certificate offered in a refused two-card `identify`: it signs in to nothing."""
+
+
+def is_refused(*certs: CertificateRef) -> bool:
+    return RefusedCertificate.objects.filter(sha256__in=[c.sha256 for c in certs]).exists()
+
+
+def refuse_mixture(auth_cert: CertificateRef, sign_cert: CertificateRef, reason: str) -> None:
+    """An `identify` whose two certificates cannot be one card's (both signatures verified):
+    list both certificates, so neither signs in or links while listed — even one some
+    earlier `identify` linked. Links nothing; audited with the reason only (runs in the
+    caller's transaction and municipality)."""
+    now = timezone.now()
+    linked = CardCredential.objects.filter(sha256__in=[auth_cert.sha256, sign_cert.sha256]).count()
+    ids = []
+    for purpose, cert in ((CardCredential.Purpose.AUTHENTICATION, auth_cert),
+                          (CardCredential.Purpose.SIGNATURE, sign_cert)):
+        refused, created = RefusedCertificate.objects.get_or_create(
+            sha256=cert.sha256, defaults={"purpose": purpose, "reason": reason, "refused_at": now})
+        if not created:
+            RefusedCertificate.objects.filter(pk=refused.pk).update(times=models.F("times") + 1)
+        ids.append(refused.pk)
+    record("identity.card_mixture_refused", actor=("anonymous", ""), obj=("identity.refusedcertificate", str(ids[0])),
+           data={"reason": reason, "refused_certificates": ids, "already_linked": linked})
+
+
+def release_card(sha256: str) -> bool:
+    """The operator's release of a listed certificate (after checking the card at a window)."""
+    with transaction.atomic():
+        refused = RefusedCertificate.objects.filter(sha256=sha256).first()
+        if refused is None:
+            return False
+        record("identity.card_released", actor=None, obj=refused, municipality=None,
+               data={"purpose": refused.purpose, "reason": refused.reason})
+        refused.delete()
+    return True
+
+
 def person_for_credential(cert: CertificateRef) -> Person | None:
+    """The Person a certificate is linked to; None when unlinked or listed as refused."""
+    if is_refused(cert):
+        return None
     try:
         credential = CardCredential.objects.select_related("person").get(sha256=cert.sha256)
     except CardCredential.DoesNotExist:
@@ -88,6 +130,8 @@ def identify(municipality, facts: FourFacts, auth_cert: CertificateRef, sign_cer
     through the resident record its facts match uniquely (already linked to a Person);
     failing that, a new Person. Then links both certificates and the resident record.
     """
+    if is_refused(auth_cert, sign_cert):
+        raise CardRefused("a certificate of this card was offered in a refused two-card identify")
     now = timezone.now()
     with tenant(municipality), transaction.atomic():
         person = person_for_credential(auth_cert) or person_for_credential(sign_cert)

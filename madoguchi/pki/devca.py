@@ -191,8 +191,8 @@ class DevCA:
         return None
 
     def _user_cert(self, purpose: str, subject: x509.Name, public_key, not_after: dt.datetime,
-                   extra: list[tuple[x509.ExtensionType, bool]]) -> x509.Certificate:
-        now = _utcnow()
+                   extra: list[tuple[x509.ExtensionType, bool]], issued: dt.datetime | None = None) -> x509.Certificate:
+        now = issued or _utcnow()
         ca_cert = self._certs[purpose]
         builder = (
             x509.CertificateBuilder()
@@ -224,14 +224,15 @@ class DevCA:
         cn = opaque_id or random_opaque_id()
         subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
                              x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-        return self._user_cert("auth", subject, public_key, profile.validity_end(birth, now or _utcnow()), [
+        issued = now or _utcnow()
+        return self._user_cert("auth", subject, public_key, profile.validity_end(birth, issued), [
             (x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
                            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
                            encipher_only=False, decipher_only=False), True),
             # CHOICE (unconfirmed): clientAuth, as an authentication certificate.
             (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
             (x509.CertificatePolicies([x509.PolicyInformation(profile.OID_POLICY_AUTH, None)]), False),
-        ])
+        ], issued=now)
 
     def issue_sign(self, public_key, facts: profile.BasicFour, prefecture: str = "Dev-ken",
                    city: str = "Dev-shi", office_code: str = "DEV00", now: dt.datetime | None = None,
@@ -255,12 +256,17 @@ class DevCA:
                            encipher_only=False, decipher_only=False), True),
             (profile.san_for(facts), False),
             (x509.CertificatePolicies([x509.PolicyInformation(profile.OID_POLICY_SIGN, None)]), False),
-        ])
+        ], issued=now)
 
-    def issue_card(self, facts: profile.BasicFour, **sign_options) -> IssuedCard:
+    def issue_card(self, facts: profile.BasicFour, now: dt.datetime | None = None, **sign_options) -> IssuedCard:
+        """A card's two certificates in one issuance, as J-LIS issues them: one issue time
+        (the same notBefore) and the same end (the signature certificate is capped by the
+        authentication certificate's). `madoguchi.pki.pairing` refuses pairs that are not."""
+        issued = (now or _utcnow()).replace(microsecond=0)
         auth_key, sign_key = generate_key(), generate_key()
-        auth = self.issue_auth(auth_key.public_key(), facts.birth)
-        sign = self.issue_sign(sign_key.public_key(), facts, not_after=auth.not_valid_after_utc, **sign_options)
+        auth = self.issue_auth(auth_key.public_key(), facts.birth, now=issued)
+        sign = self.issue_sign(sign_key.public_key(), facts, now=issued, not_after=auth.not_valid_after_utc,
+                               **sign_options)
         return IssuedCard(auth_key, auth, sign_key, sign)
 
     # -- revocation --------------------------------------------------------------------

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from madoguchi.pki import cms
 from madoguchi.pki.devca import IssuedCard
 from madoguchi.pki.verify import ceremony_attribute
+from madoguchi.protocol.ceremony import to_be_signed
 
 
 def b64(data: bytes) -> str:
@@ -24,6 +25,19 @@ def unb64(text: str) -> bytes:
 
 def der(cert) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
+
+
+def identify_answer(description: dict, auth_card: IssuedCard, sign_card: IssuedCard) -> dict:
+    """An `identify` answer, each key signing bytes that name both certificates. With two
+    different cards it is the two-card mixture the server must refuse (issue 13)."""
+    tbs = to_be_signed(description["id"], unb64(description["challenge"]), description["audience"], "identify",
+                       auth_certificate=der(auth_card.auth_cert), sign_certificate=der(sign_card.sign_cert))
+
+    def sign(key) -> bytes:
+        return key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
+
+    return {"auth_certificate": b64(der(auth_card.auth_cert)), "auth_signature": b64(sign(auth_card.auth_key)),
+            "sign_certificate": b64(der(sign_card.sign_cert)), "sign_signature": b64(sign(sign_card.sign_key))}
 
 
 @dataclass
@@ -45,13 +59,12 @@ class SoftCard:
                       else bytes.fromhex(document["sha256"]))
             body["cms"] = b64(self.cms_digest(digest, description["id"], unb64(description["challenge"]),
                                               description["audience"]))
-        else:
+        elif purpose == "login":
             tbs = unb64(description["to_be_signed"])
             body["auth_certificate"] = b64(der(self.issued.auth_cert))
             body["auth_signature"] = b64(self._sign(self.issued.auth_key, tbs))
-            if purpose == "identify":
-                body["sign_certificate"] = b64(der(self.issued.sign_cert))
-                body["sign_signature"] = b64(self._sign(self.issued.sign_key, tbs))
+        else:
+            body.update(identify_answer(description, self.issued, self.issued))
         return body
 
     def cms_digest(self, digest: bytes, ceremony_id: str, challenge: bytes, audience: str) -> bytes:

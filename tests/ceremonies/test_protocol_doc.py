@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from madoguchi.pki.verify import OID_CEREMONY_BINDING
-from madoguchi.protocol.ceremony import DOMAIN_PREFIX, to_be_signed
+from madoguchi.protocol.ceremony import DOMAIN_PREFIX, identify_binding_from_digests, to_be_signed
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "ceremony.md").read_text(encoding="utf-8")
 
@@ -20,6 +20,14 @@ def test_the_documented_example_matches_the_code():
     assert hashlib.sha256(tbs).hexdigest() == field("SHA-256(TBS)")
 
 
+def test_the_documented_identify_example_matches_the_code():
+    tbs = DOMAIN_PREFIX + identify_binding_from_digests(
+        field("identify ceremony id"), bytes.fromhex(field("identify challenge")), field("identify audience"),
+        bytes.fromhex(field("auth certificate SHA-256")), bytes.fromhex(field("sign certificate SHA-256")))
+    assert tbs.hex() == field("identify TBS (hex)")
+    assert hashlib.sha256(tbs).hexdigest() == field("identify SHA-256(TBS)")
+
+
 def test_the_documented_prefix_and_oid_are_the_codes():
     assert DOMAIN_PREFIX == b"madoguchi-ceremony-v1\x00" and len(DOMAIN_PREFIX) == 22
     assert f"attribute type   {OID_CEREMONY_BINDING}" in DOC
@@ -31,6 +39,6 @@ def test_every_error_code_is_documented():
     codes = {code for code, _ in errors.VERDICT_CODES.values()}
     codes |= {f().code for f in (errors.not_found, errors.expired, errors.already_used, errors.wrong_audience,
                                  errors.wrong_ceremony, errors.malformed, errors.unknown_card, errors.forbidden,
-                                 errors.rate_limited)}
+                                 errors.rate_limited, errors.card_mismatch, errors.card_refused)}
     for code in codes:
         assert f"`{code}`" in DOC, code
