@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "madoguchi.documents",
     "madoguchi.exports",
     "madoguchi.casework",
+    "madoguchi.demo",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
