@@ -35,9 +35,14 @@ def data_dir(args) -> Path:
 
 def card_path(args, value: str) -> Path:
     """A card is a directory; a bare name means <data dir>/cards/<name>."""
-    if os.sep in value or value.startswith(".") or Path(value).exists():
-        return Path(value)
-    return data_dir(args) / "cards" / value
+    from .transport import virtual_card_directory
+
+    return virtual_card_directory(value, data_dir(args))
+
+
+# The transport each card option opens (card/transport.py TRANSPORTS): --card CARD is a
+# virtual card, --reader [NAME] a PC/SC reader.
+TRANSPORT_OPTIONS = {"card": "virtual", "reader": "pcsc"}
 
 
 def birth_date(text: str) -> dt.date:
@@ -162,18 +167,13 @@ def cmd_issue(args) -> int:
 
 
 def open_channel(args):
-    from .transport import Channel, PcscTransport, VirtualTransport
+    from .transport import Channel, NoSuchTarget, open_transport
 
-    if args.card is not None:
-        from .virtual import VirtualCard
-
-        path = card_path(args, args.card)
-        try:
-            card = VirtualCard(path)
-        except FileNotFoundError:
-            raise UsageError(f"no virtual card in {path}") from None
-        return Channel(VirtualTransport(card))
-    return Channel(PcscTransport(args.reader or None, timeout=5.0))
+    option, name = next((o, n) for o, n in TRANSPORT_OPTIONS.items() if getattr(args, o, None) is not None)
+    try:
+        return Channel(open_transport(name, getattr(args, option), data_dir(args)))
+    except NoSuchTarget as exc:
+        raise UsageError(str(exc)) from None
 
 
 def describe_cert(label: str, der: bytes) -> list[str]:
