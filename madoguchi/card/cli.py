@@ -52,6 +52,14 @@ def birth_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
+def add_transport_options(parser) -> None:
+    """One option per transport in TRANSPORT_OPTIONS; exactly one is given."""
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--card", metavar="CARD", help="a virtual card (name under <data dir>/cards, or a directory)")
+    group.add_argument("--reader", nargs="?", const="", metavar="NAME",
+                       help="a PC/SC reader (first whose name starts with NAME; any reader with a card)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="madoguchi card", description="My Number Card tools: virtual cards and PC/SC readers.")
     p.add_argument("--data-dir", help="data directory (default $MADOGUCHI_DATA_DIR or var/)")
@@ -68,21 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--text-pin", help="text-input-support PIN, 4 digits (random when omitted)")
     issue.add_argument("--token", default=C.TOKEN_CARD, choices=sorted(C.TOKEN_KINDS), help=argparse.SUPPRESS)
 
-    def source(sp):
-        group = sp.add_mutually_exclusive_group(required=True)
-        group.add_argument("--card", metavar="CARD", help="a virtual card directory or name")
-        group.add_argument("--reader", nargs="?", const="", metavar="NAME",
-                           help="a PC/SC reader (first whose name starts with NAME; any reader with a card)")
-
     show = sub.add_parser("show", help="token, certificates, PIN tries left (and the four facts with --text-pin)")
-    source(show)
+    add_transport_options(show)
     show.add_argument("--password", help="signature password: also show the signature certificate")
     show.add_argument("--text-pin", help="text-input-support PIN: also show the basic four facts")
     show.add_argument("--individual-number", action="store_true",
                       help="also show the individual number (needs --text-pin; only for a legal My Number task)")
 
     sign = sub.add_parser("sign", help="detached CAdES-BES signature (DER) by the card's signature key")
-    source(sign)
+    add_transport_options(sign)
     sign.add_argument("--in", dest="infile", required=True, metavar="FILE")
     sign.add_argument("--out", dest="outfile", required=True, metavar="FILE.p7s")
     sign.add_argument("--password", help="signature password (prompted when omitted)")
