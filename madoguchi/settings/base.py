@@ -300,6 +300,9 @@ APPLICATION_API_RATE = env_int("MADOGUCHI_APPLICATION_API_RATE", 30)
 # Drafts nobody has touched for this many days are deleted by `madoguchi retention purge`.
 APPLICATION_DRAFT_RETENTION_DAYS = env_int("MADOGUCHI_DRAFT_RETENTION_DAYS", 30)
 
+# Where resident records (住民記録) come from: a name in residents/adapters SOURCES.
+RESIDENT_RECORD_SOURCE = os.environ.get("MADOGUCHI_RESIDENT_RECORD_SOURCE", "csv")
+
 # Exports to core systems and signed documents (issue 9; docs/exports.md, docs/documents.md).
 # A finished export file is deleted (and can no longer be downloaded) after this many hours.
 EXPORT_EXPIRY_HOURS = env_int("MADOGUCHI_EXPORT_EXPIRY_HOURS", 24)
