@@ -44,7 +44,7 @@ class CsvFormatError(SourceUnreadable):
     """The file as a whole cannot be read (encoding, header, size)."""
 
 
-@SOURCES.register("csv", "the core system's CSV file (UTF-8 or cp932), columns as in docs/residents.md")
+@SOURCES.register("csv", "the core system's CSV file (UTF-8 or cp932), the columns named in csv_file.COLUMNS")
 class CsvRecordSource:
     def __init__(self, path: Path, encoding: str = "utf-8-sig"):
         self.path = Path(path)
