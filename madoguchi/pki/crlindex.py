@@ -41,7 +41,7 @@ from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
 from .errors import CRLRejected, MalformedInput, UnsupportedAlgorithm
 from .signatures import signature_verifies
-from .trust import Anchor, TrustStore, data_dir
+from .trust import TrustStore, data_dir
 
 MAX_CRL_BYTES = 4 * 1024**3 - 1  # offsets fit in uint32 territory; 10M entries ≈ 530 MB
 MASK64 = (1 << 64) - 1
