@@ -30,7 +30,7 @@ from .attachments import delete_files
 from .models import Application, ApplicationEvent
 from .statemachine import FINAL, Status
 
-JST = dt.timezone(dt.timedelta(hours=9))
+from madoguchi.core.dates import JST  # noqa: E402
 RETENTION_CLASS = re.compile(r"^(\d{1,2})y$")
 
 

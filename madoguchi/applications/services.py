@@ -39,7 +39,7 @@ from .statemachine import FINAL, OPEN, Role, Status, TransitionRefused, check, f
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_DATA_BYTES = 256 * 1024
-TOKYO = dt.timezone(dt.timedelta(hours=9))
+from madoguchi.core.dates import today_in_japan  # noqa: F401,E402 (callers use services.today_in_japan)
 
 
 class ApplicationError(Exception):
@@ -88,10 +88,6 @@ class Prepared:
     @property
     def needs_signature(self) -> bool:
         return self.version.definition["assurance"] == "signature"
-
-
-def today_in_japan() -> dt.date:
-    return timezone.now().astimezone(TOKYO).date()
 
 
 def resident_record(person):

@@ -18,9 +18,9 @@ PURPOSE_TEXT = {
 def add_parser(sub) -> None:
     p = sub.add_parser("ceremony", help="read the card for a sign-in, identity check or signature (URL from the QR code)")
     p.add_argument("url", metavar="URL")
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--card", metavar="CARD", help="a virtual card (name under <data dir>/cards, or a directory)")
-    where.add_argument("--reader", nargs="?", const="", metavar="NAME", help="a PC/SC reader (the first one if no name)")
+    from .cli import add_transport_options
+
+    add_transport_options(p)
     p.add_argument("--pin", help="authentication PIN (asked when needed and not given)")
     p.add_argument("--password", help="signature password (asked when needed and not given)")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation of who asks and why")

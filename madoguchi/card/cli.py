@@ -35,9 +35,14 @@ def data_dir(args) -> Path:
 
 def card_path(args, value: str) -> Path:
     """A card is a directory; a bare name means <data dir>/cards/<name>."""
-    if os.sep in value or value.startswith(".") or Path(value).exists():
-        return Path(value)
-    return data_dir(args) / "cards" / value
+    from .transport import virtual_card_directory
+
+    return virtual_card_directory(value, data_dir(args))
+
+
+# The transport each card option opens (card/transport.py TRANSPORTS): --card CARD is a
+# virtual card, --reader [NAME] a PC/SC reader.
+TRANSPORT_OPTIONS = {"card": "virtual", "reader": "pcsc"}
 
 
 def birth_date(text: str) -> dt.date:
@@ -45,6 +50,14 @@ def birth_date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def add_transport_options(parser) -> None:
+    """One option per transport in TRANSPORT_OPTIONS; exactly one is given."""
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--card", metavar="CARD", help="a virtual card (name under <data dir>/cards, or a directory)")
+    group.add_argument("--reader", nargs="?", const="", metavar="NAME",
+                       help="a PC/SC reader (first whose name starts with NAME; any reader with a card)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,21 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--text-pin", help="text-input-support PIN, 4 digits (random when omitted)")
     issue.add_argument("--token", default=C.TOKEN_CARD, choices=sorted(C.TOKEN_KINDS), help=argparse.SUPPRESS)
 
-    def source(sp):
-        group = sp.add_mutually_exclusive_group(required=True)
-        group.add_argument("--card", metavar="CARD", help="a virtual card directory or name")
-        group.add_argument("--reader", nargs="?", const="", metavar="NAME",
-                           help="a PC/SC reader (first whose name starts with NAME; any reader with a card)")
-
     show = sub.add_parser("show", help="token, certificates, PIN tries left (and the four facts with --text-pin)")
-    source(show)
+    add_transport_options(show)
     show.add_argument("--password", help="signature password: also show the signature certificate")
     show.add_argument("--text-pin", help="text-input-support PIN: also show the basic four facts")
     show.add_argument("--individual-number", action="store_true",
                       help="also show the individual number (needs --text-pin; only for a legal My Number task)")
 
     sign = sub.add_parser("sign", help="detached CAdES-BES signature (DER) by the card's signature key")
-    source(sign)
+    add_transport_options(sign)
     sign.add_argument("--in", dest="infile", required=True, metavar="FILE")
     sign.add_argument("--out", dest="outfile", required=True, metavar="FILE.p7s")
     sign.add_argument("--password", help="signature password (prompted when omitted)")
@@ -162,18 +169,13 @@ def cmd_issue(args) -> int:
 
 
 def open_channel(args):
-    from .transport import Channel, PcscTransport, VirtualTransport
+    from .transport import Channel, NoSuchTarget, open_transport
 
-    if args.card is not None:
-        from .virtual import VirtualCard
-
-        path = card_path(args, args.card)
-        try:
-            card = VirtualCard(path)
-        except FileNotFoundError:
-            raise UsageError(f"no virtual card in {path}") from None
-        return Channel(VirtualTransport(card))
-    return Channel(PcscTransport(args.reader or None, timeout=5.0))
+    option, name = next((o, n) for o, n in TRANSPORT_OPTIONS.items() if getattr(args, o, None) is not None)
+    try:
+        return Channel(open_transport(name, getattr(args, option), data_dir(args)))
+    except NoSuchTarget as exc:
+        raise UsageError(str(exc)) from None
 
 
 def describe_cert(label: str, der: bytes) -> list[str]:

@@ -1,12 +1,21 @@
 """Transports: one interface (`transmit(raw) -> raw`) in front of a PC/SC reader (pyscard)
 or a virtual card in this process. Everything above — `Channel`, the JPKI and text
 applications, the CLI — runs unchanged on either.
+
+A plug point: `Transport` is the base, `TRANSPORTS` the registry of openers by name
+(`open_transport("pcsc", reader, data_dir)`). A virtual card served through vpcd
+(`madoguchi card serve-pcsc`) is not a transport of its own: clients reach it as `pcsc`.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
+
+from madoguchi.registry import Registry
 
 from . import apdu as A
 from . import tlv
@@ -22,6 +31,10 @@ class Transport(Protocol):
 
 class TransportError(A.CardError):
     """The reader or the card went away, or no reader/card was found."""
+
+
+class NoSuchTarget(ValueError):
+    """What the transport was asked to open does not exist (a usage error, not the card's)."""
 
 
 class VirtualTransport:
@@ -209,3 +222,40 @@ class Channel:
 
     def close(self) -> None:
         self.transport.close()
+
+
+# -- the registry -----------------------------------------------------------------------
+
+# An opener: (target, data directory) -> an open Transport. The target is what follows
+# the transport's command-line option (a card directory or name, a reader name or None).
+Opener = Callable[[str | None, Path], Transport]
+TRANSPORTS: Registry[Opener] = Registry("card transport")
+
+
+def open_transport(name: str, target: str | None, data_dir: Path) -> Transport:
+    """Raises registry.UnknownName (listing the known transports) for an unknown name."""
+    return TRANSPORTS.get(name)(target, data_dir)
+
+
+def virtual_card_directory(value: str, data_dir: Path) -> Path:
+    """A virtual card is a directory; a bare name means <data dir>/cards/<name>."""
+    if os.sep in value or value.startswith(".") or Path(value).exists():
+        return Path(value)
+    return Path(data_dir) / "cards" / value
+
+
+@TRANSPORTS.register("pcsc", "a real card in a PC/SC reader (pyscard); target: the reader name's start")
+def open_pcsc(target: str | None, data_dir: Path) -> Transport:
+    return PcscTransport(target or None, timeout=5.0)
+
+
+@TRANSPORTS.register("virtual", "development: a virtual card from the development CA, in a directory; "
+                                "never a real resident's card")
+def open_virtual(target: str | None, data_dir: Path) -> Transport:
+    from .virtual import VirtualCard
+
+    path = virtual_card_directory(target or "", data_dir)
+    try:
+        return VirtualTransport(VirtualCard(path))
+    except FileNotFoundError:
+        raise NoSuchTarget(f"no virtual card in {path}") from None

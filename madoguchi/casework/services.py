@@ -39,7 +39,7 @@ COUNT_CAP = 999  # counts above it read "999+"
 SEARCH_COUNT_CAP = 200  # under a free-text search
 SEARCH_GIN_MAX = 2000  # candidates up to which a search goes through the GIN index
 MAX_BULK = 100
-TOKYO = dt.timezone(dt.timedelta(hours=9))
+from madoguchi.core.dates import JST as TOKYO  # noqa: E402
 # The statuses the inbox lists: every status an application reaches once submitted.
 LISTED = [s for s in Status.values if s != Status.DRAFT]
 # A decision the resident must be told the reason of.

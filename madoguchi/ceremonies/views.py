@@ -43,7 +43,7 @@ def safe_next(request, next_url: str | None) -> str:
     if next_url and next_url.startswith(f"/{code}/") and url_has_allowed_host_and_scheme(
             next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return next_url
-    return reverse("identity:account", args=[code])
+    return reverse("portal:account", args=[code])
 
 
 def begin(request, purpose: str, *, next_url: str | None = None, document: bytes | None = None,

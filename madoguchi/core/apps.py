@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class CoreConfig(AppConfig):
-    """Cross-cutting pieces: request ids, logging, health, error pages, dates."""
+    """Cross-cutting pieces: request ids, logging, health, error pages, dates, rate limits."""
 
     name = "madoguchi.core"
     label = "core"

@@ -10,6 +10,15 @@ from typing import NamedTuple
 
 GREGORIAN_ADOPTION = dt.date(1873, 1, 1)
 
+# Japan Standard Time: UTC+9, no daylight saving since 1951, so a fixed offset is exact.
+# The one definition for the Django apps; pki/ (a pure library) keeps its own.
+JST = dt.timezone(dt.timedelta(hours=9))
+
+
+def today_in_japan() -> dt.date:
+    """Today's date in Japan: deadlines, receipt-number years and opening dates follow it."""
+    return dt.datetime.now(JST).date()
+
 
 class Era(NamedTuple):
     name: str  # 令和

@@ -1,7 +1,8 @@
 """Signed documents: render a template to PDF (WeasyPrint), sign it as PAdES B-B with the
 municipality's document-signing key (pki.pades), keep it in the storage, audit it.
 
-The signing identity is the operator's installed key and certificate for the
+The signing identity comes from the document signers (signers.py) named in
+settings.DOCUMENT_SIGNERS: the operator's installed key and certificate for the
 municipality (`madoguchi documents install-key`), or else — only where development keys
 are allowed (dev, test) — an organisation certificate of the development LGPKI-shaped CA
 in the data directory (pki.lgpki). Production refuses to sign with the development CA.
@@ -25,7 +26,9 @@ from madoguchi.applications.statemachine import Status
 from madoguchi.audit.services import record
 from madoguchi.municipalities.tenancy import tenant
 from madoguchi.pki import lgpki, pades
+from madoguchi.registry import UnknownName
 
+from . import signers
 from .models import Document, DocumentProfile
 from .seal import demo_seal
 
@@ -49,9 +52,10 @@ def profile(municipality) -> DocumentProfile:
 
 def identity(municipality) -> lgpki.SigningIdentity:
     try:
-        return lgpki.signing_identity(settings.DATA_DIR, municipality.code, municipality.name,
-                                      development=settings.DOCUMENTS_DEVELOPMENT_CA_ALLOWED)
-    except lgpki.LGPKIError as exc:
+        return signers.signing_identity(settings.DATA_DIR, municipality.code, municipality.name,
+                                        names=settings.DOCUMENT_SIGNERS,
+                                        development_allowed=settings.DOCUMENTS_DEVELOPMENT_CA_ALLOWED)
+    except (lgpki.LGPKIError, UnknownName) as exc:
         raise DocumentError(str(exc)) from None
 
 

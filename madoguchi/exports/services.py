@@ -42,7 +42,7 @@ from madoguchi.staff.models import Membership
 
 from .models import Export
 
-TOKYO = dt.timezone(dt.timedelta(hours=9))
+from madoguchi.core.dates import JST as TOKYO  # noqa: E402
 PROGRESS_EVERY = 1000
 MAX_PROBLEMS = 1000  # listed in the report; the count is always complete
 CHUNK = 2000

@@ -214,3 +214,13 @@ def resolve_review(review: LinkReview, staff_user, record_id: int | None) -> Res
         record("identity.link_review_resolved", actor=staff_user, obj=review,
                data={"outcome": review.status, "record": record_id})
     return link
+
+
+def card_credentials_of(person: Person):
+    """The person's card credentials, newest first (the account page lists them)."""
+    return CardCredential.objects.filter(person=person).order_by("-linked_at")
+
+
+def resident_link_of(person: Person) -> ResidentLink | None:
+    """The person's link to a 住民記録 in the municipality in scope, with the record, or None."""
+    return ResidentLink.objects.select_related("record").filter(person=person).first()

@@ -53,17 +53,17 @@ def review_detail(request, code, review_id):
                 record_id = int(request.POST.get("record", ""))
             except ValueError:
                 messages.error(request, _("紐付ける住民記録を選んでください。"))
-                return redirect("staff:identity_review", code, review.pk)
+                return redirect("identity_reviews:detail", code, review.pk)
         elif decision != "reject":
             messages.error(request, _("判断を選んでください。"))
-            return redirect("staff:identity_review", code, review.pk)
+            return redirect("identity_reviews:detail", code, review.pk)
         try:
             resolve_review(review, request.user, record_id)
         except ReviewError as exc:
             messages.error(request, _("処理できませんでした: %(reason)s") % {"reason": exc})
-            return redirect("staff:identity_review", code, review.pk)
+            return redirect("identity_reviews:detail", code, review.pk)
         messages.success(request, _("紐付けました。") if record_id else _("却下しました。"))
-        return redirect("staff:identity_reviews", code)
+        return redirect("identity_reviews:queue", code)
     evidence_key = search_key(review.evidence.get("name", ""))
     return render(request, "identity/review_detail.html", {
         "review": review, "candidates": candidates, "evidence_key": evidence_key,

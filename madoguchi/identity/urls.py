@@ -5,6 +5,5 @@ from . import views
 app_name = "identity"
 
 urlpatterns = [
-    path("account/", views.account, name="account"),
     path("logout/", views.sign_out, name="logout"),
 ]

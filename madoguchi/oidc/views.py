@@ -314,7 +314,7 @@ def revoke_consent(request, code, consent_id):
     from django.contrib import messages
 
     messages.info(request, _("連携の同意を取り消しました。"))
-    return redirect("identity:account", code)
+    return redirect("portal:account", code)
 
 
 # ---- signing transactions -----------------------------------------------------------------

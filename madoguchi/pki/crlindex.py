@@ -37,12 +37,11 @@ from pathlib import Path
 
 from asn1crypto import crl as acrl
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
 from .errors import CRLRejected, MalformedInput, UnsupportedAlgorithm
-from .trust import Anchor, TrustStore, data_dir
+from .signatures import signature_verifies
+from .trust import TrustStore, data_dir
 
 MAX_CRL_BYTES = 4 * 1024**3 - 1  # offsets fit in uint32 territory; 10M entries ≈ 530 MB
 MASK64 = (1 << 64) - 1
@@ -224,20 +223,6 @@ def decode_entry(der, offset: int) -> RevokedEntry:
         raise MalformedInput(f"revoked entry at byte {offset} does not decode: {exc}") from None
 
 
-def verify_crl_signature(signature: bytes, algorithm, tbs_raw: bytes, anchor: Anchor) -> bool:
-    key = anchor.cert.public_key()
-    try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, tbs_raw, padding.PKCS1v15(), algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, tbs_raw, ec.ECDSA(algorithm))
-        else:
-            return False
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
-
-
 class CRLIndex:
     """One verified CRL, indexed. Immutable once built; share it freely between threads."""
 
@@ -313,8 +298,8 @@ class CRLIndex:
         pool = trust.by_key_id(aki) if aki else [a for a in trust.anchors() if a.cert.subject == issuer]
         anchor = None
         for candidate in pool:
-            if candidate.cert.subject == issuer and verify_crl_signature(signature, hash_algorithm, tbs_raw,
-                                                                           candidate):
+            if candidate.cert.subject == issuer and signature_verifies(candidate.cert.public_key(), signature,
+                                                                         tbs_raw, hash_algorithm):
                 anchor = candidate
                 break
         if anchor is None:

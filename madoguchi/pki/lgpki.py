@@ -271,12 +271,3 @@ def load_installed(data: str | os.PathLike | None, code: str) -> SigningIdentity
                            certificate=x509.load_pem_x509_certificate((folder / "cert.pem").read_bytes()),
                            chain=chain, source="installed")
 
-
-def signing_identity(data: str | os.PathLike | None, code: str, name: str, *, development: bool) -> SigningIdentity:
-    """The installed identity when there is one; else the development one when allowed."""
-    installed = load_installed(data, code)
-    if installed is not None:
-        return installed
-    if not development:
-        raise LGPKIError(f"no document-signing key installed for {code} (madoguchi documents install-key)")
-    return DevLGPKI.open(data).organisation(code, name)

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 from .crlindex import ALLOWED_SIGNATURES
 from .errors import MalformedInput, OCSPError
+from .signatures import signature_verifies
 
 UTC = dt.timezone.utc
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -54,19 +54,6 @@ class OCSPAnswer:
                 "next_update": self.next_update.isoformat() if self.next_update else None,
                 "produced_at": self.produced_at.isoformat(), "responder": self.responder,
                 "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None, "reason": self.reason}
-
-
-def _verify(key, signature: bytes, data: bytes, algorithm) -> bool:
-    try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, data, padding.PKCS1v15(), algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, data, ec.ECDSA(algorithm))
-        else:
-            return False
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
 
 
 def _responder_matches(resp: ocsp.OCSPResponse, cert: x509.Certificate) -> bool:
@@ -130,7 +117,7 @@ def parse_response(data: bytes, cert: x509.Certificate, issuer: x509.Certificate
                 break
     if signer is None:
         raise OCSPError("OCSP responder is not authorised by the issuing CA", "ocsp_unauthorised")
-    if not _verify(signer.public_key(), signature, tbs, algorithm):
+    if not signature_verifies(signer.public_key(), signature, tbs, algorithm):
         raise OCSPError("OCSP response signature does not verify", "ocsp_bad_signature")
     if nonce is not None:
         try:

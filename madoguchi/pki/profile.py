@@ -84,6 +84,7 @@ def nth_birthday_after(birth: dt.date, day: dt.date, n: int) -> dt.date:
     return birthday_in(first.year + n - 1)
 
 
+# Not core.dates.JST: this pure library imports nothing of the Django apps.
 JST = dt.timezone(dt.timedelta(hours=9))
 
 

@@ -80,6 +80,25 @@ MESSAGES = {
 }
 
 
+class Judged:
+    """`ok` and the person-facing messages of a verdict: certificate results and CMS
+    verification records (verify.VerificationRecord) both carry a `verdict`."""
+
+    __slots__ = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict is Verdict.VALID
+
+    @property
+    def message_ja(self) -> str:
+        return MESSAGES[self.verdict][0]
+
+    @property
+    def message_en(self) -> str:
+        return MESSAGES[self.verdict][1]
+
+
 @dataclass(slots=True)
 class RevocationCheck:
     """What revocation data was consulted (for the verification record)."""
@@ -106,7 +125,7 @@ class RevocationCheck:
 
 
 @dataclass(slots=True)  # not frozen: built on every sign-in, and frozen __init__ is slow
-class Result:
+class Result(Judged):
     verdict: Verdict
     purpose: str
     checked_at: dt.datetime
@@ -117,18 +136,6 @@ class Result:
     anchor: Anchor | None = None
     certificate: x509.Certificate | None = field(default=None, repr=False)
     revocation: RevocationCheck | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.verdict is Verdict.VALID
-
-    @property
-    def message_ja(self) -> str:
-        return MESSAGES[self.verdict][0]
-
-    @property
-    def message_en(self) -> str:
-        return MESSAGES[self.verdict][1]
 
     @property
     def key(self) -> tuple[str, int] | None:

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from . import facts as facts_mod
 from .errors import MalformedInput, PKIError, UnsupportedAlgorithm
-from .validation import MESSAGES, Result, Validator, Verdict
+from .validation import Judged, Result, Validator, Verdict
 
 UTC = dt.timezone.utc
 MAX_CMS_BYTES = 1024 * 1024  # a detached signature with a handful of certificates is a few KB
@@ -76,7 +76,7 @@ class Ceremony:
 
 
 @dataclass(frozen=True)
-class VerificationRecord:
+class VerificationRecord(Judged):
     """What a caller stores beside what was signed."""
 
     verified_at: dt.datetime
@@ -90,18 +90,6 @@ class VerificationRecord:
     ceremony: Ceremony | None = None
     facts: facts_mod.SignatureFacts | None = None
     certificate: Result | None = field(default=None, repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.verdict is Verdict.VALID
-
-    @property
-    def message_ja(self) -> str:
-        return MESSAGES[self.verdict][0]
-
-    @property
-    def message_en(self) -> str:
-        return MESSAGES[self.verdict][1]
 
     def as_dict(self) -> dict:
         return {

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.top, name="top"),
     path("login/", views.card_login, name="card_login"),
     path("notices/", views.notices, name="notices"),
+    path("account/", views.account, name="account"),
 ]

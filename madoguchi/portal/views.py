@@ -1,8 +1,14 @@
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from madoguchi.audit.models import AuditEvent
+from madoguchi.ceremonies.models import Ceremony
 from madoguchi.core.access import public_view
+from madoguchi.identity import services as identity
+from madoguchi.identity import sessions
 from madoguchi.municipalities.models import Municipality
+from madoguchi.oidc.services import consents_of
 
 
 @public_view
@@ -38,3 +44,20 @@ def card_login(request, code):
 @require_GET
 def notices(request, code):
     return render(request, "portal/notices.html")
+
+
+@never_cache
+@require_GET
+@sessions.resident_required
+def account(request, code):
+    """The resident's account: card credentials, 住民記録 link, recent sign-ins, OIDC consents."""
+    person = request.resident
+    events = AuditEvent.objects.filter(action="resident.signed_in", actor_type="resident",
+                                       actor_id=str(person.public_id)).order_by("-seq")[:10]
+    labels = dict(Ceremony.Purpose.choices)
+    recent = [(e.occurred_at, labels.get(e.data.get("assurance"), "")) for e in events]
+    return render(request, "portal/account.html", {
+        "person": person, "credentials": identity.card_credentials_of(person),
+        "link": identity.resident_link_of(person), "recent_sign_ins": recent,
+        "assurance": request.resident_assurance, "consents": consents_of(person),
+    })

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.applications import forms as resident_forms
+from madoguchi.core.dates import today_in_japan
 from madoguchi.staff.decorators import staff_member_required
 from madoguchi.staff.models import Department
 
@@ -282,14 +283,14 @@ def version_preview(request, code, pk, number):
     values, errors, message = {}, {}, ""
     if request.method == "POST":
         values = defn.prune_hidden(d, resident_forms.read(d, request.POST))
-        errors = defn.data_errors(d, values, services_today())
+        errors = defn.data_errors(d, values, today_in_japan())
         if errors:
             message = _("入力内容を確かめてください。")
         else:
             messages.success(request, _("入力内容に問題はありません（プレビューのため申請にはなりません）。"))
     messages.info(request, _("プレビュー（%(slug)s 第%(n)s版）: 住民に表示される申請画面です。事前入力と世帯員は表示されません。送信しても申請にはなりません。")
                   % {"slug": version.procedure.slug, "n": version.number})
-    today = services_today()
+    today = today_in_japan()
     if not defn.is_open(d, today):
         messages.warning(request, _("この版の受付期間外のため、住民には「受付期間外です」と表示されます。"))
     rules = d.get("attachments") or {}
@@ -305,12 +306,6 @@ def version_preview(request, code, pk, number):
         "errors": errors, "message": message,
         "problems": [], "support_measure": False, "preview": True}
     return render(request, "applications/form.html", context, status=400 if errors else 200)
-
-
-def services_today():
-    from madoguchi.applications.services import today_in_japan
-
-    return today_in_japan()
 
 
 @require_POST

@@ -1,7 +1,5 @@
 from django.urls import path
 
-from madoguchi.identity import staff_views as identity_views
-
 from . import views
 
 app_name = "staff"
@@ -11,6 +9,4 @@ urlpatterns = [
     path("login/", views.sign_in_view, name="login"),
     path("logout/", views.sign_out_view, name="logout"),
     path("settings/", views.municipality_settings, name="settings"),
-    path("identity-reviews/", identity_views.review_queue, name="identity_reviews"),
-    path("identity-reviews/<int:review_id>/", identity_views.review_detail, name="identity_review"),
 ]

@@ -5,7 +5,7 @@ import sys
 
 CHECK = r"""
 import importlib, pkgutil, sys
-import madoguchi.card, madoguchi.pki
+import madoguchi.card, madoguchi.pki, madoguchi.registry
 names = []
 for pkg in (madoguchi.card, madoguchi.pki):
     for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):

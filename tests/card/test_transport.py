@@ -82,3 +82,28 @@ def test_vpcd_wire_protocol(card_dir):
         conn.close()
         listener.close()
         thread.join(timeout=5)
+
+
+def test_transports_by_name(card_dir):
+    from madoguchi.card.transport import TRANSPORTS, open_transport
+
+    assert TRANSPORTS.names() == ["pcsc", "virtual"]
+    assert TRANSPORTS.entry("virtual").description.startswith("development:")
+    # A bare name is a card under <data dir>/cards/.
+    (card_dir.parent / "cards").mkdir()
+    card_dir.rename(card_dir.parent / "cards" / "hanako")
+    channel = Channel(open_transport("virtual", "hanako", card_dir.parent))
+    try:
+        JpkiAP(channel).select()
+    finally:
+        channel.close()
+
+
+def test_an_unknown_transport_or_card_is_refused(tmp_path):
+    from madoguchi.card.transport import NoSuchTarget, open_transport
+    from madoguchi.registry import UnknownName
+
+    with pytest.raises(UnknownName, match=r"unknown card transport 'nfc'; known: pcsc, virtual"):
+        open_transport("nfc", None, tmp_path)
+    with pytest.raises(NoSuchTarget, match="no virtual card in"):
+        open_transport("virtual", "nobody", tmp_path)

@@ -182,7 +182,7 @@ def test_parse_definition_refuses_what_is_not_a_definition(text, where):
 
 
 def test_the_demo_has_every_department_the_catalog_routes_to():
-    from madoguchi.core.demo import DEMO_MUNICIPALITIES
+    from madoguchi.demo.services import DEMO_MUNICIPALITIES
 
     demo = {code for code, _ in DEMO_MUNICIPALITIES[0]["departments"]}
     assert {d["department"] for d in editor.catalog_definitions().values()} <= demo

@@ -96,3 +96,25 @@ def test_the_command_reports_bad_rows_and_exits_2(tmp_path, muni_a, capsys):
     assert f"{path}:2: 生年月日" in capsys.readouterr().err
     call_command("residents_import", str(write(tmp_path, GOOD, "good.csv")), "--municipality", muni_a.code)
     assert "2 new" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_the_source_is_chosen_by_its_configured_name(tmp_path, muni_a, settings, capsys):
+    path = write(tmp_path, GOOD)
+    settings.RESIDENT_RECORD_SOURCE = "core-system-api"
+    with pytest.raises(CommandError) as info:
+        call_command("residents_import", str(path), "--municipality", muni_a.code)
+    assert info.value.returncode == 2
+    assert str(info.value).startswith("unknown resident-record source 'core-system-api'; known: csv")
+    assert not records(muni_a)
+    # An explicit --source wins over the setting.
+    call_command("residents_import", str(path), "--municipality", muni_a.code, "--source", "csv")
+    assert "2 new" in capsys.readouterr().out
+
+
+def test_the_sources_say_what_they_are():
+    from madoguchi.residents.adapters.base import SOURCES
+
+    assert SOURCES.get("csv") is CsvRecordSource
+    # The demo app registers its fictional residents, and says so, only where the demo is allowed.
+    assert SOURCES.entry("demo").description.startswith("demo:")

@@ -1,6 +1,12 @@
+"""The resident-record source plug point: `RecordSource` (what a source gives the import),
+`SOURCES` (the registry of factories by name) and the errors a source raises."""
+
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Iterator, Protocol
+
+from madoguchi.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -35,3 +41,21 @@ class RecordSource(Protocol):
 
     def size_hint(self) -> int | None:
         """Rows expected, for progress (None when unknown)."""
+
+
+class SourceUnreadable(ValueError):
+    """The delivery as a whole cannot be read (encoding, header, size): nothing is imported."""
+
+
+# A factory: (location, encoding) -> a RecordSource. The location is what the core system
+# delivered (a file path for CSV); raises OSError or SourceUnreadable.
+SourceFactory = Callable[[str, str], RecordSource]
+SOURCES: Registry[SourceFactory] = Registry("resident-record source")
+
+
+def open_source(name: str, location: str, encoding: str) -> RecordSource:
+    """The configured source (settings.RESIDENT_RECORD_SOURCE) over one delivery.
+    Raises registry.UnknownName, listing the known sources, for an unknown name."""
+    from . import csv_file  # noqa: F401 (the built-in sources register on import)
+
+    return SOURCES.get(name)(location, encoding)

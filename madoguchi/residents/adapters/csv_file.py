@@ -11,7 +11,7 @@ from pathlib import Path
 
 from madoguchi.core.dates import parse_legal_date
 
-from .base import RecordRow, RowError
+from .base import SOURCES, RecordRow, RowError, SourceUnreadable
 
 COLUMNS = {
     # canonical key: (Japanese header, English alias, required)
@@ -40,10 +40,11 @@ TRUE = {"1", "true", "yes", "○", "有", "はい"}
 FALSE = {"", "0", "false", "no", "無", "いいえ"}
 
 
-class CsvFormatError(ValueError):
+class CsvFormatError(SourceUnreadable):
     """The file as a whole cannot be read (encoding, header, size)."""
 
 
+@SOURCES.register("csv", "the core system's CSV file (UTF-8 or cp932), the columns named in csv_file.COLUMNS")
 class CsvRecordSource:
     def __init__(self, path: Path, encoding: str = "utf-8-sig"):
         self.path = Path(path)

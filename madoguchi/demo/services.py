@@ -89,8 +89,12 @@ DEMO_CARDS = [
 DEMO_PIN, DEMO_PASSWORD_SIGN, DEMO_TEXT_PIN = "1234", "MADO2026", "5678"
 
 
-class _Rows:
-    """The demo residents as an import source (the same path as a core system's CSV)."""
+class DemoRecordSource:
+    """The demo residents as an import source (the same path as a core system's CSV).
+    Registered as the `demo` resident-record source where the demo is allowed (apps.py)."""
+
+    def __init__(self, location: str = "", encoding: str = ""):
+        pass  # the rows are the fixed DEMO_RESIDENTS: no delivery to read
 
     def size_hint(self):
         return len(DEMO_RESIDENTS)
@@ -113,10 +117,11 @@ def load_demo_residents_and_cards(data_dir: Path) -> list[tuple[str, Path]]:
     from madoguchi.pki.commands import load_trust
     from madoguchi.pki.crlindex import RevocationStore, crl_dir
     from madoguchi.pki.devca import DevCA
+    from madoguchi.residents.adapters.base import open_source
     from madoguchi.residents.services import import_records
 
     municipality = Municipality.objects.get(code=DEMO_MUNICIPALITIES[0]["code"])
-    import_records(municipality, _Rows())
+    import_records(municipality, open_source("demo", "", ""))
     from madoguchi.procedures.services import install_catalog
 
     install_catalog(municipality)  # the starter catalog of ten procedures (idempotent)

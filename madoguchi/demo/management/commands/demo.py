@@ -4,7 +4,7 @@ import segno
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from madoguchi.core.demo import (
+from madoguchi.demo.services import (
     DEMO_PASSWORD, DEMO_PASSWORD_SIGN, DEMO_PIN, DEMO_TEXT_PIN, load_demo, load_demo_residents_and_cards,
 )
 from madoguchi.staff.services import current_totp

@@ -1,0 +1,46 @@
+"""The import-linter contracts in pyproject.toml: the layers of the house and the models
+only their own app imports (docs/architecture.md)."""
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = ROOT / "pyproject.toml"
+
+
+def lint_imports(config: Path) -> subprocess.CompletedProcess:
+    command = Path(sys.executable).with_name("lint-imports")
+    return subprocess.run([str(command), "--config", str(config), "--no-cache"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_contracts_are_kept():
+    result = lint_imports(PYPROJECT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_a_new_upward_import_breaks_the_layers(tmp_path):
+    """The contracts can fail: without its ignore, a known upward import is reported."""
+    text = PYPROJECT.read_text()
+    known = '"madoguchi.applications.services -> madoguchi.documents.services",'
+    assert known in text
+    config = tmp_path / "pyproject.toml"
+    config.write_text(text.replace(known, ""))
+    result = lint_imports(config)
+    assert result.returncode == 1
+    assert "madoguchi.applications is not allowed to import madoguchi.documents" in result.stdout
+
+
+def test_every_ignored_import_says_what_removes_it():
+    config = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]
+    ignored = [entry for contract in config["contracts"] for entry in contract.get("ignore_imports", [])]
+    lines = PYPROJECT.read_text().splitlines()
+    for entry in ignored:
+        at = next(i for i, line in enumerate(lines) if f'"{entry}"' in line)
+        # The comment above the entry (or above the run of entries it belongs to).
+        above = next(line for line in reversed(lines[:at]) if not line.strip().startswith('"'))
+        assert re.match(r"\s*# issue 14: removed by \S", above), entry
