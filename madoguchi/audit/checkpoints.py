@@ -206,7 +206,7 @@ def check_marks(index: CheckpointIndex, chains: list[str]) -> None:
         latest = index.latest.get(mark.chain)
         if latest is None or latest.seq < mark.seq:
             index._problem(mark.chain, f"the checkpoint of seq {mark.seq} written at {canonical_time(mark.written_at)} "
-                                       f"is not in the sink {get_sink().describe()} (it ends at "
+                                       f"is not in the checkpoint sink (it ends at "
                                        f"{'no checkpoint' if latest is None else f'seq {latest.seq}'}): "
                                        "the checkpoint file was cut short or replaced")
 
