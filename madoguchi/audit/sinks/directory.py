@@ -68,17 +68,14 @@ class DirectorySink(CheckpointSink):
             raise SinkError(f"cannot read {self.directory}: {exc.strerror or exc}") from None
         for path in files:
             try:
-                data = path.read_bytes()
+                with open(path, "rb") as fh:  # line by line: a year of checkpoints need not fit in memory
+                    for number, raw in enumerate(fh, start=1):
+                        complete = raw.endswith(b"\n")
+                        line = raw.rstrip(b"\n")
+                        if line.strip() or not complete:
+                            yield StoredLine(f"{path.name}:{number}", line, complete)
             except OSError as exc:
                 raise SinkError(f"cannot read {path}: {exc.strerror or exc}") from None
-            lines = data.split(b"\n")
-            last_complete = data.endswith(b"\n")
-            if last_complete:
-                lines.pop()  # the empty string after the final newline
-            for number, line in enumerate(lines, start=1):
-                complete = last_complete or number < len(lines)
-                if line.strip() or not complete:
-                    yield StoredLine(f"{path.name}:{number}", line, complete)
 
 
 def _ends_with_newline(path: Path, size: int) -> bool:
