@@ -62,6 +62,7 @@ class Checkpoint:
     hash: str
     at: str
     where: str  # file:line in the sink
+    stamped_at: str = ""  # the TSA's time (RFC 3161), when the line carries a valid token
 
 
 @dataclass
@@ -127,10 +128,13 @@ def _canonical(payload: dict) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def sign_line(key: OKPKey, payload: dict) -> bytes:
+def sign_line(key: OKPKey, payload: dict, stamp=None) -> bytes:
+    """The line of one checkpoint; `stamp(bytes) -> str` adds an RFC 3161 token over its JWS."""
     compact = jws.serialize_compact({"alg": ALG, "kid": key.thumbprint()}, _canonical(payload), key,
                                     algorithms=[ALG])
     line = {"checkpoint": payload, "jws": jws.detach_content(compact)}
+    if stamp is not None:
+        line["tst"] = stamp(line["jws"].encode("ascii"))
     return json.dumps(line, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -158,6 +162,15 @@ def _parse(data: bytes, key: OKPKey | None) -> tuple[str | None, dict | str]:
     )
     if not valid:
         return claimed, "a signed line this version does not understand"
+    if "tst" in line:
+        from .timestamps import TimestampError, check
+
+        try:
+            if not isinstance(line["tst"], str):
+                raise TimestampError("the time-stamp token is not a string")
+            payload = {**payload, "_stamped_at": canonical_time(check(line["jws"].encode("ascii"), line["tst"]))}
+        except TimestampError as exc:
+            return claimed, str(exc)
     return claimed, payload
 
 
@@ -186,7 +199,7 @@ def load_index(sink=None) -> CheckpointIndex:
                 index._problem(claimed, f"{stored.where}: {parsed}")
                 continue
             checkpoint = Checkpoint(parsed["chain"], parsed["municipality"], parsed["seq"], parsed["hash"],
-                                    parsed["at"], stored.where)
+                                    parsed["at"], stored.where, parsed.get("_stamped_at", ""))
             before = index.latest.get(checkpoint.chain)
             if before is not None and (checkpoint.seq < before.seq
                                        or (checkpoint.seq == before.seq and checkpoint.hash != before.hash)):
@@ -216,6 +229,7 @@ class WriteResult:
     written: list[Checkpoint] = field(default_factory=list)
     unchanged: int = 0
     refused: list[str] = field(default_factory=list)  # one line per chain that went backwards
+    unstamped: str = ""  # why the TSA gave no time-stamps this run (the checkpoints are written without)
 
 
 def write_checkpoints(all_chains: bool = False, now: dt.datetime | None = None) -> WriteResult:
@@ -224,9 +238,13 @@ def write_checkpoints(all_chains: bool = False, now: dt.datetime | None = None) 
     differs at its seq, gets no new checkpoint: that would bless the truncation."""
     from madoguchi.municipalities.models import Municipality
 
+    from . import timestamps
+    from .timestamps import TimestampError
+
     now = now or timezone.now()
     key = load_key(create=True)
     sink = get_sink()
+    stamp = timestamps.stamp if timestamps.enabled() else None
     result = WriteResult()
     with transaction.atomic():
         AuditCheckpointMark.objects.select_for_update().get_or_create(
@@ -258,7 +276,13 @@ def write_checkpoints(all_chains: bool = False, now: dt.datetime | None = None) 
             payload = {"v": VERSION, "chain": head.chain,
                        "municipality": "" if head.chain == DEPLOYMENT_CHAIN else str(label),
                        "seq": head.last_seq, "hash": head.last_hash, "at": canonical_time(now)}
-            lines.append(sign_line(key, payload))
+            try:
+                lines.append(sign_line(key, payload, stamp if stamp is not None and not result.unstamped else None))
+            except TimestampError as exc:
+                # The anchor matters more than its time-stamp: written without, said loudly.
+                logger.error("audit checkpoint not time-stamped: %s", exc)
+                result.unstamped = str(exc)
+                lines.append(sign_line(key, payload))
             pending.append((head, payload))
         # The sink first: a mark must never claim a checkpoint the sink did not take.
         sink.append(lines)

@@ -320,3 +320,8 @@ AUDIT_CHECKPOINT_SECONDS = env_int("MADOGUCHI_AUDIT_CHECKPOINT_SECONDS", 600)
 # The signing key's RFC 7638 thumbprint as printed by `madoguchi audit checkpoint-key`: when
 # set, a key in the data directory that is not this one is refused (a replaced key).
 AUDIT_CHECKPOINT_KEY_THUMBPRINT = os.environ.get("MADOGUCHI_AUDIT_CHECKPOINT_KEY_THUMBPRINT", "").strip()
+# RFC 3161 time-stamps on checkpoints: the TSA's URL (none: not time-stamped), a PEM file of
+# the roots its tokens are checked against (none: the system's), and the request timeout.
+AUDIT_TSA_URL = os.environ.get("MADOGUCHI_AUDIT_TSA_URL", "").strip()
+AUDIT_TSA_ROOTS = os.environ.get("MADOGUCHI_AUDIT_TSA_ROOTS", "").strip()
+AUDIT_TSA_TIMEOUT = env_int("MADOGUCHI_AUDIT_TSA_TIMEOUT", 10)

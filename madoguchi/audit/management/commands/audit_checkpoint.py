@@ -30,6 +30,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=2) from None
         for checkpoint in result.written:
             self.stdout.write(f"WROTE  {checkpoint.municipality or checkpoint.chain}: seq {checkpoint.seq}")
+        if result.unstamped:
+            self.stdout.write(f"WARN   written without RFC 3161 time-stamps: {result.unstamped}")
         for message in result.refused:
             self.stdout.write(f"REFUSED {message}")
         self.stdout.write(f"{len(result.written)} checkpoint(s) written, {result.unchanged} chain(s) unchanged")

@@ -43,7 +43,8 @@ class Command(BaseCommand):
             own_problems = index.problems.get(report.chain, [])
             if report.broken_at is None:
                 anchor = report.checkpoint
-                against = f"; checkpoint seq {anchor.seq} of {anchor.at} matches" if anchor is not None else ""
+                stamped = f" (time-stamped {anchor.stamped_at})" if anchor is not None and anchor.stamped_at else ""
+                against = f"; checkpoint seq {anchor.seq} of {anchor.at}{stamped} matches" if anchor is not None else ""
                 self.stdout.write(f"OK     {label}: {report.events} events{against}")
             else:
                 broken += 1
