@@ -125,7 +125,7 @@ def test_an_edited_checkpoint_line_is_found(muni_a, sink, capsys):
     cut_tail(muni_a, 3)
     code, out = run("audit_verify", capsys=capsys)
     assert code == 1
-    assert (f"BROKEN 139998: checkpoint {path.name}:1: the signature does not match the line "
+    assert (f"BROKEN 139998: checkpoints: {path.name}:1: the signature does not match the line "
             "(edited, or signed by another key)") in out
 
 
@@ -160,7 +160,7 @@ def test_a_checkpoint_file_cut_short_is_found(muni_a, sink, capsys):
     path.write_bytes(first)
     code, out = run("audit_verify", capsys=capsys)
     assert code == 1
-    assert "BROKEN 139998: checkpoint the checkpoint of seq 6 written at " in out
+    assert "BROKEN 139998: checkpoints: the checkpoint of seq 6 written at " in out
     assert "(it ends at seq 3): the checkpoint file was cut short or replaced" in out
     # --all writes the heads again (after the operator has looked): verify passes.
     run("audit_checkpoint", "--all", capsys=capsys)

@@ -63,7 +63,7 @@ def test_a_token_of_another_line_or_an_untrusted_tsa_fails(muni_a, tsa, settings
     second["tst"] = first["tst"]  # a genuine token, moved onto another line
     path.write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n")
     code, out = run("audit_verify", capsys)
-    assert code == 1 and f"BROKEN 139998: checkpoint {path.name}:2: the time-stamp is not over this line" in out
+    assert code == 1 and f"BROKEN 139998: checkpoints: {path.name}:2: the time-stamp is not over this line" in out
 
     second["tst"] = base64.b64encode(b"not a token").decode()
     path.write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n")

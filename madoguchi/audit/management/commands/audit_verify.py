@@ -51,7 +51,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"BROKEN {label}: first broken link at seq {report.broken_at}: {report.reason}")
             for problem in own_problems:
                 broken += 1
-                self.stdout.write(f"BROKEN {label}: checkpoint {problem}")
+                self.stdout.write(f"BROKEN {label}: checkpoints: {problem}")
             if report.warning:
                 self.stdout.write(f"WARN   {label}: {report.warning}")
         if municipality is None:
