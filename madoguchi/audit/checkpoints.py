@@ -142,7 +142,7 @@ def _parse(data: bytes, key: OKPKey | None) -> tuple[str | None, dict | str]:
     """(claimed chain, payload) of a valid line, or (claimed chain or None, what is wrong)."""
     try:
         line = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None, "not a JSON line (cut short or overwritten)"
     if not isinstance(line, dict) or not isinstance(line.get("checkpoint"), dict) or not isinstance(line.get("jws"), str):
         return None, "not a checkpoint line"

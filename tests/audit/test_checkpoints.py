@@ -257,3 +257,22 @@ def test_an_unknown_sink_or_an_unwritable_directory_is_one_line(muni_a, settings
         call_command("audit_checkpoint")
     assert info.value.returncode == 2 and "cannot append to" in str(info.value)
     assert not AuditCheckpointMark.objects.filter(chain=str(muni_a.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_hostile_lines_are_named_not_crashed_on(muni_a, sink, capsys):
+    steps(muni_a, 1)
+    run("audit_checkpoint", capsys=capsys)
+    path = sink_file(sink)
+    good = path.read_bytes()
+    checkpoint = json.loads(good)["checkpoint"]
+    hostile = [b"[" * 100000, b"null", b'{"checkpoint": 1, "jws": 2}', b"\xff\xfe not utf-8",
+               json.dumps({"checkpoint": {**checkpoint, "seq": "9" * 5000}, "jws": "a..b"}).encode(),
+               json.dumps({"checkpoint": checkpoint, "jws": "not a jws"}).encode()]
+    path.write_bytes(good + b"\n".join(hostile) + b"\n")
+    code, out = run("audit_verify", capsys=capsys)
+    assert code == 1
+    assert f"{path.name}:2: not a JSON line" in out and f"{path.name}:3: not a checkpoint line" in out
+    assert f"{path.name}:4: not a checkpoint line" in out and f"{path.name}:5: not a JSON line" in out
+    assert f"{path.name}:6: the signature does not match" in out and f"{path.name}:7: the signature does not match" in out
+    assert "OK     139998: 1 events; checkpoint seq 1" in out  # the good line still anchors the chain
