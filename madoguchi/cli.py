@@ -19,7 +19,7 @@ COMMANDS = {
     "run": "migrate, load the demo, then serve and run the worker together (make run)",
     "demo": "load the demo municipalities and staff (idempotent)",
     "migrate": "create or upgrade the database",
-    "audit": "audit trail tools: `audit verify [--municipality CODE]`",
+    "audit": "audit trail tools: `audit verify [--municipality CODE]`, `audit checkpoint [--all]`, `audit checkpoint-key`",
     "staff": "staff accounts: `staff add --municipality CODE --username U --role R`",
     "residents": "resident records: `residents import FILE --municipality CODE [--encoding cp932]`",
     "procedures": "procedure definitions: `procedures load FILE|DIR --municipality CODE`, `procedures catalog --municipality CODE`",
@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True, parser_class=OneLineParser)
     verify = audit_sub.add_parser("verify", help="recompute the hash chains; name the first broken link")
     verify.add_argument("--municipality", metavar="CODE")
+    checkpoint = audit_sub.add_parser("checkpoint", help="write signed checkpoints of the chain heads outside the database")
+    checkpoint.add_argument("--all", action="store_true", help="every chain, moved or not")
+    audit_sub.add_parser("checkpoint-key", help="print the checkpoint key's public JWK and thumbprint")
     staff = sub.add_parser("staff", help=COMMANDS["staff"])
     staff_sub = staff.add_subparsers(dest="staff_command", metavar="ACTION", required=True, parser_class=OneLineParser)
     add = staff_sub.add_parser("add", help="create a staff account with a TOTP device")
@@ -276,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         return manage("migrate", "--no-input", verbosity=1)
     if args.command == "demo":
         return manage("demo", *(["--base-url", args.base_url] if args.base_url else []))
+    if args.command == "audit" and args.audit_command == "checkpoint":
+        return manage("audit_checkpoint", *(["--all"] if args.all else []))
+    if args.command == "audit" and args.audit_command == "checkpoint-key":
+        return manage("audit_checkpoint_key")
     if args.command == "audit":
         return manage("audit_verify", *(["--municipality", args.municipality] if args.municipality else []))
     if args.command == "staff":
@@ -309,6 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "exports":
         return manage("exports_expire")
     if args.command == "worker":
+        # The audit checkpoints run on the worker's own schedule: at start, then every
+        # MADOGUCHI_AUDIT_CHECKPOINT_SECONDS (the task queues its next run).
+        code = manage("audit_checkpoint", "--schedule", verbosity=0)
+        if code:
+            return code
         return manage("db_worker", "--queue-name", "*", "--no-reload")
     if args.command == "serve":
         os.execv(sys.executable, gunicorn_argv(args.host, args.port, args.workers))

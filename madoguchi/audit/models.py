@@ -84,3 +84,20 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chain}@{self.last_seq}"
+
+
+class AuditCheckpointMark(models.Model):
+    """The last checkpoint written for each chain, kept beside the events.
+
+    The checkpoint sink is the anchor; this row only lets `audit verify` notice a sink that
+    lost its newest lines (a truncated or replaced file): the database then records a
+    checkpoint the sink no longer has.
+    """
+
+    chain = models.CharField(max_length=32, primary_key=True)  # as AuditChainHead.chain
+    seq = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+    written_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.chain}@{self.seq}"

@@ -111,34 +111,58 @@ class ChainReport:
     events: int
     broken_at: int | None = None  # seq of the first bad link
     reason: str = ""
+    checkpoint: object = None  # the checkpoint the chain was checked against (audit.checkpoints.Checkpoint)
+    checkpoint_problems: tuple[str, ...] = ()  # bad lines of the sink that concern this chain
+    warning: str = ""  # e.g. no checkpoint yet: said, but not a failure
 
     @property
     def ok(self) -> bool:
-        return self.broken_at is None
+        return self.broken_at is None and not self.checkpoint_problems
 
 
-def verify_chain(municipality, progress=None) -> ChainReport:
-    """Recompute one chain from its first event; name the first broken link."""
+def verify_chain(municipality, progress=None, index=None) -> ChainReport:
+    """Recompute one chain from its first event; name the first broken link. Then check it
+    against the newest signed checkpoint outside the database (`index`: a loaded
+    audit.checkpoints.CheckpointIndex; read from the sink when not given): the chain must
+    still hold the checkpoint's seq with the checkpoint's hash."""
+    from .checkpoints import check_marks, load_index
+
     chain = chain_key(municipality)
+    if index is None:
+        index = load_index()
+        check_marks(index, [chain])
+    anchor = index.latest.get(chain)
+    extra = dict(checkpoint=anchor, checkpoint_problems=tuple(index.problems_for(chain)))
     # municipality=None selects the deployment chain (IS NULL).
     events = AuditEvent.unscoped.filter(municipality=municipality).order_by("seq")
     prev_hash, expected_seq, count = GENESIS, 1, 0
     for event in events.iterator(chunk_size=2000):
         if event.seq != expected_seq:
-            return ChainReport(chain, count, expected_seq, f"event {expected_seq} is missing (found {event.seq})")
+            return ChainReport(chain, count, expected_seq, f"event {expected_seq} is missing (found {event.seq})",
+                               **extra)
         if event.prev_hash != prev_hash:
-            return ChainReport(chain, count, event.seq, "prev_hash does not match the previous event")
+            return ChainReport(chain, count, event.seq, "prev_hash does not match the previous event", **extra)
         recomputed = event_hash(
             prev_hash, chain=chain, seq=event.seq, occurred_at=event.occurred_at, actor_type=event.actor_type,
             actor_id=event.actor_id, action=event.action, object_type=event.object_type,
             object_id=event.object_id, request_id=event.request_id, data=event.data,
         )
         if recomputed != event.hash:
-            return ChainReport(chain, count, event.seq, "the event's content does not match its hash")
+            return ChainReport(chain, count, event.seq, "the event's content does not match its hash", **extra)
+        if anchor is not None and event.seq == anchor.seq and event.hash != anchor.hash:
+            return ChainReport(chain, count, event.seq, f"event {event.seq} is not the one checkpoint {anchor.where} "
+                                                        f"of {anchor.at} recorded: the chain was rewritten", **extra)
         prev_hash, expected_seq, count = event.hash, expected_seq + 1, count + 1
         if progress is not None:
             progress(1)
+    if anchor is not None and count < anchor.seq:
+        missing = f"event {anchor.seq}" if count + 1 == anchor.seq else f"events {count + 1}-{anchor.seq}"
+        return ChainReport(chain, count, count + 1,
+                           f"{missing} missing: checkpoint {anchor.where} of {anchor.at} records seq {anchor.seq}, "
+                           f"the database ends at {count}", **extra)
     head = AuditChainHead.objects.filter(chain=chain).first()
     if head is not None and (head.last_seq != count or head.last_hash != prev_hash):
-        return ChainReport(chain, count, count + 1, f"events after {count} are missing (the head records {head.last_seq})")
-    return ChainReport(chain, count)
+        return ChainReport(chain, count, count + 1, f"events after {count} are missing (the head records {head.last_seq})",
+                           **extra)
+    warning = "no checkpoint of this chain yet (madoguchi audit checkpoint)" if anchor is None and count else ""
+    return ChainReport(chain, count, warning=warning, **extra)

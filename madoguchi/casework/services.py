@@ -536,13 +536,16 @@ def staff_trail(user_id: int, action: str = "", date_from=None, date_to=None, li
 
 
 def verify_audit(municipality, user):
-    """The same verification as `madoguchi audit verify --municipality CODE`; the run itself
-    is an audit event (after the check, so it never verifies its own record)."""
+    """The same verification as `madoguchi audit verify --municipality CODE`, checkpoints
+    included; the run itself is an audit event (after the check, so it never verifies its
+    own record)."""
     from madoguchi.audit.services import verify_chain
 
     report = verify_chain(municipality)
     record("audit.verified_from_back_office", actor=user, obj=municipality,
-           data={"events": report.events, "ok": report.ok, "broken_at": report.broken_at})
+           data={"events": report.events, "ok": report.ok, "broken_at": report.broken_at,
+                 "checkpoint_seq": report.checkpoint.seq if report.checkpoint else None,
+                 "checkpoint_problems": len(report.checkpoint_problems)})
     return report
 
 

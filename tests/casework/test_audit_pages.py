@@ -70,3 +70,37 @@ def test_a_broken_chain_is_named(worked, staff, catalog_a, settings):
                        [str(catalog_a.pk)])
     report = staff("admin").client.post("/139998/staff/audit/verify/").context["report"]
     assert not report.ok and report.broken_at == last.seq + 1
+
+
+def test_the_page_checks_the_chain_against_its_checkpoint(worked, staff, catalog_a, settings, tmp_path):
+    """The page runs the command's checkpoint check too: a tail cut with the head rewound (the
+    insider of issue 13) is named with the checkpoint that proves it."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from tests.audit.test_chain import _tamper
+
+    settings.AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    admin = staff("admin").client
+    page = admin.post("/139998/staff/audit/verify/").content.decode()
+    assert "データベースの外に記録したチェックポイントはまだありません" in page
+    call_command("audit_checkpoint")
+    with tenant(catalog_a):
+        checkpointed = AuditEvent.objects.order_by("-seq").first().seq
+    response = admin.post("/139998/staff/audit/verify/")
+    assert response.context["report"].ok and response.context["report"].checkpoint.seq == checkpointed
+    assert f"データベースの外に記録したチェックポイント（#{checkpointed}、" in response.content.decode()
+
+    keep = checkpointed - 2
+    _tamper("DELETE FROM audit_auditevent WHERE municipality_id = %s AND seq > %s", [catalog_a.pk, keep])
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_auditchainhead SET last_seq = %s, last_hash = (SELECT hash FROM audit_auditevent"
+                       " WHERE municipality_id = %s AND seq = %s) WHERE chain = %s",
+                       [keep, catalog_a.pk, keep, str(catalog_a.pk)])
+    response = admin.post("/139998/staff/audit/verify/")
+    report = response.context["report"]
+    assert not report.ok and report.broken_at == keep + 1
+    page = response.content.decode()
+    assert f"BROKEN 139998: 最初に壊れている記録: #{keep + 1}" in page
+    assert f"events {keep + 1}-{checkpointed} missing: checkpoint checkpoints-" in page
+    assert "と一致しました" not in page
