@@ -17,7 +17,8 @@ from pathlib import Path
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
-from stdnum.jp import in_ as individual_number
+
+from madoguchi.card import mynumber
 
 FORMAT_VERSION = 1
 MYNUMBER_FORMAT = "jp-individual-number"
@@ -33,7 +34,7 @@ def metaschema() -> dict:
 def _is_individual_number(value) -> bool:
     if not isinstance(value, str):
         return True  # the type keyword reports it
-    return len(value) == 12 and value.isdigit() and individual_number.is_valid(value)
+    return mynumber.is_valid(value)
 
 
 def _is_date(value) -> bool:
