@@ -26,6 +26,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from madoguchi.ceremonies.errors import CeremonyError
+from madoguchi.core import jsontext
 from madoguchi.core.ratelimit import allow, client_address
 from madoguchi.identity import sessions
 
@@ -88,6 +89,7 @@ class ResidentSession(APIKeyCookie):
 
 
 api = NinjaAPI(title="madoguchi applications", version="1", urls_namespace="applications_api", docs_url=None,
+               parser=jsontext.StrictJsonParser(),
                auth=[ResidentBearer(), ResidentSession()],
                description="The resident's online applications (docs/applications.md). Errors: "
                            '{"error": code, "message": Japanese text, "errors": {JSON pointer: [messages]}}.')
@@ -120,6 +122,8 @@ def _ceremony_error(request, exc: CeremonyError):
     return _error(request, exc.status, exc.code, exc.message_ja)
 
 
+LONE_SURROGATE_MESSAGE = "使えない文字（対になっていないサロゲート）が含まれています。"
+
 FIELD_MESSAGES = {
     "missing": "必須の項目です。",
     "extra_forbidden": "この項目は受け付けていません。",
@@ -151,6 +155,10 @@ def _unauthenticated(request, exc):
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
+    lone = jsontext.pointers_of(exc)
+    if lone is not None:  # pointers into `data` for the data, into the body for the request's own fields
+        return _error(request, 400, "invalid", "送られた内容を確かめてください。",
+                      {(p[len("/data"):] if p.startswith("/data/") else p): [LONE_SURROGATE_MESSAGE] for p in lone})
     return _error(request, exc.status_code if 400 <= exc.status_code < 500 else 400, "malformed",
                   "送られた内容を読み取れませんでした。")
 

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from madoguchi.audit.services import record, record_many
+from madoguchi.core import jsontext
 from madoguchi.municipalities.tenancy import CrossTenantWrite, current_municipality, tenant
 from madoguchi.procedures import definition as defn
 from madoguchi.procedures.models import ProcedureVersion
@@ -177,6 +178,10 @@ def prepare(version: ProcedureVersion, person, data, uploads=(), *, today: dt.da
         raise ApplicationError("closed", _("この手続は受付期間外です。"), status=409)
     if not isinstance(data, dict):
         raise ApplicationError("invalid", _("入力内容を確かめてください。"), {"/": [_("入力の形式が正しくありません。")]})
+    lone = jsontext.lone_surrogates(data)  # before anything encodes the data as UTF-8
+    if lone:
+        raise ApplicationError("invalid", _("入力内容を確かめてください。"),
+                               {p: [_("使えない文字（対になっていないサロゲート）が含まれています。")] for p in lone})
     if len(json.dumps(data, ensure_ascii=False).encode()) > MAX_DATA_BYTES:
         raise ApplicationError("too_large", _("入力が大きすぎます。"), status=413)
     control = _control_characters(data)
