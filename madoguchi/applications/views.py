@@ -357,7 +357,7 @@ def correct(request, code, public_id):
                                                / 1048576, 1),
                                "errors": [m for p, ms in errors.items() if p.startswith("/attachments") for m in ms],
                                "current": list(application.attachments.order_by("id"))}}
-    return render(request, "applications/form.html", context, status=400 if errors else 200)
+    return render(request, "applications/form.html", context, status=400 if errors and not in_text else 200)
 
 
 @never_cache

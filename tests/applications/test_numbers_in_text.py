@@ -170,3 +170,33 @@ def test_the_pages_keep_a_number_the_resident_says_is_not_one_or_take_the_edit(c
     assert edited.status_code == 302
     draft.refresh_from_db()
     assert draft.data["damage_details"] == "共済の証書は後日提出"
+
+
+def test_a_correction_asks_first_and_signs_the_masked_text(client, catalog_a, taro, pki, reviewer_shimin):
+    from madoguchi.applications import services
+
+    from .helpers import sign
+
+    with tenant(catalog_a):
+        version = services.published("juminhyo-copy")
+    application, _ = services.submit(version, taro, JUMINHYO, idempotency_key=key(),
+                                     signed=sign(pki.taro, version, taro, JUMINHYO))
+    services.transition(application, "submitted", role="system")
+    services.transition(application, "received", role="reviewer", actor=reviewer_shimin)
+    services.transition(application, "returned", role="reviewer", actor=reviewer_shimin, comment="住所を確認してください")
+    signed_in(client, catalog_a, taro)
+    where = f"/{catalog_a.code}/applications/{application.public_id}/correct/"
+    post = {**JUMINHYO, "copies": "2", "applicant_address": f"本町一丁目1番1号 {as_typed(NUMBER)}"}
+    warned = client.post(where, post)
+    assert warned.status_code == 200
+    page = warned.content.decode()
+    assert "「住所」に、マイナンバー（個人番号）と思われる12桁の番号があります。" in page and WARNING in page
+    with tenant(catalog_a):
+        assert services.correction_draft(application) is None  # nothing stored before the answer
+    opened = client.post(where, {**post, "individual_number_in_text": "mask"})
+    assert opened.status_code == 302 and "/ceremony/" in opened["Location"]
+    with tenant(catalog_a):
+        document = services.signed_document(services.correction_draft(application)).decode()
+    # What the card will sign is the masked text.
+    assert f"本町一丁目1番1号 {masked(NUMBER)}" in document and not numbers_in(document, {NUMBER})
+    assert stored_anywhere(NUMBER) == []
