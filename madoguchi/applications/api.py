@@ -26,6 +26,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from madoguchi.ceremonies.errors import CeremonyError
+from madoguchi.core import jsontext
 from madoguchi.core.ratelimit import allow, client_address
 from madoguchi.identity import sessions
 
@@ -88,6 +89,7 @@ class ResidentSession(APIKeyCookie):
 
 
 api = NinjaAPI(title="madoguchi applications", version="1", urls_namespace="applications_api", docs_url=None,
+               parser=jsontext.StrictJsonParser(),
                auth=[ResidentBearer(), ResidentSession()],
                description="The resident's online applications (docs/applications.md). Errors: "
                            '{"error": code, "message": Japanese text, "errors": {JSON pointer: [messages]}}.')
@@ -120,6 +122,8 @@ def _ceremony_error(request, exc: CeremonyError):
     return _error(request, exc.status, exc.code, exc.message_ja)
 
 
+LONE_SURROGATE_MESSAGE = "使えない文字（対になっていないサロゲート）が含まれています。"
+
 FIELD_MESSAGES = {
     "missing": "必須の項目です。",
     "extra_forbidden": "この項目は受け付けていません。",
@@ -151,6 +155,10 @@ def _unauthenticated(request, exc):
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
+    lone = jsontext.pointers_of(exc)
+    if lone is not None:  # pointers into `data` for the data, into the body for the request's own fields
+        return _error(request, 400, "invalid", "送られた内容を確かめてください。",
+                      {(p[len("/data"):] if p.startswith("/data/") else p): [LONE_SURROGATE_MESSAGE] for p in lone})
     return _error(request, exc.status_code if 400 <= exc.status_code < 500 else 400, "malformed",
                   "送られた内容を読み取れませんでした。")
 
@@ -276,7 +284,8 @@ def prefill(request, slug: str):
           summary="Check data (field-level errors), store nothing")
 def validate(request, slug: str, body: DataIn):
     _throttle(request, "prepare")
-    prepared = services.prepare(services.published(slug), request.resident, body.data)
+    prepared = services.prepare(services.published(slug), request.resident, body.data,
+                                text_numbers=body.individual_number_in_text)
     return {"valid": True, "fee_yen": prepared.fee_yen, "needs_signature": prepared.needs_signature}
 
 
@@ -291,7 +300,8 @@ def drafts(request):
 
 @api.post("/drafts", response={201: DraftOut, **E}, url_name="draft_create", summary="Start a draft")
 def draft_create(request, body: DraftIn):
-    draft = services.save_draft(services.published(body.procedure), request.resident, body.data, [], partial=True)
+    draft = services.save_draft(services.published(body.procedure), request.resident, body.data, [], partial=True,
+                                text_numbers=body.individual_number_in_text)
     return Status(201, _draft(request, draft))
 
 
@@ -305,7 +315,7 @@ def draft_get(request, draft_id: str):
 def draft_update(request, draft_id: str, body: DataIn):
     draft = services.own(request.resident, draft_id, draft=True)
     draft = services.save_draft(draft.version, request.resident, body.data, None, draft=draft, corrects=draft.corrects,
-                                partial=True)
+                                partial=True, text_numbers=body.individual_number_in_text)
     return _draft(request, draft)
 
 
@@ -396,7 +406,8 @@ def apply(request, body: ApplyIn,
     version = services.published(body.procedure)
     if version.definition["assurance"] == "signature":
         raise services.ApplicationError("signature_required", "この手続には電子署名が必要です。下書きから署名して提出してください。")
-    application, created = services.submit(version, request.resident, body.data, idempotency_key=key)
+    application, created = services.submit(version, request.resident, body.data, idempotency_key=key,
+                                           text_numbers=body.individual_number_in_text)
     return Status(201 if created else 200, _detail(request, application))
 
 
@@ -425,7 +436,8 @@ def withdraw(request, application_id: str):
          summary="Answer a return for correction: the corrected data, kept as a draft")
 def correction(request, application_id: str, body: DataIn):
     application = services.own(request.resident, application_id, draft=False)
-    return _draft(request, services.save_correction(application, request.resident, body.data))
+    return _draft(request, services.save_correction(application, request.resident, body.data,
+                                                    text_numbers=body.individual_number_in_text))
 
 
 @api.post("/applications/{application_id}/correction/sign", response={201: CeremonyOut, **E},

@@ -2,7 +2,7 @@
 unknown fields; every error answers ErrorOut."""
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Field, Schema
 from pydantic import ConfigDict
@@ -47,8 +47,15 @@ class PrefillOut(Schema):
     support_measure: bool = Field(..., description="nothing is prefilled under 支援措置")
 
 
+TEXT_NUMBERS = Field(None, description=(
+    "the resident's answer when a free-text field holds what is a valid individual number "
+    "(error `individual_number_in_text`): `mask` stores and signs it masked (1234 **** ****), "
+    "`keep` keeps it as typed, recording that they confirmed it is not one"))
+
+
 class DataIn(Strict):
     data: dict[str, Any]
+    individual_number_in_text: Literal["mask", "keep"] | None = TEXT_NUMBERS
 
 
 class ValidateOut(Schema):
@@ -60,11 +67,13 @@ class ValidateOut(Schema):
 class DraftIn(Strict):
     procedure: str = Field(..., max_length=63)
     data: dict[str, Any]
+    individual_number_in_text: Literal["mask", "keep"] | None = TEXT_NUMBERS
 
 
 class ApplyIn(Strict):
     procedure: str = Field(..., max_length=63)
     data: dict[str, Any]
+    individual_number_in_text: Literal["mask", "keep"] | None = TEXT_NUMBERS
     idempotency_key: str | None = Field(None, max_length=64,
                                         description="or the Idempotency-Key header: 16-64 of A-Z a-z 0-9 - _")
 

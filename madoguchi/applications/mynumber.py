@@ -1,4 +1,5 @@
-"""Individual numbers (個人番号): validation, AES-GCM sealing with key ids, masking.
+"""Individual numbers (個人番号): AES-GCM sealing with key ids. Validation, normalisation and
+masking are the card library's (madoguchi/card/mynumber.py), re-exported here.
 
 Keys come from settings.MYNUMBER_KEYS ("kid:base64(32 bytes),…"; the first seals, every
 one opens, so keys rotate). When unset, dev and test use a key generated once into the
@@ -10,13 +11,13 @@ import base64
 import binascii
 import os
 import re
-import unicodedata
 from functools import lru_cache
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from stdnum.jp import in_ as individual_number
+
+from madoguchi.card.mynumber import is_valid, mask, normalize  # noqa: F401  (the one rule, card/)
 
 NONCE_BYTES = 12
 _KID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -24,25 +25,6 @@ _KID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 class KeysUnavailable(ImproperlyConfigured):
     """No My Number key is configured where a development key is not allowed."""
-
-
-def normalize(value):
-    """Full-width digits, spaces and hyphens as a resident may type them → 12 ASCII digits
-    (anything else is returned unchanged for the validator to refuse)."""
-    if not isinstance(value, str):
-        return value
-    text = unicodedata.normalize("NFKC", value)
-    text = re.sub(r"[\s\-‐－ー]", "", text)
-    return text
-
-
-def is_valid(value) -> bool:
-    return isinstance(value, str) and len(value) == 12 and value.isdigit() and individual_number.is_valid(value)
-
-
-def mask(value: str) -> str:
-    """`1234 **** ****`: the first four digits only."""
-    return f"{value[:4]} **** ****"
 
 
 def parse_keys(spec: str) -> list[tuple[str, bytes]]:

@@ -4,8 +4,10 @@ Content disarm and reconstruction, not a virus scan: every attachment is rebuilt
 what a reviewer needs and nothing else.
 
 - JPEG and PNG are decoded (with a pixel limit against decompression bombs), turned
-  upright by their EXIF orientation, and encoded again without any metadata — the EXIF
-  block of a phone photo carries the place it was taken.
+  upright by their EXIF orientation, copied pixel by pixel into a new image (no `info`, so
+  nothing of the original's metadata can reach the writer) and encoded again — the EXIF
+  block of a phone photo carries the place it was taken; comments, ICC profiles and text
+  chunks can carry anything.
 - PDF is opened with qpdf (pikepdf) and written again without active or hidden content:
   JavaScript, open and additional actions, launch/import/submit actions, embedded files,
   XFA forms, rich media; an encrypted or unreadable PDF is rejected.
@@ -67,14 +69,15 @@ def _image(content: bytes, content_type: str) -> Sanitised:
                 removed.append("exif")
             image.load()
             upright = ImageOps.exif_transpose(image)
-            if fmt == "JPEG" and upright.mode not in ("RGB", "L", "CMYK"):
-                upright = upright.convert("RGB")
+            clean = _pixels_only(upright, fmt)
             out = io.BytesIO()
-            # No `exif=`, `icc_profile=` or `pnginfo=`: nothing but pixels is written.
+            # A fresh image with an empty `info`: Pillow's writers fall back to `info` for
+            # a comment (JPEG COM), an ICC profile (iCCP / APP2) and more, so the decoded
+            # image itself is never saved.
             if fmt == "JPEG":
-                upright.save(out, "JPEG", quality=90)
+                clean.save(out, "JPEG", quality=90)
             else:
-                upright.save(out, "PNG", optimize=False)
+                clean.save(out, "PNG", optimize=False)
     except Rejected:
         raise
     except Image.DecompressionBombError:
@@ -82,6 +85,26 @@ def _image(content: bytes, content_type: str) -> Sanitised:
     except ( UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise Rejected(f"not a readable {fmt} image ({exc.__class__.__name__})") from None
     return Sanitised(out.getvalue(), content_type, sorted(set(removed)))
+
+
+def _pixels_only(image: Image.Image, fmt: str) -> Image.Image:
+    """A new image holding only the decoded pixels, in a mode the writer takes as it is:
+    JPEG L or RGB; PNG L, LA, RGB or RGBA (a palette becomes RGB or RGBA, 16-bit grey stays
+    I;16). The ICC profile is dropped, not applied: converting would hand an attacker's
+    profile to LittleCMS, and a wide-gamut photo shown as sRGB is still a fine photo of the
+    damage (docs/applications.md)."""
+    if fmt == "JPEG":
+        mode = "L" if image.mode in ("1", "L") else "RGB"
+    elif image.mode in ("1", "L", "LA", "RGB", "RGBA", "I;16"):
+        mode = image.mode if image.mode != "1" else "L"
+    elif image.mode == "P":
+        mode = "RGBA" if "transparency" in image.info else "RGB"
+    elif image.mode in ("PA", "La"):
+        mode = "RGBA"
+    else:
+        mode = "RGBA" if "A" in image.getbands() else "RGB"
+    pixels = image if image.mode == mode else image.convert(mode)
+    return Image.frombytes(mode, pixels.size, pixels.tobytes())
 
 
 def _pdf(content: bytes) -> Sanitised:

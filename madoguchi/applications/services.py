@@ -28,6 +28,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from madoguchi.audit.services import record, record_many
+from madoguchi.card import mynumber as card_mynumber
+from madoguchi.core import jsontext
 from madoguchi.municipalities.tenancy import CrossTenantWrite, current_municipality, tenant
 from madoguchi.procedures import definition as defn
 from madoguchi.procedures.models import ProcedureVersion
@@ -84,6 +86,7 @@ class Prepared:
     fee_yen: int = 0
     dedup_key: str = ""
     household_id: str = ""
+    not_individual_numbers: list = field(default_factory=list)  # free text the resident said holds none
 
     @property
     def needs_signature(self) -> bool:
@@ -137,14 +140,54 @@ def _household_errors(definition: dict, data: dict, record) -> dict:
     return errors
 
 
-def document_bytes(version: ProcedureVersion, data: dict, attachments: list, nonce: str) -> bytes:
+def document_bytes(version: ProcedureVersion, data: dict, attachments: list, nonce: str,
+                   not_individual_numbers=()) -> bytes:
     """The canonical JSON (RFC 8785) the resident signs. The random nonce keeps the
-    document's hash (in the CMS) from revealing an individual number by brute force."""
-    return rfc8785.dumps({
+    document's hash (in the CMS) from revealing an individual number by brute force.
+    `not_individual_numbers` (present only when the resident said so) lists the free-text
+    fields whose 12 digits they confirmed are not an individual number: they sign that too."""
+    document = {
         "procedure": version.procedure.slug, "version": version.number, "data": data,
         "attachments": [{k: a[k] for k in ("name", "sha256", "size", "type")} for a in attachments],
         "nonce": nonce,
-    })
+    }
+    if not_individual_numbers:
+        document["not_individual_numbers"] = sorted(not_individual_numbers)
+    return rfc8785.dumps(document)
+
+
+TEXT_NUMBER_CHOICES = ("mask", "keep")
+
+
+def numbers_in_text(definition: dict, data) -> list[str]:
+    """JSON pointers of the free-text values (strings without enum, const, pattern or
+    format in the schema: names, addresses, descriptions) holding something that is a valid
+    individual number (card.mynumber.find_in_text). Legal My Number fields have a format
+    and are not free text."""
+    found = []
+
+    def walk(schema, value, pointer):
+        if not isinstance(schema, dict):
+            return
+        if isinstance(value, dict):
+            for name, sub in (schema.get("properties") or {}).items():
+                if name in value:
+                    walk(sub, value[name], f"{pointer}/{jsontext.token(name)}")
+        elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+            for i, item in enumerate(value):
+                walk(schema["items"], item, f"{pointer}/{i}")
+        elif isinstance(value, str) and not any(k in schema for k in ("enum", "const", "pattern", "format")):
+            if card_mynumber.find_in_text(value):
+                found.append(pointer)
+
+    walk(definition["schema"], data, "")
+    return found
+
+
+def _confirmed(document: dict) -> str | None:
+    """The choice a stored document records: "keep" when the resident confirmed numbers in
+    free text are not individual numbers (masked ones no longer look like one)."""
+    return "keep" if document.get("not_individual_numbers") else None
 
 
 def _nonce_of(document: bytes) -> str | None:
@@ -157,9 +200,14 @@ def _nonce_of(document: bytes) -> str | None:
 
 
 def prepare(version: ProcedureVersion, person, data, uploads=(), *, today: dt.date | None = None,
-            nonce: str | None = None, record=None, correction: bool = False, partial: bool = False) -> Prepared:
+            nonce: str | None = None, record=None, correction: bool = False, partial: bool = False,
+            text_numbers: str | None = None) -> Prepared:
     """Checks everything about an application without storing anything; raises
-    ApplicationError with field-level messages. A `correction` (of a returned application)
+    ApplicationError with field-level messages. An individual number in a free-text field
+    is refused (`individual_number_in_text`, the fields named) unless `text_numbers` says
+    what to do: "mask" replaces it by its mask *before* the document is built (so the
+    resident signs the masked text), "keep" keeps it, recording in the document that the
+    resident confirmed it is not one. A `correction` (of a returned application)
     stays on its own version, even retired or past its open period. `partial` (an API
     draft, whose files come one by one) leaves out the minimum number of attachments,
     which the submission checks."""
@@ -173,6 +221,10 @@ def prepare(version: ProcedureVersion, person, data, uploads=(), *, today: dt.da
         raise ApplicationError("closed", _("この手続は受付期間外です。"), status=409)
     if not isinstance(data, dict):
         raise ApplicationError("invalid", _("入力内容を確かめてください。"), {"/": [_("入力の形式が正しくありません。")]})
+    lone = jsontext.lone_surrogates(data)  # before anything encodes the data as UTF-8
+    if lone:
+        raise ApplicationError("invalid", _("入力内容を確かめてください。"),
+                               {p: [_("使えない文字（対になっていないサロゲート）が含まれています。")] for p in lone})
     if len(json.dumps(data, ensure_ascii=False).encode()) > MAX_DATA_BYTES:
         raise ApplicationError("too_large", _("入力が大きすぎます。"), status=413)
     control = _control_characters(data)
@@ -194,6 +246,21 @@ def prepare(version: ProcedureVersion, person, data, uploads=(), *, today: dt.da
     errors.update(attachment_errors)
     if errors:
         raise ApplicationError("invalid", _("入力内容を確かめてください。"), errors)
+    in_text = numbers_in_text(definition, data)
+    kept = []
+    if in_text and text_numbers == "mask":
+        for pointer in in_text:
+            defn.set_pointer(data, pointer, card_mynumber.mask_in_text(defn.get_pointer(data, pointer)))
+        errors = defn.data_errors(definition, data, today)  # the mask is two characters longer
+        if errors:
+            raise ApplicationError("invalid", _("入力内容を確かめてください。"), errors)
+    elif in_text and text_numbers == "keep":
+        kept = in_text
+    elif in_text:
+        raise ApplicationError("individual_number_in_text", _(
+            "マイナンバー（個人番号）と思われる番号が入力されています。番号を伏せて進むか、マイナンバーではないことを確認してください。"),
+            {p: [_("マイナンバー（個人番号）と思われる12桁の番号があります。マイナンバーはこの欄に書かないでください。")]
+             for p in in_text})
     numbers = {p: defn.get_pointer(data, p) for p in defn.mynumber_pointers(definition["schema"], data)}
     nonce = nonce or base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
     rule = definition.get("one_open_per", "none")
@@ -205,8 +272,9 @@ def prepare(version: ProcedureVersion, person, data, uploads=(), *, today: dt.da
     else:
         dedup_key = ""
     return Prepared(version=version, data=data, numbers=numbers, attachments=attachments,
-                    document=document_bytes(version, data, attachments, nonce), nonce=nonce,
-                    fee_yen=defn.fee_yen(definition, data), dedup_key=dedup_key, household_id=household_id)
+                    document=document_bytes(version, data, attachments, nonce, kept), nonce=nonce,
+                    fee_yen=defn.fee_yen(definition, data), dedup_key=dedup_key, household_id=household_id,
+                    not_individual_numbers=kept)
 
 
 def _control_characters(value, pointer: str = "") -> list[str]:
@@ -473,13 +541,13 @@ def _queue_sanitisation(application, pending: bool | None = None) -> None:
 
 
 def submit(version: ProcedureVersion, person, data, *, idempotency_key: str, uploads=(), signed: Signed | None = None,
-           today: dt.date | None = None) -> tuple[Application, bool]:
+           today: dt.date | None = None, text_numbers: str | None = None) -> tuple[Application, bool]:
     """Submits an application; returns (application, created). The same idempotency key
     returns the first application (created False)."""
     if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY.match(idempotency_key):
         raise ApplicationError("invalid_idempotency_key", _("申請の識別子が正しくありません。"))
     nonce = _nonce_of(signed.document) if signed is not None else None
-    prepared = prepare(version, person, data, uploads, today=today, nonce=nonce)
+    prepared = prepare(version, person, data, uploads, today=today, nonce=nonce, text_numbers=text_numbers)
     municipality = version.municipality
     with tenant(municipality):
         replay = _replay(person, idempotency_key, prepared)
@@ -551,7 +619,7 @@ def withdraw(application: Application, person) -> Application:
 
 
 def resubmit(application: Application, person, data, *, uploads=(), signed: Signed | None = None,
-             today: dt.date | None = None) -> Application:
+             today: dt.date | None = None, text_numbers: str | None = None) -> Application:
     """The resident's answer to a return for correction: new data, signed again when the
     procedure needs a signature."""
     with tenant(application.municipality):
@@ -560,7 +628,8 @@ def resubmit(application: Application, person, data, *, uploads=(), signed: Sign
         application = Application.objects.get(pk=application.pk)
         check(application.status, Status.RESUBMITTED, Role.RESIDENT)
         nonce = _nonce_of(signed.document) if signed is not None else None
-        prepared = prepare(application.version, person, data, uploads, today=today, nonce=nonce, correction=True)
+        prepared = prepare(application.version, person, data, uploads, today=today, nonce=nonce, correction=True,
+                           text_numbers=text_numbers)
         verification = _check_signature(prepared, person, signed)
         saved: list[str] = []
         try:
@@ -648,14 +717,14 @@ __all__ = ["ApplicationError", "Upload", "Signed", "prepare", "prefill", "submit
 
 def save_draft(version: ProcedureVersion, person, data, uploads=None, *, draft: Application | None = None,
                today: dt.date | None = None, corrects: Application | None = None,
-               partial: bool = False) -> Application:
+               partial: bool = False, text_numbers: str | None = None) -> Application:
     """Checks the data and keeps it as a draft (numbers sealed, the document sealed when it
     holds them). `uploads` None keeps the draft's attachments; a list replaces them."""
     keep = uploads is None and draft is not None
     if uploads is None:
         uploads = draft_uploads(draft) if draft is not None else []
     prepared = prepare(version, person, data, uploads, today=today, correction=corrects is not None,
-                       partial=partial)
+                       partial=partial, text_numbers=text_numbers)
     saved: list[str] = []
     replaced: list[str] = []
     try:
@@ -745,7 +814,7 @@ def submit_draft(draft: Application, person, *, signed: Signed | None = None,
         document = signed_document(draft)
         parsed = json.loads(document)
         prepared = prepare(draft.version, person, parsed["data"], draft_uploads(draft), today=today,
-                           nonce=parsed["nonce"])
+                           nonce=parsed["nonce"], text_numbers=_confirmed(parsed))
         if prepared.document != document:
             raise ApplicationError("changed", _("申請内容を確認し直してください。"), status=409)
         verification = _check_signature(prepared, person, signed)
@@ -791,7 +860,8 @@ def correction_draft(application: Application):
     return Application.objects.filter(corrects=application, status=Status.DRAFT).first()
 
 
-def save_correction(application: Application, person, data, uploads=None) -> Application:
+def save_correction(application: Application, person, data, uploads=None, *,
+                    text_numbers: str | None = None) -> Application:
     """The corrected data of a returned application, kept sealed while the resident signs it."""
     with tenant(application.municipality):
         application = Application.objects.get(pk=application.pk, person=person)
@@ -799,7 +869,8 @@ def save_correction(application: Application, person, data, uploads=None) -> App
         existing = correction_draft(application)
         if uploads is None and existing is None:
             uploads = draft_uploads(application)
-        return save_draft(application.version, person, data, uploads, draft=existing, corrects=application)
+        return save_draft(application.version, person, data, uploads, draft=existing, corrects=application,
+                          text_numbers=text_numbers)
 
 
 def resubmit_correction(application: Application, person, *, signed: Signed | None = None) -> Application:
@@ -810,7 +881,9 @@ def resubmit_correction(application: Application, person, *, signed: Signed | No
             raise ApplicationError("not_found", _("この申請はありません。"), status=404)
         document = signed_document(draft)
         uploads = draft_uploads(draft)
-        application = resubmit(application, person, json.loads(document)["data"], uploads=uploads, signed=signed)
+        parsed = json.loads(document)
+        application = resubmit(application, person, parsed["data"], uploads=uploads, signed=signed,
+                               text_numbers=_confirmed(parsed))
         files = [a.file.name for a in draft.attachments.all()]
         draft.delete()
         delete_files(files)
@@ -889,8 +962,9 @@ def delete_draft(draft: Application, person) -> None:
 def add_attachment(draft: Application, person, upload: Upload) -> Application:
     """One more file on a draft: the whole draft is checked again (count, size, type)."""
     uploads = draft_uploads(draft) + [upload]
-    return save_draft(draft.version, person, draft_data(draft), uploads, draft=draft, corrects=draft.corrects,
-                      partial=True)
+    document = json.loads(signed_document(draft))
+    return save_draft(draft.version, person, document["data"], uploads, draft=draft, corrects=draft.corrects,
+                      partial=True, text_numbers=_confirmed(document))
 
 
 def remove_attachment(draft: Application, person, attachment_id) -> Application:
@@ -898,8 +972,9 @@ def remove_attachment(draft: Application, person, attachment_id) -> Application:
         raise ApplicationError("not_found", _("この添付ファイルはありません。"), status=404)
     ids = list(draft.attachments.order_by("id").values_list("pk", flat=True))
     uploads = [u for pk, u in zip(ids, draft_uploads(draft), strict=True) if pk != attachment_id]
-    return save_draft(draft.version, person, draft_data(draft), uploads, draft=draft, corrects=draft.corrects,
-                      partial=True)
+    document = json.loads(signed_document(draft))
+    return save_draft(draft.version, person, document["data"], uploads, draft=draft, corrects=draft.corrects,
+                      partial=True, text_numbers=_confirmed(document))
 
 
 def prepare_draft(draft: Application, person) -> Prepared:
@@ -910,7 +985,7 @@ def prepare_draft(draft: Application, person) -> Prepared:
         document = signed_document(draft)
         parsed = json.loads(document)
         prepared = prepare(draft.version, person, parsed["data"], draft_uploads(draft), nonce=parsed["nonce"],
-                           correction=draft.corrects_id is not None)
+                           correction=draft.corrects_id is not None, text_numbers=_confirmed(parsed))
         if prepared.document != document:
             raise ApplicationError("changed", _("申請内容を確認し直してください。"), status=409)
     return prepared

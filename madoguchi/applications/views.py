@@ -86,19 +86,29 @@ def apply(request, code, slug):
                                          today=services.today_in_japan())
     if not defn.is_open(definition, services.today_in_japan()):
         problems = [_("この手続は受付期間外です。")] + problems
-    errors, message = {}, ""
+    errors, message, in_text = {}, "", []
     if request.method == "POST" and not problems:
         data = forms.read(definition, request.POST)
         limit = settings.APPLICATION_ATTACHMENT_MAX_BYTES
         files = request.FILES.getlist("attachments")
         uploads = [services.Upload(f.name, f.read(limit + 1)) for f in files] if files or draft is None else None
+        choice = _text_numbers_choice(request)
+        if choice is None:
+            in_text = services.numbers_in_text(definition, defn.prune_hidden(definition, data))
         try:
-            draft = services.save_draft(version, person, data, uploads, draft=draft)
+            # An individual number in free text is masked in the draft at once (it is never
+            # stored as typed unless the resident says it is not one); the form asks first.
+            draft = services.save_draft(version, person, data, uploads, draft=draft,
+                                        text_numbers=choice or ("mask" if in_text else None))
         except services.ApplicationError as exc:
-            errors, message = exc.errors, str(exc)
+            errors, message, in_text = exc.errors, str(exc), []
             values = _without_numbers(definition, data)
         else:
-            return redirect("applications:review", code, draft.public_id)
+            if not in_text:
+                return redirect("applications:review", code, draft.public_id)
+            values = _without_numbers(definition, data)
+            errors = {p: [_("マイナンバー（個人番号）と思われる12桁の番号があります。マイナンバーはこの欄に書かないでください。")]
+                      for p in in_text}
     elif draft is not None:
         values = _without_numbers(definition, services.draft_data(draft))
     else:
@@ -112,8 +122,25 @@ def apply(request, code, slug):
                                "errors": [m for p, ms in errors.items() if p.startswith("/attachments") for m in ms],
                                "current": list(draft.attachments.order_by("id")) if draft is not None else []},
                "errors": errors, "message": message, "problems": problems,
-               "support_measure": bool(record and record.support_measure)}
-    return render(request, "applications/form.html", context, status=400 if errors else 200)
+               "support_measure": bool(record and record.support_measure),
+               "text_numbers": _labels(definition, in_text), "draft": draft}
+    return render(request, "applications/form.html", context, status=400 if errors and not in_text else 200)
+
+
+def _text_numbers_choice(request):
+    choice = request.POST.get("individual_number_in_text")
+    return choice if choice in services.TEXT_NUMBER_CHOICES else None
+
+
+def _labels(definition: dict, pointers) -> list[str]:
+    """The labels of the fields the pointers are in (their top-level field)."""
+    fields = {f["name"]: forms.text(f["label"]) for f in defn.iter_fields(definition)}
+    names = []
+    for pointer in pointers:
+        name = pointer.split("/")[1]
+        if fields.get(name, name) not in names:
+            names.append(fields.get(name, name))
+    return names
 
 
 def _names(request, definition: dict):
@@ -296,23 +323,26 @@ def correct(request, code, public_id):
     application = _own(request, public_id, status=Status.RETURNED)
     definition = application.version.definition
     record = services.resident_record(request.resident)
-    errors, message = {}, ""
+    errors, message, in_text = {}, "", []
     if request.method == "POST":
         data = forms.read(definition, request.POST)
         limit = settings.APPLICATION_ATTACHMENT_MAX_BYTES
         files = request.FILES.getlist("attachments")
         uploads = [services.Upload(f.name, f.read(limit + 1)) for f in files] if files else None
+        choice = _text_numbers_choice(request)
         try:
             if definition["assurance"] == "signature":
-                draft = services.save_correction(application, request.resident, data, uploads)
+                draft = services.save_correction(application, request.resident, data, uploads, text_numbers=choice)
                 return _sign_or_submit(request, code, application, draft,
                                        reverse("applications:corrected", args=[code, application.public_id]))
             if uploads is None:
                 uploads = services.draft_uploads(application)
-            services.resubmit(application, request.resident, data, uploads=uploads)
+            services.resubmit(application, request.resident, data, uploads=uploads, text_numbers=choice)
             return redirect("applications:detail", code, application.public_id)
         except services.ApplicationError as exc:
             errors, message = exc.errors, str(exc)
+            if exc.code == "individual_number_in_text":  # nothing stored: the form asks
+                in_text = list(exc.errors)
             values = _without_numbers(definition, data)
     else:
         values = _without_numbers(definition, services.draft_data(application))
@@ -320,13 +350,14 @@ def correct(request, code, public_id):
     context = {"p": _summary(application.version), "correcting": application,
                "sections": forms.sections(definition, values, errors, _members(record)),
                "errors": errors, "message": message, "problems": [], "support_measure": False,
+               "text_numbers": _labels(definition, in_text),
                "attachments": {"label": forms.text(rules.get("label")), "max_count": rules.get("max_count", 0),
                                "min_count": 0, "types": ",".join(rules.get("types", [])),
                                "max_mb": round(min(rules.get("max_bytes", 0), settings.APPLICATION_ATTACHMENT_MAX_BYTES)
                                                / 1048576, 1),
                                "errors": [m for p, ms in errors.items() if p.startswith("/attachments") for m in ms],
                                "current": list(application.attachments.order_by("id"))}}
-    return render(request, "applications/form.html", context, status=400 if errors else 200)
+    return render(request, "applications/form.html", context, status=400 if errors and not in_text else 200)
 
 
 @never_cache

@@ -9,12 +9,14 @@ from ninja import NinjaAPI, Schema, Status
 from django.http import Http404
 from ninja.errors import HttpError, ValidationError
 
+from madoguchi.core import jsontext
 from madoguchi.core.ratelimit import allow, client_address
 
 from . import errors, services
 from .models import Ceremony
 
-api = NinjaAPI(title="madoguchi ceremonies", version="1", urls_namespace="ceremony_api", docs_url=None)
+api = NinjaAPI(title="madoguchi ceremonies", version="1", urls_namespace="ceremony_api", docs_url=None,
+               parser=jsontext.StrictJsonParser())
 
 # Opening through the API: the purposes a visitor may start. `sign` is opened only by the
 # server's own services (an application being submitted), never with a caller's document.
@@ -52,7 +54,9 @@ def validation_error(request, exc: ValidationError):
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
     # ninja's own refusals (an unparsable body) in our error shape.
-    return api.create_response(request, errors.malformed(str(exc)).as_dict(), status=400)
+    lone = jsontext.pointers_of(exc)
+    detail = f"a lone surrogate (unpaired UTF-16 escape) at {', '.join(lone)}" if lone is not None else str(exc)
+    return api.create_response(request, errors.malformed(detail).as_dict(), status=400)
 
 
 @api.exception_handler(Http404)

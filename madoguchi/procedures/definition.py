@@ -17,12 +17,15 @@ from pathlib import Path
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
-from stdnum.jp import in_ as individual_number
+
+from madoguchi.card import mynumber
+from madoguchi.core import jsontext
 
 FORMAT_VERSION = 1
 MYNUMBER_FORMAT = "jp-individual-number"
 METASCHEMA_PATH = Path(__file__).with_name("metaschema.json")
 MAX_DEFINITION_BYTES = 512 * 1024
+LONE_SURROGATE = "a lone surrogate (an unpaired \\uD800-\\uDFFF escape) cannot be stored"
 
 
 @cache
@@ -33,7 +36,7 @@ def metaschema() -> dict:
 def _is_individual_number(value) -> bool:
     if not isinstance(value, str):
         return True  # the type keyword reports it
-    return len(value) == 12 and value.isdigit() and individual_number.is_valid(value)
+    return mynumber.is_valid(value)
 
 
 def _is_date(value) -> bool:
@@ -66,6 +69,9 @@ def definition_errors(definition) -> list[str]:
     """Every reason this definition cannot be published ("where: what"); [] when it can."""
     if not isinstance(definition, dict):
         return ["/: a definition is a JSON object"]
+    lone = jsontext.lone_surrogates(definition)  # before anything encodes it as UTF-8
+    if lone:
+        return [f"{p}: {LONE_SURROGATE}" for p in lone]
     if len(json.dumps(definition, ensure_ascii=False).encode()) > MAX_DEFINITION_BYTES:
         return [f"/: a definition is at most {MAX_DEFINITION_BYTES} bytes"]
     errors = [f"{_path(e.absolute_path)}: {e.message}"

@@ -21,10 +21,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from madoguchi.audit.services import record
+from madoguchi.core import jsontext
 from madoguchi.municipalities.tenancy import tenant
 
 from . import services
-from .definition import MAX_DEFINITION_BYTES, definition_errors
+from .definition import LONE_SURROGATE, MAX_DEFINITION_BYTES, definition_errors
 from .models import Procedure, ProcedureVersion
 
 
@@ -73,6 +74,9 @@ def parse_definition(text: str) -> dict:
         raise services.DefinitionInvalid(["/: nested too deeply"]) from None
     if not isinstance(value, dict):
         raise services.DefinitionInvalid(["/: a definition is a JSON object"])
+    lone = jsontext.lone_surrogates(value)
+    if lone:
+        raise services.DefinitionInvalid([f"{p}: {LONE_SURROGATE}" for p in lone])
     return value
 
 

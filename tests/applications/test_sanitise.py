@@ -84,6 +84,137 @@ def test_png_text_chunks_are_dropped():
     assert "窓口市".encode() not in result.content
 
 
+# The output bytes themselves, not the report: the segments of a JPEG and the chunks of a
+# PNG as a parser reads them.
+
+def jpeg_segments(content: bytes) -> list[tuple[int, bytes]]:
+    """(marker, payload) of every segment before the entropy-coded data (SOS ends the walk)."""
+    assert content[:2] == b"\xff\xd8", "not a JPEG"
+    segments, i = [], 2
+    while i < len(content):
+        assert content[i] == 0xFF, f"no marker at {i}"
+        while content[i] == 0xFF:
+            i += 1
+        marker = content[i]
+        i += 1
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            segments.append((marker, b""))
+            continue
+        length = struct.unpack(">H", content[i:i + 2])[0]
+        segments.append((marker, content[i + 2:i + length]))
+        i += length
+        if marker == 0xDA:  # start of scan: the rest is image data
+            break
+    return segments
+
+
+def png_chunks(content: bytes) -> list[tuple[bytes, bytes]]:
+    assert content[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    chunks, i = [], 8
+    while i < len(content):
+        length, kind = struct.unpack(">I4s", content[i:i + 8])
+        chunks.append((kind, content[i + 8:i + 8 + length]))
+        i += 12 + length
+    return chunks
+
+
+PAYLOAD = b"<script>alert(document.cookie)</script>"
+# What Pillow's JPEG encoder writes by itself: the JFIF APP0, quantisation and Huffman
+# tables, the frame header, the scan. Anything else (COM, APP1 EXIF/XMP, APP2 ICC, APP13
+# Photoshop, …) must be gone.
+JPEG_ALLOWED = {0xD8, 0xE0, 0xDB, 0xC4, 0xC0, 0xC2, 0xDD, 0xDA}
+PNG_ALLOWED = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
+
+
+def hostile_jpeg() -> bytes:
+    """A photo with a COM script, EXIF with GPS, an ICC profile carrying the script, and a
+    private APP15 segment spliced in by hand."""
+    image = Image.new("RGB", (32, 16), (10, 200, 10))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    exif.get_ifd(0x8825)[2] = (35.0, 41.0, 22.0)
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif, comment=PAYLOAD, icc_profile=b"ICCPROFILE" + PAYLOAD)
+    content = out.getvalue()
+    app15 = b"\xff\xef" + struct.pack(">H", 2 + len(PAYLOAD) + 4) + b"PRIV" + PAYLOAD
+    return content[:2] + app15 + content[2:]
+
+
+def hostile_png() -> bytes:
+    """A PNG with a crafted iCCP chunk, tEXt, zTXt, iTXt, eXIf and a private ancillary chunk."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", PAYLOAD.decode())
+    info.add_text("Big", "z" * 2000 + PAYLOAD.decode(), zip=True)
+    info.add_itxt("Note", "住所 " + PAYLOAD.decode(), lang="ja")
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    out = io.BytesIO()
+    Image.new("RGBA", (12, 12), (0, 0, 255, 128)).save(out, "PNG", pnginfo=info, exif=exif,
+                                                       icc_profile=b"ICCPROFILE" + PAYLOAD * 4)
+    content = out.getvalue()
+    # A private chunk (lower-case first letter: ancillary) right after IHDR.
+    ihdr_end = 8 + 12 + 13
+    return content[:ihdr_end] + chunk(b"prVt", PAYLOAD) + content[ihdr_end:]
+
+
+def test_a_jpeg_keeps_no_segment_but_what_the_encoder_writes():
+    original = hostile_jpeg()
+    markers = {m for m, _ in jpeg_segments(original)}
+    assert {0xFE, 0xE1, 0xE2, 0xEF} <= markers  # COM, EXIF, ICC, private: all planted
+    result = sanitise(original, "image/jpeg")
+    segments = jpeg_segments(result.content)
+    assert {m for m, _ in segments} <= JPEG_ALLOWED, [hex(m) for m, _ in segments]
+    assert [p[:5] for m, p in segments if m == 0xE0] == [b"JFIF\0"]
+    for needle in (PAYLOAD, b"<script", b"PhoneMaker", b"ICCPROFILE", b"PRIV", b"Exif\0"):
+        assert needle not in result.content, needle
+    with Image.open(io.BytesIO(result.content)) as after:
+        assert after.size == (32, 16) and "icc_profile" not in after.info and "comment" not in after.info
+        r, g, b = after.convert("RGB").getpixel((5, 5))
+        assert g > 150 and r < 60 and b < 60
+
+
+def test_a_png_keeps_no_chunk_but_the_image():
+    original = hostile_png()
+    kinds = {k for k, _ in png_chunks(original)}
+    assert {b"iCCP", b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"prVt"} <= kinds
+    result = sanitise(original, "image/png")
+    chunks = png_chunks(result.content)
+    assert {k for k, _ in chunks} <= PNG_ALLOWED, [k for k, _ in chunks]
+    assert chunks[0][0] == b"IHDR" and chunks[-1][0] == b"IEND"
+    for needle in (PAYLOAD, b"<script", b"PhoneMaker", b"ICCPROFILE", "住所".encode()):
+        assert needle not in result.content, needle
+    # Nor hidden compressed in the image data: decompress it and look there too.
+    pixels = zlib.decompress(b"".join(d for k, d in chunks if k == b"IDAT"))
+    assert PAYLOAD not in pixels
+    with Image.open(io.BytesIO(result.content)) as after:
+        assert after.mode == "RGBA" and after.getpixel((3, 3)) == (0, 0, 255, 128)
+        assert not after.info.get("icc_profile")
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "I;16"])
+def test_every_png_mode_is_rebuilt_from_its_pixels(mode):
+    image = Image.new(mode, (9, 7))
+    if mode == "P":
+        image.putpalette([0, 0, 0, 250, 20, 20] + [0] * 762)
+        image.info["transparency"] = 0
+    out = io.BytesIO()
+    image.save(out, "PNG", icc_profile=b"ICCPROFILE" + PAYLOAD)
+    result = sanitise(out.getvalue(), "image/png")
+    assert {k for k, _ in png_chunks(result.content)} <= PNG_ALLOWED
+    with Image.open(io.BytesIO(result.content)) as after:
+        assert after.size == (9, 7)
+
+
+def test_a_grey_or_cmyk_jpeg_is_rebuilt_too():
+    for mode in ("L", "CMYK"):
+        out = io.BytesIO()
+        Image.new(mode, (8, 8)).save(out, "JPEG", comment=PAYLOAD)
+        result = sanitise(out.getvalue(), "image/jpeg")
+        assert {m for m, _ in jpeg_segments(result.content)} <= JPEG_ALLOWED and PAYLOAD not in result.content
+
+
 def test_a_pdf_keeps_its_pages_and_loses_active_content():
     result = sanitise(hostile_pdf(), "application/pdf")
     with pikepdf.open(io.BytesIO(result.content)) as pdf:

@@ -338,3 +338,21 @@ def test_sign_ceremony_over_a_registered_digest(muni_a, pki, taro_record, client
     assert result.returncode == 0, result.stderr
     with tenant(muni_a), pytest.raises(Exception):
         services.open_ceremony("sign", audience="x", requester="x", reason="x", document_sha256="zz")
+
+
+def test_lone_surrogates_in_ceremony_bodies_are_named_not_a_server_error(client, muni_a):
+    """`"\ud800"` as a JSON escape in any body of the ceremony API: 400 `malformed` whose
+    English message names the field (JSON pointer), in values and in keys."""
+    base = f"/{muni_a.code}/api/ceremonies"
+    opened = client.post(base, '{"purpose": "login"}', content_type="application/json")
+    assert opened.status_code == 201, opened.content
+    for path, body, pointer in [
+        (base, '{"purpose": "login\\ud800"}', "/purpose"),
+        (f"{base}/{opened.json()['id']}/complete", '{"audience": "x\\udc00", "cms": "AAAA"}', "/audience"),
+        (f"{base}/{opened.json()['id']}/complete", '{"audience": "x", "\\ud800": "AAAA"}', "/\ufffd"),
+    ]:
+        response = client.post(path, body, content_type="application/json")
+        assert response.status_code == 400, (path, response.status_code, response.content[:300])
+        answer = response.json()
+        assert answer["code"] == "malformed" and f"lone surrogate (unpaired UTF-16 escape) at {pointer}" in \
+            answer["message_en"], answer

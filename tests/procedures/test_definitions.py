@@ -74,6 +74,15 @@ def test_a_bad_definition_says_why(mutate, expected):
     assert any(expected in e for e in errors), errors
 
 
+def test_lone_surrogates_are_named_in_values_and_keys():
+    definition = juminhyo()
+    definition["title"]["ja"] = "住民票\ud800"
+    definition["description"]["\udc00"] = "x"
+    errors = definition_errors(definition)
+    assert errors == ["/title/ja: a lone surrogate (an unpaired \\uD800-\\uDFFF escape) cannot be stored",
+                      "/description/\ufffd: a lone surrogate (an unpaired \\uD800-\\uDFFF escape) cannot be stored"]
+
+
 def test_not_an_object_and_oversized_are_refused():
     assert definition_errors([]) == ["/: a definition is a JSON object"]
     huge = juminhyo()

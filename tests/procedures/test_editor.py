@@ -174,6 +174,8 @@ def test_discarding_a_draft_keeps_published_versions(muni_a, admin):
     ("[1, 2]", "/: a definition is a JSON object"),
     ("[" * 100000 + "]" * 100000, "/"),
     ('{"slug": "' + "x" * (600 * 1024) + '"}', "/: a definition is at most"),
+    ('{"slug": "a\\ud800"}', "/slug: a lone surrogate"),
+    ('{"form": {"\\udfff": 1}}', "/form/\ufffd: a lone surrogate"),
 ])
 def test_parse_definition_refuses_what_is_not_a_definition(text, where):
     with pytest.raises(DefinitionInvalid) as exc:

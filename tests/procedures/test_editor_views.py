@@ -119,6 +119,10 @@ def test_a_published_version_is_read_only_and_a_new_version_is_copied(admin, cat
     ("{not json", 400, "not JSON"),
     ("[]", 400, "a definition is a JSON object"),
     ('{"slug": "toshokan-riyou"}', 400, "/slug"),
+    # Lone surrogates (a JSON escape the textarea may hold), in a value and in a key: a form error
+    # naming the place, not a 500 while the draft is canonicalised or stored.
+    ('{"title": {"ja": "\\ud800"}}', 400, "<code>/title/ja</code>: a lone surrogate"),
+    ('{"schema": {"\\udbff": {}}}', 400, "<code>/schema/\ufffd</code>: a lone surrogate"),
 ])
 def test_bad_definitions_are_refused_with_the_reason(admin, catalog, muni_a, body, status, shown):
     where = new(admin, "bad-input", "blank")

@@ -108,7 +108,10 @@ def test_cli_load_and_catalog_with_one_line_errors(tmp_path):
     del broken["legal_basis"]
     broken["retention"] = "forever"
     bad.write_text(json.dumps(broken), encoding="utf-8")
+    lone = tmp_path / "lone.json"  # a lone surrogate escape: a 500-style traceback before, now exit 2
+    lone.write_text(json.dumps(juminhyo()).replace('"ja": "', '"ja": "\\ud800', 1), encoding="utf-8")
     for args, expected in [
+        (["load", str(lone), "--municipality", "279994"], "/title/ja: a lone surrogate"),
         (["load", str(bad), "--municipality", "279994"], "bad.json"),
         (["load", str(tmp_path / "missing.json"), "--municipality", "279994"], "no such file"),
         (["load", str(good), "--municipality", "999999"], "no such municipality"),
