@@ -33,12 +33,14 @@ from .request_context import current_request_id
 QUERY_REMOVED = "?[query removed]"
 DIGITS_REMOVED = "[digits removed]"
 
-_DIGIT = "[0-9\uff10-\uff19]"
+# A digit: half-width, full-width, or a full-width one as Django's log_response escapes
+# it (`\uff11`: it writes the path through unicode_escape).
+_DIGIT = r"(?:[0-9\uff10-\uff19]|\\uff1[0-9])"
 _SEPARATOR = "[ \\-\u3000\uff0d]"
 # Twelve or more digits in a row, or grouped 4-4-4: the written forms of an individual
 # number (tests/individual_numbers.py finds the same forms).
 _DIGITS = re.compile(
-    rf"(?<!{_DIGIT}){_DIGIT}{{4}}{_SEPARATOR}{_DIGIT}{{4}}{_SEPARATOR}{_DIGIT}{{4}}(?!{_DIGIT})"
+    rf"(?<![0-9\uff10-\uff19])(?<!\\uff1[0-9]){_DIGIT}{{4}}{_SEPARATOR}{_DIGIT}{{4}}{_SEPARATOR}{_DIGIT}{{4}}(?!{_DIGIT})"
     rf"|{_DIGIT}{{12,}}"
 )
 # A path (or absolute URL) followed by a query string: everything from "?" to the next

@@ -64,6 +64,9 @@ def test_individual_numbers_are_masked_in_every_written_form():
     for text in (NUMBER, as_typed(NUMBER), f"{NUMBER[:4]}-{NUMBER[4:8]}-{NUMBER[8:]}", f"x99{NUMBER}77"):
         assert numbers_in(scrub(f"value {text} end"), {NUMBER}) == set(), text
         assert DIGITS_REMOVED in scrub(text)
+    # Django's log_response writes a path's full-width digits escaped: masked too.
+    escaped = as_typed(NUMBER).replace(" ", "").encode("unicode_escape").decode("ascii")
+    assert scrub(f"Not Found: /x/{escaped}/") == f"Not Found: /x/{DIGITS_REMOVED}/"
     # Shorter runs (municipality codes, ids, durations) stay.
     assert scrub("139998 id=12345678901 1.25 ms") == "139998 id=12345678901 1.25 ms"
 

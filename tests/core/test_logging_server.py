@@ -86,6 +86,9 @@ def send_the_number_everywhere(server, prepared) -> list[str]:
     # it as the client's X-Request-ID (which would be logged and audited as it is).
     assert get(f"/{CODE}/nowhere/?q={NUMBER}&g={GROUPED}&w={quote(WIDE)}",
                headers={"X-Request-ID": NUMBER}) == 404
+    # The number (full-width, as a phone types it) in a path: Django's 404 record escapes it.
+    status, _, _ = Browser(port).request("GET", f"/{CODE}/nowhere/{quote(WIDE.replace(' ', ''))}/")
+    assert status == 404
     # The staff inbox's search with an invalid date beside it: 400.
     staff = staff_session(server, secret)
     assert get(f"/{CODE}/staff/applications/?" + urlencode({"q": NUMBER, "date_from": "x" + NUMBER}),
@@ -153,5 +156,6 @@ def test_no_individual_number_in_the_server_log(prepared, tmp_path, level):
     assert numbers_in(text + down_text, {NUMBER}) == set()
     assert scan_files([log_path, down_log], {NUMBER}) == []
     assert "?q=" not in text + down_text and "poll_token=" not in text
+    assert "\\\\uff1" not in text  # nor full-width digits as Django escapes them (JSON doubles the backslash)
     # Authlib's DEBUG records print the tokens it issues: its logger stops at INFO.
     assert "refresh_token" not in text
