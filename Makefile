@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export MADOGUCHI_DATA_DIR ?= var
 
-.PHONY: run test test-sqlite test-postgres bench venv venv-dev messages clean
+.PHONY: run test test-sqlite test-postgres bench venv venv-dev messages clean audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,14 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	scripts/bench
 
+# Known vulnerabilities of the pinned dependencies (docs/operations.md); needs network
+# access to pypi.org and api.osv.dev, so an operator's step, not part of `make test`.
+audit:
+	scripts/audit
+
 messages: $(VENV)/.installed
 	cd madoguchi && ../$(BIN)/madoguchi makemessages --locale en --no-obsolete --no-location --ignore "static/*"
 	cd madoguchi && ../$(BIN)/madoguchi compilemessages --locale en
 
 clean:
-	rm -rf $(VENV) node_modules test-artifacts
+	rm -rf $(VENV) .venv-audit node_modules test-artifacts

@@ -204,6 +204,8 @@ def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         "--graceful-timeout", "10", "--timeout", "60",
         # Our own middleware writes the request log (JSON, with the request id).
         "--error-logfile", "-", "--log-level", "warning",
+        # Its handlers get the personal-data filter: no query string in its messages.
+        "--logger-class", "madoguchi.core.gunicorn_logging.Logger",
     ]
 
 

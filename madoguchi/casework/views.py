@@ -89,12 +89,17 @@ def inbox(request, code):
     try:
         context = _inbox_context(request, form)
     except services.CaseworkError as exc:
-        empty = InboxFilterForm({})
-        empty.is_valid()
-        context = _inbox_context(request, empty)
-        context["error"] = str(exc)
-        return render(request, "casework/inbox.html", context, status=exc.status)
+        return _inbox_refusing(request, exc)
     return render(request, "casework/inbox.html", context)
+
+
+def _inbox_refusing(request, exc):
+    """The unfiltered inbox with the refusal's message, answered with its status (400)."""
+    empty = InboxFilterForm({})
+    empty.is_valid()
+    context = _inbox_context(request, empty)
+    context["error"] = str(exc)
+    return render(request, "casework/inbox.html", context, status=exc.status)
 
 
 def _back_to_inbox(request, code):
@@ -116,10 +121,10 @@ def bulk(request, code):
         result = services.bulk(request.membership, request.user, request.POST.getlist("ids"), action, value,
                                request.POST.get("comment", ""))
     except services.CaseworkError as exc:
-        messages.error(request, str(exc))
+        # Nothing was done: a 4xx with the message (CaseworkError's contract), not a redirect.
         if exc.status == 403:
             return render(request, "403.html", {"reason": str(exc)}, status=403)
-        return _back_to_inbox(request, code)
+        return _inbox_refusing(request, exc)
     if result.done:
         messages.success(request, _("%(n)s件を処理しました。") % {"n": len(result.done)})
     for receipt, reason in result.refused:

@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
 
     name = "madoguchi.core"
     label = "core"
+
+    def ready(self):
+        from . import health
+
+        health.connect_signals()

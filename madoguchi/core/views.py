@@ -1,12 +1,12 @@
 import logging
 
-from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from .access import public_view
+from .health import check_database
 
 log = logging.getLogger(__name__)
 
@@ -15,14 +15,11 @@ log = logging.getLogger(__name__)
 @never_cache
 @require_GET
 def healthz(request):
-    """200 when the database answers, 503 otherwise."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except DatabaseError as exc:
-        log.error("health check: database unavailable: %s", exc.__class__.__name__)
-        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
+    """200 when the configured database answers, 503 naming the reason otherwise (core/health.py)."""
+    reason = check_database()
+    if reason:
+        log.error("health check: %s", reason)
+        return JsonResponse({"status": "unavailable", "database": "down", "reason": reason}, status=503)
     return JsonResponse({"status": "ok", "database": "up"})
 
 

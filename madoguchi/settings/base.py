@@ -252,7 +252,13 @@ LOG_LEVEL = os.environ.get("MADOGUCHI_LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "madoguchi.core.logging.RequestIdFilter"}},
+    # personal_data is on every handler: no record carries a query string, a body or an
+    # individual number (madoguchi/core/logging.py; docs/operations.md). A handler added
+    # here must list it too (tests/core/test_logging.py checks).
+    "filters": {
+        "request_id": {"()": "madoguchi.core.logging.RequestIdFilter"},
+        "personal_data": {"()": "madoguchi.core.logging.PersonalDataFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -265,7 +271,7 @@ LOGGING = {
         "stderr": {
             "class": "logging.StreamHandler",
             "formatter": "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "personal_data"],
         }
     },
     "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
@@ -273,6 +279,8 @@ LOGGING = {
         # Our request log replaces Django's; 4xx/5xx are still logged there with a request id.
         "django.server": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # Authlib's DEBUG records print every access and refresh token it issues.
+        "authlib": {"level": "INFO"},
     },
 }
 

@@ -110,13 +110,18 @@ def test_attribute_record_round_trip():
     assert [RECORD[p:p + 2] for p in positions] == [b"\xdf\x22", b"\xdf\x23", b"\xdf\x24", b"\xdf\x25"]
 
 
-@pytest.mark.parametrize("cut", range(1, 120))
+END = len(RECORD.rstrip(b"\xff"))  # the record proper; 0xFF padding fills the file after it
+
+
+@pytest.mark.parametrize("cut", range(1, END))
 def test_truncated_attribute_record_is_malformed(cut):
-    end = len(RECORD.rstrip(b"\xff"))
-    if cut >= end:
-        return
     with pytest.raises(A.MalformedAPDU):
         decode_attributes(RECORD[:cut])
+
+
+@pytest.mark.parametrize("cut", sorted({END, END + 1, END + 19, 256, len(RECORD) - 1, len(RECORD)}))
+def test_a_record_cut_only_in_its_padding_decodes_whole(cut):
+    assert decode_attributes(RECORD[:cut]) == decode_attributes(RECORD)
 
 
 @FUZZ

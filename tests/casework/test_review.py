@@ -162,10 +162,17 @@ def test_bulk_assign_and_transition(catalog_a, taro, staff):
     with tenant(catalog_a):
         assert Application.objects.filter(status="received", assignee=reviewer.user).count() == len(rows)
     assert len(events(catalog_a, "applications.received")) == 4
-    # Bad input: nothing chosen, too many, not ids, an unknown action.
-    for data in [{"action": "assign"}, {"ids": ["nope"], "action": "assign"},
-                 {"ids": ids, "action": "explode"}, {"ids": [ids[0]] * 101, "action": "assign"}]:
-        assert reviewer.client.post("/139998/staff/applications/bulk/", data).status_code in (302, 400)
+    # Bad input: nothing chosen, too many, not ids, an unknown action: a 400 with the message
+    # in the inbox page, and nothing done.
+    before = AuditEvent.unscoped.filter(municipality=catalog_a).count()
+    for data, message in [({"action": "assign"}, "申請を選んでください。"),
+                          ({"ids": ["nope"], "action": "assign"}, "申請の指定が正しくありません。"),
+                          ({"ids": ids, "action": "explode"}, "この操作はできません。"),
+                          ({"ids": [ids[0]] * 101, "action": "assign"}, "一度に処理できるのは100件までです。")]:
+        response = reviewer.client.post("/139998/staff/applications/bulk/", data)
+        assert response.status_code == 400, (data["action"], response.status_code)
+        assert message in response.content.decode(), message
+    assert AuditEvent.unscoped.filter(municipality=catalog_a).count() == before
     assert staff("viewer").client.post("/139998/staff/applications/bulk/",
                                        {"ids": ids, "action": "assign", "assignee": ""}).status_code == 403
 

@@ -336,8 +336,12 @@ def test_sign_ceremony_over_a_registered_digest(muni_a, pki, taro_record, client
                              "-content", str(tmp_path / "doc"), "-CAfile", str(tmp_path / "ca.pem"), "-purpose", "any",
                              "-out", "/dev/null"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    with tenant(muni_a), pytest.raises(Exception):
+    from madoguchi.ceremonies.errors import CeremonyError
+
+    with tenant(muni_a), pytest.raises(CeremonyError) as refused:
         services.open_ceremony("sign", audience="x", requester="x", reason="x", document_sha256="zz")
+    assert (refused.value.code, refused.value.status) == ("malformed", 400)
+    assert "document_sha256" in refused.value.message_en
 
 
 def test_lone_surrogates_in_ceremony_bodies_are_named_not_a_server_error(client, muni_a):

@@ -1,6 +1,7 @@
 """Bad input to every endpoint: a 4xx with a message, nothing stored, nothing broken."""
 
 import pytest
+from authlib.integrations.base_client.errors import OAuthError
 
 from madoguchi.oidc.models import AuthorizationCode, SignTransaction, Token
 
@@ -66,8 +67,9 @@ def test_userinfo_and_the_signing_api(make_rp, browser, muni_a):
         assert answer.json()["error"] == "invalid_request" and answer.json()["error_description"]
     assert not SignTransaction.unscoped.exists()
     # client credentials carry only `sign`, and only for a client whose basis allows it.
-    with pytest.raises(Exception):
+    with pytest.raises(OAuthError) as refused:
         rp.session.fetch_token(rp.metadata["token_endpoint"], grant_type="client_credentials", scope="openid name")
+    assert refused.value.error == "invalid_scope", refused.value.description
 
 
 @pytest.mark.django_db

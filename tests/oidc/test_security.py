@@ -12,7 +12,6 @@ from madoguchi.identity.models import ResidentLink
 from madoguchi.oidc.models import Token
 
 from .flow import follow, path_of
-from .rp import DjangoTransport
 
 FACTS = "openid name address birthdate gender"
 
@@ -178,5 +177,18 @@ def test_prompt_none_without_a_session(make_rp, browser):
     assert query(answer["Location"])["error"] == "login_required"
 
 
-def test_transport_is_only_for_tests():
-    assert DjangoTransport.__module__.startswith("tests.")
+def test_the_application_never_imports_the_test_transport():
+    # The in-process transport (tests/oidc/rp.py) short-circuits HTTP: no application module
+    # may import it, or anything else from tests/.
+    import ast
+    from pathlib import Path
+
+    import madoguchi
+
+    offenders = []
+    for source in Path(madoguchi.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            offenders += [f"{source}: {n}" for n in names if n == "tests" or n.startswith("tests.")]
+    assert offenders == []

@@ -1,12 +1,15 @@
 """Shared material for the issue-4 tests (imported explicitly; not a conftest.py).
 
 One auth CA and one sign CA (JPKI-TEST), a card's two keys and certificates, and the J-LIS
-roots from ../shared/data/jpki-roots when present. RSA key generation is slow: session scope.
+roots from ../shared/data/jpki-roots beside the checkout (public data the project must not
+copy in): tests needing them skip without them locally, and fail under CI=true, as the
+PC/SC and OpenSC tests do. RSA key generation is slow: session scope.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +22,21 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from madoguchi.pki import crlindex, profile, testing, trust, validation
 
-JLIS_ROOTS = Path("/work/shared/data/jpki-roots")
+# <checkout>/../shared/data/jpki-roots (this file is <checkout>/tests/pki/conftest_validation.py).
+JLIS_ROOTS = Path(__file__).resolve().parents[3] / "shared" / "data" / "jpki-roots"
+JLIS_ROOT_FILES = ("auth_ca_2015.pem", "auth_ca_2023.pem", "sign_ca_2015.pem", "sign_ca_2023.pem")
+
+
+@pytest.fixture
+def jlis_roots() -> Path:
+    """The J-LIS roots' directory; a missing one skips locally and fails under CI=true."""
+    missing = [name for name in JLIS_ROOT_FILES if not (JLIS_ROOTS / name).is_file()]
+    if missing:
+        reason = f"J-LIS roots missing in {JLIS_ROOTS}: {', '.join(missing)}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (required under CI=true)")
+        pytest.skip(reason)
+    return JLIS_ROOTS
 DER = serialization.Encoding.DER
 HOLDER = profile.BasicFour(name="窓口\u3000花子", address="東京都千代田区霞が関２丁目１番２号",
                            birth=dt.date(1990, 1, 2), sex="2")

@@ -4,7 +4,6 @@ certificate profile, revocation and CRLs; `madoguchi pki dev-ca`."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -13,10 +12,10 @@ from cryptography.x509.oid import NameOID
 
 from madoguchi.pki import cli, profile
 from madoguchi.pki.devca import DevCA, DevCAError, parse_serial
+from tests.pki.conftest_validation import jlis_roots  # noqa: F401
 
 FACTS = profile.BasicFour(name="髙橋\u3000一郎", address="大阪府大阪市北区中之島１丁目３番２０号",
                           birth=dt.date(1988, 2, 29), sex="1")
-ROOTS = Path(__file__).resolve().parents[3] / "shared" / "data" / "jpki-roots"
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +45,8 @@ def test_ca_is_shaped_like_jlis_but_is_not_jlis(ca):
         assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
 
 
-@pytest.mark.skipif(not ROOTS.exists(), reason="shared J-LIS sample roots not present")
-def test_real_jlis_roots_have_the_dn_our_dev_ca_mimics_but_not_its_organisation(ca):
-    for pem in ROOTS.glob("*.pem"):
+def test_real_jlis_roots_have_the_dn_our_dev_ca_mimics_but_not_its_organisation(ca, jlis_roots):
+    for pem in sorted(jlis_roots.glob("*.pem")):
         real = x509.load_pem_x509_certificate(pem.read_bytes())
         assert names(real.subject, NameOID.ORGANIZATION_NAME) == ["JPKI"]
         purpose = "auth" if pem.name.startswith("auth") else "sign"

@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from madoguchi.pki import cms, commands, testing
-from tests.pki.conftest_validation import JLIS_ROOTS, card_signer, crl_der, der, world  # noqa: F401
+from tests.pki.conftest_validation import card_signer, crl_der, der, jlis_roots, world  # noqa: F401
 
 CONTENT = b"application form"
 
@@ -39,10 +39,9 @@ def test_trust_list(data, world):
     assert "valid" in lines[0]
 
 
-@pytest.mark.skipif(not JLIS_ROOTS.is_dir(), reason="J-LIS roots not available")
-def test_trust_add_real_roots(tmp_path):
+def test_trust_add_real_roots(tmp_path, jlis_roots):
     for f in ("auth_ca_2015.pem", "auth_ca_2023.pem"):
-        code, out, err = run("--data-dir", str(tmp_path), "trust", "add", str(JLIS_ROOTS / f), "--purpose", "auth")
+        code, out, err = run("--data-dir", str(tmp_path), "trust", "add", str(jlis_roots / f), "--purpose", "auth")
         assert code == 0, err
     code, out, _ = run("--data-dir", str(tmp_path), "trust", "list")
     assert out.count("OU=JPKI for user authentication") == 2 and "EXPIRED" in out

@@ -12,7 +12,7 @@ from cryptography.x509.oid import NameOID
 
 from madoguchi.pki import crlindex, testing, trust
 from madoguchi.pki.validation import MESSAGES, Validator, Verdict
-from tests.pki.conftest_validation import JLIS_ROOTS, crl_der, der, world  # noqa: F401
+from tests.pki.conftest_validation import crl_der, der, jlis_roots, world  # noqa: F401
 
 UTC = dt.timezone.utc
 
@@ -187,11 +187,10 @@ def test_generations_share_a_name_matched_by_key_id(world):
     assert r1.key != r2.key and r1.key[1] == r2.key[1]
 
 
-@pytest.mark.skipif(not JLIS_ROOTS.is_dir(), reason="J-LIS roots not available")
-def test_real_jlis_roots_share_names_and_are_told_apart(world, tmp_path):
+def test_real_jlis_roots_share_names_and_are_told_apart(world, tmp_path, jlis_roots):
     for purpose in ("auth", "sign"):
         for year in (2015, 2023):
-            trust.install((JLIS_ROOTS / f"{purpose}_ca_{year}.pem").read_bytes(), purpose, tmp_path)
+            trust.install((jlis_roots / f"{purpose}_ca_{year}.pem").read_bytes(), purpose, tmp_path)
     ts = trust.TrustStore.load(tmp_path)
     auth = ts.anchors("auth")
     assert len(auth) == 2 and len(ts.anchors("sign")) == 2

@@ -34,8 +34,13 @@ def test_admin_changes_are_audited(client_admin_a, muni_a, dept_a):
 
 @pytest.mark.django_db
 def test_foreign_department_is_not_reachable_by_id(client_admin_b, dept_a):
-    response = client_admin_b.get(f"/admin/staff/department/{dept_a.pk}/change/")
-    assert response.status_code in (302, 404)
+    # Another municipality's department answers exactly as one that does not exist: the
+    # admin's "not found" redirect to its index (not a sign-in redirect), with its message.
+    response = client_admin_b.get(f"/admin/staff/department/{dept_a.pk}/change/", follow=True)
+    missing = client_admin_b.get("/admin/staff/department/999999/change/", follow=True)
+    assert response.redirect_chain == [("/admin/", 302)] == missing.redirect_chain
+    assert response.status_code == 200
+    assert [str(m) for m in response.context["messages"]] == [f"ID “{dept_a.pk}” の課は見つかりませんでした。削除された可能性があります。"]
     assert A_SECRET_DEPARTMENT not in response.content.decode()
 
 
