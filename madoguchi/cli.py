@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "exports":
         return manage("exports_expire")
     if args.command == "worker":
-        return manage("db_worker", "--queue-name", "*", "--no-reload")
+        return manage("worker", "--queue-name", "*", "--no-reload")
     if args.command == "serve":
         os.execv(sys.executable, gunicorn_argv(args.host, args.port, args.workers))
     if args.command == "run":
