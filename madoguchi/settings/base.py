@@ -117,6 +117,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "madoguchi.core.middleware.RequestIdMiddleware",
+    # Outermost but one: every answer under /<code>/api/ is private, no-store (docs/applications.md).
+    "madoguchi.core.api_cache.ApiNoStoreMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
