@@ -38,6 +38,7 @@ def seed(municipality, person, rows: int) -> None:
         for i in range(rows):
             batch.append(Application(
                 municipality=municipality, person=person, procedure=procedure, version=version, status="submitted",
+                department_code=procedure.department_code,
                 data={**DATA, "copies": 1 + i % 3}, receipt_number=f"2026-{i + 1:07d}", public_id=uuid.uuid4(),
                 submitted_at=now - dt.timedelta(seconds=rows - i), document_sha256="0" * 64))
             if len(batch) == 5000:

@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         code = manage("audit_checkpoint", "--schedule", verbosity=0)
         if code:
             return code
-        return manage("db_worker", "--queue-name", "*", "--no-reload")
+        return manage("worker", "--queue-name", "*", "--no-reload")
     if args.command == "serve":
         os.execv(sys.executable, gunicorn_argv(args.host, args.port, args.workers))
     if args.command == "run":

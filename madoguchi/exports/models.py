@@ -9,7 +9,8 @@ from madoguchi.municipalities.tenancy import TenantOwned
 
 class Export(TenantOwned):
     """One export of a procedure's applications for a core system (基幹連携), run by the
-    Tasks worker. The file is downloadable by the requester's department until it expires."""
+    Tasks worker. It belongs to the department that owns the procedure (`department`), whose
+    members may download the file until it expires (docs/exports.md)."""
 
     class Kind(models.TextChoices):
         ORDINARY = "ordinary", _("通常（定義の出力項目）")
@@ -48,6 +49,9 @@ class Export(TenantOwned):
     size = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Written by the worker while it writes rows; a running export whose heartbeat is older
+    # than EXPORT_STALE_SECONDS was left by a killed worker (services.abandoned).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 

@@ -8,9 +8,16 @@ Decisions (docs/exports.md):
   a core system fed a partial file would silently miss applications, and a replaced
   character would change a name. The operator exports in UTF-8 or has the core system's
   外字 handled first.
+- **An export belongs to the department that owns the procedure**, as its applications do in
+  casework: only administrators and reviewers of that department request, list and download
+  it; for anyone else the procedure's applications do not exist (404, as casework answers).
 - Individual numbers are only in the separate `mynumber` export: a reviewer of the owning
   department, each number opened through applications.services.reveal (one audit event per
-  number, the authorisation checked again when the worker runs).
+  number, the authorisation checked again when the worker runs **and at each download**,
+  which is itself audited like a reveal).
+- A running export has a heartbeat (`heartbeat_at`, written while rows are written); one
+  whose heartbeat is older than EXPORT_STALE_SECONDS was left by a killed worker and is
+  failed by the sweep every worker runs (abandoned()).
 - Every step is an audit event: requested, started, finished / failed, downloaded, expired.
 """
 
@@ -20,6 +27,7 @@ import hashlib
 import io
 import json
 import tempfile
+import time
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -28,6 +36,8 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -58,24 +68,28 @@ class ExportError(Exception):
         super().__init__(message)
 
 
+def owns(membership, procedure) -> bool:
+    """The member belongs to the department that owns the procedure (casework's rule)."""
+    return (membership is not None and membership.department is not None
+            and membership.department.code == procedure.department_code)
+
+
 def may_export(membership, procedure, kind: str) -> bool:
     """Administrators and reviewers of the procedure's department; individual numbers only
-    for a reviewer of that department with a legal My Number task on the procedure."""
-    if membership is None or membership.role not in (Membership.Role.ADMINISTRATOR, Membership.Role.REVIEWER):
+    for a reviewer of that department (the right to reveal them)."""
+    if not owns(membership, procedure):
         return False
-    own = membership.department is not None and membership.department.code == procedure.department_code
     if kind == Export.Kind.MYNUMBER:
-        return own and membership.role == Membership.Role.REVIEWER
-    return own or membership.is_administrator
+        return membership.role == Membership.Role.REVIEWER
+    return membership.role in (Membership.Role.ADMINISTRATOR, Membership.Role.REVIEWER)
 
 
-def may_download(membership, user, export: Export) -> bool:
-    """The requester's department (the requester alone when they had none)."""
-    if membership is None:
-        return False
-    if export.department_id is None:
-        return export.requested_by_id == user.pk
-    return membership.department_id == export.department_id
+def may_download(membership, export: Export) -> bool:
+    """The same right as requesting it, checked again at each download: a member of the
+    owning department (the export's) who may request this kind of export now."""
+    return (membership is not None and export.department_id is not None
+            and membership.department_id == export.department_id
+            and may_export(membership, export.procedure, export.kind))
 
 
 def request_export(membership, user, procedure, *, kind: str, fmt: str, status: str = "",
@@ -88,6 +102,9 @@ def request_export(membership, user, procedure, *, kind: str, fmt: str, status: 
         raise ExportError("invalid", _("期間の始まりが終わりより後になっています。"))
     if date_from and date_to and (date_to - date_from).days > MAX_RANGE_DAYS:
         raise ExportError("invalid", _("期間が長すぎます（10年まで）。"))
+    if not owns(membership, procedure):
+        # Another department's procedure: its applications do not exist for this member.
+        raise Http404("no such procedure in this department")
     if not may_export(membership, procedure, kind):
         raise PermissionDenied("export")
     if kind == Export.Kind.MYNUMBER and not _has_mynumber_task(procedure):
@@ -110,8 +127,10 @@ def _has_mynumber_task(procedure) -> bool:
 
 
 def applications_for(export: Export):
-    """The applications an export covers (never drafts or correction drafts)."""
-    query = Application.objects.filter(procedure=export.procedure, submitted_at__isnull=False, corrects__isnull=True)
+    """The applications an export covers: the procedure's, of the owning department (exactly
+    what casework shows that department), never drafts or correction drafts."""
+    query = Application.objects.filter(procedure=export.procedure, department_code=export.procedure.department_code,
+                                       submitted_at__isnull=False, corrects__isnull=True)
     query = query.exclude(status=Status.DRAFT)
     if export.status_filter:
         query = query.filter(status=export.status_filter)
@@ -204,80 +223,124 @@ def _progress(export: Export, **fields) -> None:
         setattr(export, k, v)
 
 
+class Abandoned(Exception):
+    """The export is no longer "running" (the sweep failed it while this worker was stalled):
+    the worker stops and leaves no file."""
+
+
+def heartbeat_seconds() -> float:
+    # Several heartbeats fit in the stale bound, so one slow write never looks like a dead worker.
+    return min(5.0, settings.EXPORT_STALE_SECONDS / 4)
+
+
+def _beat(export: Export, **fields) -> None:
+    """Progress and heartbeat of a running export, only while it is still running."""
+    fields["heartbeat_at"] = timezone.now()
+    if not Export.objects.filter(pk=export.pk, state=Export.State.RUNNING).update(**fields):
+        raise Abandoned(str(export.public_id))
+    for k, v in fields.items():
+        setattr(export, k, v)
+
+
 def run(export: Export) -> Export:
     """Writes the export (in the worker). Idempotent on a finished export."""
     municipality = export.municipality
     with tenant(municipality):
-        export = Export.objects.select_related("procedure", "requested_by").get(pk=export.pk)
+        export = Export.objects.select_related("procedure", "requested_by", "department").get(pk=export.pk)
         if export.state != Export.State.QUEUED:
             return export
-        _progress(export, state=Export.State.RUNNING, started_at=timezone.now())
+        now = timezone.now()
+        if not Export.objects.filter(pk=export.pk, state=Export.State.QUEUED).update(
+                state=Export.State.RUNNING, started_at=now, heartbeat_at=now):
+            return export  # taken by another worker meanwhile
+        export.state, export.started_at, export.heartbeat_at = Export.State.RUNNING, now, now
         record("exports.started", obj=export, data={"procedure": export.procedure.slug, "kind": export.kind})
-        user = export.requested_by
-        membership = Membership.objects.select_related("department").filter(user=user).first()
-        if not may_export(membership, export.procedure, export.kind):
-            return _fail(export, "permission", _("出力を依頼した職員に、もうこの出力の権限がありません。"))
-        if export.kind == Export.Kind.MYNUMBER:
-            header = MYNUMBER_COLUMNS
-            total = IndividualNumber.objects.filter(application__in=applications_for(export)).count()
-            rows = mynumber_rows(export, user)
+        try:
+            return _write(export, municipality)
+        except Abandoned:
+            export.refresh_from_db()
+            return export
+
+
+def _write(export: Export, municipality) -> Export:
+    user = export.requested_by
+    membership = Membership.objects.select_related("department").filter(user=user).first()
+    if not may_export(membership, export.procedure, export.kind) or membership.department_id != export.department_id:
+        return _fail(export, "permission", _("出力を依頼した職員に、もうこの出力の権限がありません。"))
+    if export.kind == Export.Kind.MYNUMBER:
+        header = MYNUMBER_COLUMNS
+        total = IndividualNumber.objects.filter(application__in=applications_for(export)).count()
+        rows = mynumber_rows(export, user)
+    else:
+        header, versions = columns_for(export.procedure)
+        total = applications_for(export).count()
+        rows = ordinary_rows(export, header, versions)
+    _beat(export, total=total)
+    encoding = "cp932" if export.format == Export.Format.CSV_CP932 else None
+    problems, problem_count, done = [], 0, 0
+    tmp_dir = settings.DATA_DIR / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    sealed = export.kind == Export.Kind.MYNUMBER
+    every = heartbeat_seconds()
+    last_beat = time.monotonic()
+    # A My Number export is written in memory: individual numbers never touch the disk in clear.
+    with (io.BytesIO() if sealed else tempfile.TemporaryFile(dir=tmp_dir, prefix="export-")) as out:
+        writer = _Writer(export.format, header, out)
+        for receipt, values in rows:
+            if encoding:
+                bad = unencodable(values, encoding)
+                if bad:
+                    for index, points in bad.items():
+                        problem_count += 1
+                        if len(problems) < MAX_PROBLEMS:
+                            problems.append({"receipt": receipt, "column": header[index],
+                                             "characters": points})
+                    done += 1
+                    continue
+            if not problems:
+                writer.row(values)
+            done += 1
+            # The heartbeat: every PROGRESS_EVERY rows, and at least every few seconds
+            # however slow the rows are (a My Number row is a reveal, audited).
+            if done % PROGRESS_EVERY == 0 or time.monotonic() - last_beat >= every:
+                _beat(export, done=done)
+                last_beat = time.monotonic()
+        writer.close()
+        if problems:
+            _beat(export, done=done, problems=problems)
+            return _fail(export, "unencodable", _("%(encoding)sで表せない文字が%(n)s箇所あります。") % {
+                "encoding": "Shift_JIS（cp932）", "n": f"{problem_count:,}"}, count=problem_count)
+        _beat(export, done=done)
+        target = f"exports/{municipality.code}/{export.public_id}.{export.extension}"
+        if sealed:
+            content = out.getvalue()
+            digest, size = hashlib.sha256(content), len(content)
+            name = default_storage.save(target + ".sealed", ContentFile(seal_file(export, content)))
         else:
-            header, versions = columns_for(export.procedure)
-            total = applications_for(export).count()
-            rows = ordinary_rows(export, header, versions)
-        _progress(export, total=total)
-        encoding = "cp932" if export.format == Export.Format.CSV_CP932 else None
-        problems, problem_count, done = [], 0, 0
-        tmp_dir = settings.DATA_DIR / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        sealed = export.kind == Export.Kind.MYNUMBER
-        # A My Number export is written in memory: individual numbers never touch the disk in clear.
-        with (io.BytesIO() if sealed else tempfile.TemporaryFile(dir=tmp_dir, prefix="export-")) as out:
-            writer = _Writer(export.format, header, out)
-            for receipt, values in rows:
-                if encoding:
-                    bad = unencodable(values, encoding)
-                    if bad:
-                        for index, points in bad.items():
-                            problem_count += 1
-                            if len(problems) < MAX_PROBLEMS:
-                                problems.append({"receipt": receipt, "column": header[index],
-                                                 "characters": points})
-                        done += 1
-                        continue
-                if not problems:
-                    writer.row(values)
-                done += 1
-                if done % PROGRESS_EVERY == 0:
-                    _progress(export, done=done)
-            writer.close()
-            if problems:
-                _progress(export, done=done, problems=problems)
-                return _fail(export, "unencodable", _("%(encoding)sで表せない文字が%(n)s箇所あります。") % {
-                    "encoding": "Shift_JIS（cp932）", "n": f"{problem_count:,}"}, count=problem_count)
-            target = f"exports/{municipality.code}/{export.public_id}.{export.extension}"
-            if sealed:
-                content = out.getvalue()
-                digest, size = hashlib.sha256(content), len(content)
-                name = default_storage.save(target + ".sealed", ContentFile(seal_file(export, content)))
-            else:
-                size = out.tell()
-                out.seek(0)
-                digest = hashlib.sha256()
-                for block in iter(lambda: out.read(1 << 20), b""):
-                    digest.update(block)
-                out.seek(0)
-                name = default_storage.save(target, File(out))
-        expires = timezone.now() + dt.timedelta(hours=settings.EXPORT_EXPIRY_HOURS)
-        with transaction.atomic():
-            _progress(export, state=Export.State.DONE, done=done, file=name, sha256=digest.hexdigest(), size=size,
-                      finished_at=timezone.now(), expires_at=expires)
+            size = out.tell()
+            out.seek(0)
+            digest = hashlib.sha256()
+            for block in iter(lambda: out.read(1 << 20), b""):
+                digest.update(block)
+            out.seek(0)
+            name = default_storage.save(target, File(out))
+    expires = timezone.now() + dt.timedelta(hours=settings.EXPORT_EXPIRY_HOURS)
+    with transaction.atomic():
+        finished = Export.objects.filter(pk=export.pk, state=Export.State.RUNNING).update(
+            state=Export.State.DONE, done=done, file=name, sha256=digest.hexdigest(), size=size,
+            finished_at=timezone.now(), expires_at=expires, heartbeat_at=timezone.now())
+        if finished:
+            export.refresh_from_db()
             record("exports.finished", obj=export, data={"rows": done, "sha256": export.sha256, "size": size,
                                                           "expires_at": expires.isoformat()})
             from .tasks import expire_exports
 
             expire_exports.using(run_after=expires + dt.timedelta(seconds=5)).enqueue()
-        return export
+    if not finished:
+        # Failed by the sweep while this worker was stalled: the page already says so.
+        default_storage.delete(name)
+        raise Abandoned(str(export.public_id))
+    return export
 
 
 # A My Number export file is stored sealed (AES-256-GCM with the individual-number keys,
@@ -308,16 +371,29 @@ def open_file(export: Export) -> bytes | None:
 
 
 def _fail(export: Export, code: str, message: str, count: int | None = None) -> Export:
-    _progress(export, state=Export.State.FAILED, error=message[:200], finished_at=timezone.now())
-    data = {"reason": code}
-    if count is not None:
-        data["problems"] = count
-    record("exports.failed", obj=export, data=data)
+    """Marks a queued or running export failed (once: a finished or already failed export is
+    left as it is) and audits it."""
+    with transaction.atomic():
+        changed = Export.objects.filter(pk=export.pk, state__in=(Export.State.QUEUED, Export.State.RUNNING)).update(
+            state=Export.State.FAILED, error=message[:200], finished_at=timezone.now())
+        if changed:
+            data = {"reason": code}
+            if count is not None:
+                data["problems"] = count
+            export.state, export.error = Export.State.FAILED, message[:200]
+            record("exports.failed", obj=export, data=data)
     return export
 
 
 def downloaded(export: Export, user) -> None:
-    record("exports.downloaded", actor=user, obj=export, data={"sha256": export.sha256, "kind": export.kind})
+    """Each download is audited. A My Number export's download discloses every number in it,
+    so it is recorded as reveals are: who, which export and how many numbers (never one)."""
+    if export.kind == Export.Kind.MYNUMBER:
+        record("exports.mynumber_downloaded", actor=user, obj=export, data={
+            "export": str(export.public_id), "procedure": export.procedure.slug, "numbers": export.done,
+            "sha256": export.sha256})
+    else:
+        record("exports.downloaded", actor=user, obj=export, data={"sha256": export.sha256, "kind": export.kind})
 
 
 def is_available(export: Export) -> bool:
@@ -345,15 +421,24 @@ def expire(municipality, now: dt.datetime | None = None) -> int:
 
 
 def abandoned(municipality, now: dt.datetime | None = None) -> int:
-    """Exports "running" for longer than EXPORT_STALE_MINUTES were left by a worker that
-    stopped (killed, machine restarted): they are marked failed, so the page stops
-    polling and says to ask again. A finished export runs in seconds to minutes."""
+    """Exports "running" whose heartbeat is older than EXPORT_STALE_SECONDS were left by a
+    worker that stopped (killed, machine restarted): they are marked failed, so the page
+    stops polling and says to ask again. A live worker beats every few seconds."""
     now = now or timezone.now()
-    cutoff = now - dt.timedelta(minutes=settings.EXPORT_STALE_MINUTES)
+    cutoff = now - dt.timedelta(seconds=settings.EXPORT_STALE_SECONDS)
     count = 0
     with tenant(municipality):
-        for export in Export.objects.filter(state=Export.State.RUNNING, started_at__lt=cutoff):
-            with transaction.atomic():
-                _fail(export, "abandoned", _("出力の作成が途中で止まりました。もう一度依頼してください。"))
-            count += 1
+        stale = Export.objects.filter(state=Export.State.RUNNING).filter(
+            Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
+        for export in stale:
+            if _fail(export, "abandoned", _("出力の作成が途中で止まりました。もう一度依頼してください。")).state \
+                    == Export.State.FAILED:
+                count += 1
     return count
+
+
+def sweep() -> dict:
+    """abandoned() in every municipality: run by every worker at start and periodically."""
+    from madoguchi.municipalities.models import Municipality
+
+    return {m.code: abandoned(m) for m in Municipality.objects.order_by("code")}

@@ -36,10 +36,13 @@ def _procedures(membership):
 
 
 def _visible(request):
-    """Exports of the member's department (their own when they have none), newest first."""
-    if request.membership.department_id is None:
-        return Export.objects.filter(department__isnull=True, requested_by=request.user)
-    return Export.objects.filter(department_id=request.membership.department_id)
+    """Exports of the member's department, only of procedures it owns (an export belongs to
+    the department that owns the procedure), newest first. No department: none."""
+    membership = request.membership
+    if membership.department_id is None:
+        return Export.objects.none()
+    return Export.objects.filter(department_id=membership.department_id,
+                                 procedure__department_code=membership.department.code)
 
 
 @never_cache
@@ -90,7 +93,13 @@ def _export(request, public_id) -> Export:
 @staff_member_required(*EXPORTERS)
 def export_detail(request, code, public_id):
     export = _export(request, public_id)
-    return render(request, "exports/detail.html", {"e": export, "available": services.is_available(export)})
+    return render(request, "exports/detail.html", _context(request, export))
+
+
+def _context(request, export: Export) -> dict:
+    # The download link only for who may download it (a My Number export: its reviewers).
+    return {"e": export, "available": services.is_available(export) and services.may_download(request.membership,
+                                                                                                export)}
 
 
 @never_cache
@@ -99,7 +108,7 @@ def export_detail(request, code, public_id):
 def export_progress(request, code, public_id):
     """The progress fragment htmx polls while the export runs."""
     export = _export(request, public_id)
-    return render(request, "exports/_progress.html", {"e": export, "available": services.is_available(export)})
+    return render(request, "exports/_progress.html", _context(request, export))
 
 
 @never_cache
@@ -109,8 +118,8 @@ def export_download(request, code, public_id):
     from django.core.files.storage import default_storage
 
     export = _export(request, public_id)
-    if not services.may_download(request.membership, request.user, export):
-        raise PermissionDenied("department")
+    if not services.may_download(request.membership, export):
+        raise PermissionDenied("export")
     if not services.is_available(export) or not export.file:
         raise Http404
     services.downloaded(export, request.user)

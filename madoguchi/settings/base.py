@@ -118,6 +118,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "madoguchi.core.middleware.RequestIdMiddleware",
+    # Outermost but one: every answer under /<code>/api/ is private, no-store (docs/applications.md).
+    "madoguchi.core.api_cache.ApiNoStoreMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -314,8 +316,15 @@ RESIDENT_RECORD_SOURCE = os.environ.get("MADOGUCHI_RESIDENT_RECORD_SOURCE", "csv
 # Exports to core systems and signed documents (issue 9; docs/exports.md, docs/documents.md).
 # A finished export file is deleted (and can no longer be downloaded) after this many hours.
 EXPORT_EXPIRY_HOURS = env_int("MADOGUCHI_EXPORT_EXPIRY_HOURS", 24)
-# An export "running" longer than this was left by a stopped worker: marked failed.
-EXPORT_STALE_MINUTES = env_int("MADOGUCHI_EXPORT_STALE_MINUTES", 60)
+# A running export whose heartbeat (written every few seconds while rows are written) is
+# older than this many seconds was left by a killed worker: every worker's sweep fails it.
+# 10 to 60 seconds (issue 13: within a minute); replaces MADOGUCHI_EXPORT_STALE_MINUTES.
+if os.environ.get("MADOGUCHI_EXPORT_STALE_MINUTES"):
+    raise ImproperlyConfigured("MADOGUCHI_EXPORT_STALE_MINUTES is replaced by MADOGUCHI_EXPORT_STALE_SECONDS "
+                               "(10-60, the heartbeat bound; docs/exports.md)")
+EXPORT_STALE_SECONDS = env_int("MADOGUCHI_EXPORT_STALE_SECONDS", 45)
+if not 10 <= EXPORT_STALE_SECONDS <= 60:
+    raise ImproperlyConfigured(f"MADOGUCHI_EXPORT_STALE_SECONDS={EXPORT_STALE_SECONDS} is not between 10 and 60")
 EXPORT_REQUEST_RATE = env_int("MADOGUCHI_EXPORT_REQUEST_RATE", 20)  # export requests per staff member and hour
 # Documents are signed by the municipality's installed key; the development LGPKI-shaped CA
 # in the data directory stands in only in dev and test (production refuses it).

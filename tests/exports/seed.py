@@ -1,6 +1,10 @@
 """Seeds a real server's database with applications (run as a separate process with the
-server's environment): `python -m tests.exports.seed N ADDRESS…` prints the receipt numbers
-as JSON. Submissions go through applications.services.submit, as the portal's do."""
+server's environment): `python -m tests.exports.seed N ADDRESS…` prints as JSON the receipt
+numbers and a reviewer of 危機管理課 (the department that owns 罹災証明書, so the one that
+may export it) with password and TOTP secret. Submissions go through
+applications.services.submit, as the portal's do."""
+
+import base64
 
 import datetime as dt
 import json
@@ -20,10 +24,22 @@ from madoguchi.municipalities.models import Municipality  # noqa: E402
 from madoguchi.municipalities.tenancy import tenant  # noqa: E402
 from madoguchi.procedures.models import Procedure  # noqa: E402
 from madoguchi.residents.models import ResidentRecord  # noqa: E402
+from madoguchi.staff.models import Department, Membership  # noqa: E402
+from madoguchi.staff.services import enrol_staff  # noqa: E402
 from tests.applications.helpers import PNG, RISAI  # noqa: E402
 
 
-def main(count: int, addresses: list[str]) -> list[str]:
+PASSWORD = "a-long-seed-password"
+
+
+def reviewer(municipality) -> dict:
+    department = Department.unscoped.get(municipality=municipality, code="kikikanri")
+    _user, _membership, device, _ = enrol_staff(municipality, "kiki-seed", Membership.Role.REVIEWER, department,
+                                                password=PASSWORD)
+    return {"username": "kiki-seed", "password": PASSWORD, "totp": base64.b32encode(device.bin_key).decode()}
+
+
+def main(count: int, addresses: list[str]) -> dict:
     municipality = Municipality.objects.get(code="139998")
     receipts = []
     with tenant(municipality):
@@ -42,7 +58,7 @@ def main(count: int, addresses: list[str]) -> list[str]:
             application, _ = submit(version, person, {**RISAI, "property_address": address},
                                     idempotency_key=uuid.uuid4().hex, uploads=[Upload("photo.png", PNG)])
             receipts.append(application.receipt_number)
-    return receipts
+    return {"receipts": receipts, "staff": reviewer(municipality)}
 
 
 if __name__ == "__main__":

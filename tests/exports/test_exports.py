@@ -10,10 +10,12 @@ import json
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.test import Client
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from madoguchi.applications.models import Application
 from madoguchi.applications.services import transition
 from madoguchi.applications.statemachine import Role, Status
 from madoguchi.audit.models import AuditEvent
@@ -115,13 +117,16 @@ def test_cp932_refuses_what_it_cannot_hold_and_round_trips_the_rest(catalog_a, t
 
 
 def test_who_may_export(catalog_a, three, kiki, shimin, muni_a):
-    with pytest.raises(PermissionDenied):
-        export_now(catalog_a, shimin)  # not the owning department
+    with pytest.raises(Http404):
+        export_now(catalog_a, shimin)  # not the owning department: as casework, it does not exist
     viewer = staff(muni_a, "kiki-viewer", Membership.Role.VIEWER, "kikikanri")
     with pytest.raises(PermissionDenied):
         export_now(catalog_a, viewer)
-    admin = staff(muni_a, "an-admin", Membership.Role.ADMINISTRATOR, "somu")
-    assert export_now(catalog_a, admin).state == "done"  # administrators export any procedure
+    elsewhere = staff(muni_a, "an-admin", Membership.Role.ADMINISTRATOR, "somu")
+    with pytest.raises(Http404):
+        export_now(catalog_a, elsewhere)  # an administrator of another department neither
+    admin = staff(muni_a, "kiki-admin", Membership.Role.ADMINISTRATOR, "kikikanri")
+    assert export_now(catalog_a, admin).state == "done"  # the owning department's administrator
     with pytest.raises(PermissionDenied):
         export_now(catalog_a, admin, kind="mynumber")
     with pytest.raises(services.ExportError):
@@ -242,3 +247,127 @@ def test_malformed_requests_are_400_and_create_nothing(client, catalog_a, kiki, 
                 "/139998/staff/exports/not-a-uuid/"):
         assert client.get(url).status_code == 404
     assert client.post("/139998/staff/exports/00000000-0000-0000-0000-000000000000/").status_code == 405
+
+
+def test_an_export_belongs_to_the_department_that_owns_the_procedure(client, catalog_a, muni_a):
+    """Issue 13, finding 2: a 子育て支援課 procedure's export is 子育て支援課's. 市民課 (its
+    administrator or reviewer) cannot request one — refused as casework refuses the
+    applications (they do not exist for them) — nor list, open or download one."""
+    from madoguchi.staff.models import Department
+
+    kosodate = staff(muni_a, "kosodate-rev", Membership.Role.REVIEWER, "kosodate", "子育て支援課")
+    shimin_admin = staff(muni_a, "shimin-admin", Membership.Role.ADMINISTRATOR, "shimin", "市民課")
+    shimin_rev = staff(muni_a, "shimin-rev", Membership.Role.REVIEWER, "shimin")
+    for member in (shimin_admin, shimin_rev):
+        with pytest.raises(Http404):
+            export_now(catalog_a, member, slug="jidou-teate")
+    export = export_now(catalog_a, kosodate, slug="jidou-teate")
+    with tenant(catalog_a):
+        assert export.department.code == "kosodate"
+        # An export filed under 市民課 by the old rule (the requester's department) is not 市民課's.
+        misfiled = Export.objects.create(
+            requested_by=shimin_admin[0], department=Department.objects.get(code="shimin"),
+            procedure=procedure(catalog_a, "jidou-teate"), kind="ordinary", format="csv_utf8")
+        misfiled.state = "queued"
+        misfiled.save()
+    services.run(misfiled)  # the worker refuses it: not the owning department
+    with tenant(catalog_a):
+        misfiled.refresh_from_db()
+        assert misfiled.state == "failed" and not misfiled.file
+
+    for member in (shimin_admin, shimin_rev):
+        other = Client()
+        assert sign_in(other, catalog_a, member[0], member[2]).status_code == 302
+        listing = other.get("/139998/staff/exports/").content.decode()
+        assert str(export.public_id) not in listing and str(misfiled.public_id) not in listing
+        assert 'value="jidou-teate"' not in listing  # not offered
+        for suffix in ("", "progress/", "download/"):
+            assert other.get(f"/139998/staff/exports/{export.public_id}/{suffix}").status_code == 404
+            assert other.get(f"/139998/staff/exports/{misfiled.public_id}/{suffix}").status_code == 404
+        # Named anyway: the same answer as a procedure that does not exist, and nothing created.
+        form = {"procedure": "jidou-teate", "kind": "ordinary", "format": "csv_utf8"}
+        unknown = {**form, "procedure": "no-such-procedure"}
+        refused, missing = other.post("/139998/staff/exports/", form), other.post("/139998/staff/exports/", unknown)
+        assert refused.status_code == missing.status_code == 400
+        with tenant(catalog_a):
+            assert Export.objects.count() == 2
+
+    own = Client()
+    assert sign_in(own, catalog_a, kosodate[0], kosodate[2]).status_code == 302
+    assert own.get(f"/139998/staff/exports/{export.public_id}/download/").status_code == 200
+    assert str(export.public_id) in own.get("/139998/staff/exports/").content.decode()
+
+
+def test_the_export_holds_only_the_owning_departments_applications(catalog_a, three, kiki):
+    """What casework shows the department: an application stored while the procedure belonged
+    to another department stays that department's, and is not in this one's export."""
+    a, b, c = three
+    with tenant(catalog_a):
+        Application.objects.filter(pk=b.pk).update(department_code="shimin")
+    export = export_now(catalog_a, kiki)
+    rows = list(csv.reader(io.StringIO(content(export).decode("utf-8-sig"))))
+    assert [r[0] for r in rows[1:]] == [a.receipt_number, c.receipt_number]
+
+
+@pytest.mark.parametrize("state,polls", [("queued", True), ("running", True), ("done", False),
+                                         ("failed", False), ("expired", False)])
+def test_the_progress_fragment_polls_only_while_queued_or_running(client, catalog_a, kiki, state, polls):
+    user, membership, device = kiki
+    with tenant(catalog_a):
+        export = services.request_export(membership, user, procedure(catalog_a, "risai-shoumei"), kind="ordinary",
+                                         fmt="csv_utf8")
+        Export.objects.filter(pk=export.pk).update(state=state, error="止まりました")
+    sign_in(client, catalog_a, user, device)
+    for url in (f"/139998/staff/exports/{export.public_id}/progress/", f"/139998/staff/exports/{export.public_id}/"):
+        page = client.get(url).content.decode()
+        assert f'data-state="{state}"' in page
+        assert ("hx-trigger" in page) is polls and ("hx-get" in page) is polls
+
+
+def test_a_running_export_whose_heartbeat_stopped_is_failed(catalog_a, three, kiki, settings):
+    """Issue 13, finding 8: the sweep goes by the heartbeat, not by how long the export ran."""
+    settings.EXPORT_STALE_SECONDS = 30
+    user, membership, _device = kiki
+    now = timezone.now()
+
+    def running(heartbeat, started):
+        with tenant(catalog_a):
+            export = services.request_export(membership, user, procedure(catalog_a, "risai-shoumei"),
+                                             kind="ordinary", fmt="csv_utf8")
+            Export.objects.filter(pk=export.pk).update(state="running", started_at=started, heartbeat_at=heartbeat)
+        return export
+
+    dead = running(now - dt.timedelta(seconds=31), now - dt.timedelta(seconds=40))
+    alive_long = running(now - dt.timedelta(seconds=2), now - dt.timedelta(hours=2))  # long but beating
+    assert services.sweep()["139998"] == 1
+    with tenant(catalog_a):
+        dead.refresh_from_db()
+        alive_long.refresh_from_db()
+        assert (dead.state, alive_long.state) == ("failed", "running")
+        assert AuditEvent.objects.filter(action="exports.failed", object_id=str(dead.pk),
+                                         data__reason="abandoned").count() == 1
+    # A failed export is never failed again, nor finished by a worker that comes back.
+    assert services.abandoned(catalog_a, now=now + dt.timedelta(minutes=5)) == 1  # only alive_long now
+    with tenant(catalog_a):
+        assert AuditEvent.objects.filter(action="exports.failed", object_id=str(dead.pk)).count() == 1
+    assert services.run(dead).state == "failed"
+
+
+def test_the_stale_bound_is_a_setting_within_a_minute(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    def settings_with(**env):
+        base = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_EXPORT")}
+        return subprocess.run([sys.executable, "-c", "from django.conf import settings; "
+                               "print(settings.EXPORT_STALE_SECONDS)"],
+                              env={**base, "DJANGO_SETTINGS_MODULE": "madoguchi.settings", **env},
+                              capture_output=True, text=True, timeout=60)
+
+    assert settings_with().stdout.strip() == "45"
+    assert settings_with(MADOGUCHI_EXPORT_STALE_SECONDS="20").stdout.strip() == "20"
+    for env in ({"MADOGUCHI_EXPORT_STALE_SECONDS": "600"}, {"MADOGUCHI_EXPORT_STALE_SECONDS": "5"},
+                {"MADOGUCHI_EXPORT_STALE_MINUTES": "60"}):
+        result = settings_with(**env)
+        assert result.returncode != 0 and "MADOGUCHI_EXPORT_STALE_SECONDS" in result.stderr

@@ -9,6 +9,7 @@ import json
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 
 from madoguchi.audit.models import AuditEvent
 from madoguchi.exports import services
@@ -58,7 +59,7 @@ def test_mynumber_export_for_the_owning_departments_reviewer_audited(catalog_a, 
     with pytest.raises(PermissionDenied):
         export_now(catalog_a, admin, slug="jidou-teate", kind="mynumber")
     other = staff(muni_a, "kiki-rev", Membership.Role.REVIEWER, "kikikanri")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Http404):
         export_now(catalog_a, other, slug="jidou-teate", kind="mynumber")
     with pytest.raises(services.ExportError):
         export_now(catalog_a, kosodate, slug="jidou-teate", kind="mynumber", fmt="pdf")
@@ -89,3 +90,57 @@ def test_the_download_opens_the_sealed_file_for_its_reviewer_only(client, catalo
     other = staff(muni_a, "shimin-rev", Membership.Role.REVIEWER, "shimin")
     sign_in(client, catalog_a, other[0], other[2])
     assert client.get(url).status_code == 404  # another department does not see it at all
+
+
+def test_a_mynumber_export_downloads_only_for_reviewers_of_the_department_each_audited(
+        catalog_a, submitted, kosodate, muni_a):
+    """Issue 13, finding 1: downloading a My Number export needs the right to request it (and
+    to reveal): a reviewer of the owning department, checked at each download. Each download
+    is one audit event naming the export and how many numbers, never a number."""
+    from django.test import Client
+
+    from tests.conftest import sign_in
+
+    export = export_now(catalog_a, kosodate, slug="jidou-teate", kind="mynumber", fmt="csv_utf8")
+    url = f"/{catalog_a.code}/staff/exports/{export.public_id}/download/"
+    detail = f"/{catalog_a.code}/staff/exports/{export.public_id}/"
+
+    def client_of(member):
+        client = Client()
+        assert sign_in(client, catalog_a, member[0], member[2]).status_code == 302
+        return client
+
+    admin = client_of(staff(muni_a, "kosodate-admin", Membership.Role.ADMINISTRATOR, "kosodate"))
+    assert admin.get(url).status_code == 403  # the department's administrator may not reveal
+    page = admin.get(detail)
+    assert page.status_code == 200 and "/download/" not in page.content.decode()  # no link either
+    viewer = client_of(staff(muni_a, "kosodate-viewer", Membership.Role.VIEWER, "kosodate"))
+    assert viewer.get(url).status_code == 403
+    other = client_of(staff(muni_a, "shimin-rev", Membership.Role.REVIEWER, "shimin"))
+    assert other.get(url).status_code == 404
+    with tenant(catalog_a):
+        assert not AuditEvent.objects.filter(action__in=["exports.downloaded", "exports.mynumber_downloaded"]).exists()
+        reveals_before = AuditEvent.objects.filter(action="applications.mynumber_revealed").count()
+
+    reviewer = client_of(kosodate)
+    for _ in range(2):
+        response = reviewer.get(url)
+        assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+        assert APPLICANT_NUMBER in b"".join(response.streaming_content).decode("utf-8-sig")
+    second = staff(muni_a, "kosodate-rev-2", Membership.Role.REVIEWER, "kosodate")
+    assert client_of(second).get(url).status_code == 200  # the same right: a reviewer of the department
+    with tenant(catalog_a):
+        events = list(AuditEvent.objects.filter(action="exports.mynumber_downloaded").order_by("id"))
+        assert len(events) == 3 and not AuditEvent.objects.filter(action="exports.downloaded").exists()
+        assert [e.data["numbers"] for e in events] == [2, 2, 2]
+        assert {e.data["export"] for e in events} == {str(export.public_id)}
+        assert {e.object_id for e in events} == {str(export.pk)}
+        assert [e.actor_id for e in events] == [str(kosodate[0].pk)] * 2 + [str(second[0].pk)]
+        dumped = json.dumps([e.data for e in events], ensure_ascii=False)
+        assert APPLICANT_NUMBER not in dumped and CHILD_NUMBER not in dumped
+        assert AuditEvent.objects.filter(action="applications.mynumber_revealed").count() == reveals_before
+
+    # The right is checked again at the download: a reviewer who became an administrator loses it.
+    with tenant(catalog_a):
+        Membership.objects.filter(pk=kosodate[1].pk).update(role=Membership.Role.ADMINISTRATOR)
+    assert reviewer.get(url).status_code == 403

@@ -40,8 +40,9 @@ def system(tmp_path_factory):
     seeded = subprocess.run([sys.executable, "-m", "tests.exports.seed", str(COUNT), TAKA, YOSHI], env=server.env,
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert seeded.returncode == 0, seeded.stderr[-3000:]
-    receipts = json.loads(seeded.stdout.strip().splitlines()[-1])
-    yield server, data_dir, receipts
+    seed = json.loads(seeded.stdout.strip().splitlines()[-1])
+    server.seeded_staff = seed["staff"]  # a reviewer of 危機管理課, which owns 罹災証明書
+    yield server, data_dir, seed["receipts"]
     worker.terminate()
     try:
         worker.wait(timeout=20)
@@ -66,10 +67,11 @@ def page(browser, system):  # noqa: F811
 
 
 def sign_in(page, server):
+    member = server.seeded_staff
     page.goto(f"{server.base_url}/{CODE}/staff/login/")
-    page.get_by_label("ユーザー名").fill("demo-admin")
-    page.get_by_label("パスワード").fill("madoguchi-demo-password")
-    page.get_by_label("確認コード（6桁）").fill(totp_code(server.totp_secrets["demo-admin"]))
+    page.get_by_label("ユーザー名").fill(member["username"])
+    page.get_by_label("パスワード").fill(member["password"])
+    page.get_by_label("確認コード（6桁）").fill(totp_code(member["totp"]))
     page.get_by_role("button", name="ログイン").click()
     page.wait_for_url(f"{server.base_url}/{CODE}/staff/")
 
