@@ -19,7 +19,7 @@ import pytest
 
 from bench.application_submit import API, CODE, Resident
 from bench.oidc_token import Browser
-from madoguchi.core.demo import DEMO_PASSWORD
+from madoguchi.demo.services import DEMO_PASSWORD
 from tests.applications.helpers import as_typed, synthetic_number
 from tests.individual_numbers import numbers_in, scan_files
 from tests.server import fresh_database_url, madoguchi, server_env, start, totp_code
