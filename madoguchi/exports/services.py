@@ -41,9 +41,8 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from madoguchi.applications import mynumber
+from madoguchi.applications import mynumber, queries
 from madoguchi.applications import services as applications
-from madoguchi.applications.models import Application, IndividualNumber
 from madoguchi.applications.statemachine import Status
 from madoguchi.audit.services import record
 from madoguchi.municipalities.tenancy import tenant
@@ -126,19 +125,12 @@ def _has_mynumber_task(procedure) -> bool:
     return any("mynumber_task" in v.definition for v in ProcedureVersion.objects.filter(procedure=procedure))
 
 
-def applications_for(export: Export):
+def covered(export: Export) -> queries.ExportFilter:
     """The applications an export covers: the procedure's, of the owning department (exactly
-    what casework shows that department), never drafts or correction drafts."""
-    query = Application.objects.filter(procedure=export.procedure, department_code=export.procedure.department_code,
-                                       submitted_at__isnull=False, corrects__isnull=True)
-    query = query.exclude(status=Status.DRAFT)
-    if export.status_filter:
-        query = query.filter(status=export.status_filter)
-    if export.date_from:
-        query = query.filter(submitted_at__gte=dt.datetime.combine(export.date_from, dt.time(), TOKYO))
-    if export.date_to:
-        query = query.filter(submitted_at__lt=dt.datetime.combine(export.date_to + dt.timedelta(days=1), dt.time(), TOKYO))
-    return query
+    what casework shows that department), never drafts or correction drafts — as
+    applications.queries reads them."""
+    return queries.ExportFilter(procedure_id=export.procedure_id, department_code=export.procedure.department_code,
+                                status=export.status_filter, date_from=export.date_from, date_to=export.date_to)
 
 
 def columns_for(procedure) -> tuple[list[str], dict]:
@@ -153,25 +145,21 @@ def columns_for(procedure) -> tuple[list[str], dict]:
 
 
 def ordinary_rows(export: Export, header: list[str], versions: dict):
-    query = (applications_for(export).order_by("submitted_at", "id")
-             .values_list("receipt_number", "status", "data", "version_id", "submitted_at"))
-    for receipt, status, data, version_id, submitted_at in query.iterator(chunk_size=CHUNK):
+    for item in queries.export_applications(covered(export), CHUNK):
         # The row through the applications service's own mapping; a plain namespace instead
         # of a model instance (no query, no re-parsed definition per row).
-        version = versions[version_id]
-        row = applications.export_row(SimpleNamespace(receipt_number=receipt, status=status, data=data,
-                                                      version=version))
-        row["受付日時"] = submitted_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M:%S")
+        version = versions[item.version_id]
+        row = applications.export_row(SimpleNamespace(receipt_number=item.receipt_number, status=item.status,
+                                                      data=item.data, version=version))
+        row["受付日時"] = item.submitted_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M:%S")
         row["版"] = version.number
-        yield receipt, [row.get(c, "") for c in header]
+        yield item.receipt_number, [row.get(c, "") for c in header]
 
 
 def mynumber_rows(export: Export, user):
-    query = (IndividualNumber.objects.filter(application__in=applications_for(export))
-             .select_related("application", "application__procedure").order_by("application__submitted_at", "id"))
-    for sealed in query.iterator(chunk_size=CHUNK):
-        value = applications.reveal(sealed.application, sealed.pointer, user)  # checked and audited per number
-        yield sealed.application.receipt_number, [sealed.application.receipt_number, sealed.pointer, value]
+    for application, pointer in queries.export_numbers(covered(export), CHUNK):
+        value = applications.reveal(application, pointer, user)  # checked and audited per number
+        yield application.receipt_number, [application.receipt_number, pointer, value]
 
 
 def unencodable(values: list, encoding: str) -> dict[int, list[str]]:
@@ -269,11 +257,11 @@ def _write(export: Export, municipality) -> Export:
         return _fail(export, "permission", _("出力を依頼した職員に、もうこの出力の権限がありません。"))
     if export.kind == Export.Kind.MYNUMBER:
         header = MYNUMBER_COLUMNS
-        total = IndividualNumber.objects.filter(application__in=applications_for(export)).count()
+        total = queries.export_number_count(covered(export))
         rows = mynumber_rows(export, user)
     else:
         header, versions = columns_for(export.procedure)
-        total = applications_for(export).count()
+        total = queries.export_count(covered(export))
         rows = ordinary_rows(export, header, versions)
     _beat(export, total=total)
     encoding = "cp932" if export.format == Export.Format.CSV_CP932 else None
