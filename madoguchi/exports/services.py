@@ -1,6 +1,8 @@
 """Exports of applications to core systems (基幹連携: 一括取込).
 
 Decisions (docs/exports.md):
+- The file's format is an export format registered by name (formats/: CSV UTF-8 with a BOM,
+  CSV cp932, JSON Lines); the export stores the name and the worker picks the writer by it.
 - Columns are the procedure definitions' `export` mappings (applications.services.export_row),
   after 受付番号, 状態, 受付日時 and 版; versions of a procedure add their columns in order.
 - **A character the chosen encoding cannot hold fails the whole export.** The report lists
@@ -21,11 +23,9 @@ Decisions (docs/exports.md):
 - Every step is an audit event: requested, started, finished / failed, downloaded, expired.
 """
 
-import csv
 import datetime as dt
 import hashlib
 import io
-import json
 import tempfile
 import time
 from types import SimpleNamespace
@@ -49,6 +49,7 @@ from madoguchi.municipalities.tenancy import tenant
 from madoguchi.procedures.models import ProcedureVersion
 from madoguchi.staff.models import Membership
 
+from .formats import FORMATS
 from .models import Export
 
 from madoguchi.core.dates import JST as TOKYO  # noqa: E402
@@ -93,7 +94,7 @@ def may_download(membership, export: Export) -> bool:
 
 def request_export(membership, user, procedure, *, kind: str, fmt: str, status: str = "",
                    date_from: dt.date | None = None, date_to: dt.date | None = None) -> Export:
-    if kind not in Export.Kind.values or fmt not in Export.Format.values:
+    if kind not in Export.Kind.values or fmt not in FORMATS:
         raise ExportError("invalid", _("出力の種類または形式が正しくありません。"))
     if status and status not in STATUS_CHOICES:
         raise ExportError("invalid", _("状態の指定が正しくありません。"))
@@ -182,29 +183,6 @@ def unencodable(values: list, encoding: str) -> dict[int, list[str]]:
     return found
 
 
-class _Writer:
-    def __init__(self, fmt: str, header: list[str], out):
-        self.fmt, self.header = fmt, header
-        if fmt == Export.Format.JSONL:
-            self.text = io.TextIOWrapper(out, encoding="utf-8", newline="\n")
-        else:
-            encoding = "cp932" if fmt == Export.Format.CSV_CP932 else "utf-8-sig"
-            # errors="strict": a character that slipped past the check fails loudly, never replaced.
-            self.text = io.TextIOWrapper(out, encoding=encoding, errors="strict", newline="")
-            self.csv = csv.writer(self.text, lineterminator="\r\n")
-            self.csv.writerow(header)
-
-    def row(self, values: list) -> None:
-        if self.fmt == Export.Format.JSONL:
-            self.text.write(json.dumps(dict(zip(self.header, values)), ensure_ascii=False) + "\n")
-        else:
-            self.csv.writerow(values)
-
-    def close(self) -> None:
-        self.text.flush()
-        self.text.detach()
-
-
 def _progress(export: Export, **fields) -> None:
     Export.objects.filter(pk=export.pk).update(**fields)
     for k, v in fields.items():
@@ -264,7 +242,8 @@ def _write(export: Export, municipality) -> Export:
         total = queries.export_count(covered(export))
         rows = ordinary_rows(export, header, versions)
     _beat(export, total=total)
-    encoding = "cp932" if export.format == Export.Format.CSV_CP932 else None
+    fmt = FORMATS.get(export.format)
+    encoding = fmt.strict_encoding
     problems, problem_count, done = [], 0, 0
     tmp_dir = settings.DATA_DIR / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -273,7 +252,7 @@ def _write(export: Export, municipality) -> Export:
     last_beat = time.monotonic()
     # A My Number export is written in memory: individual numbers never touch the disk in clear.
     with (io.BytesIO() if sealed else tempfile.TemporaryFile(dir=tmp_dir, prefix="export-")) as out:
-        writer = _Writer(export.format, header, out)
+        writer = fmt.writer(header, out)
         for receipt, values in rows:
             if encoding:
                 bad = unencodable(values, encoding)
@@ -297,7 +276,7 @@ def _write(export: Export, municipality) -> Export:
         if problems:
             _beat(export, done=done, problems=problems)
             return _fail(export, "unencodable", _("%(encoding)sで表せない文字が%(n)s箇所あります。") % {
-                "encoding": "Shift_JIS（cp932）", "n": f"{problem_count:,}"}, count=problem_count)
+                "encoding": fmt.encoding_label, "n": f"{problem_count:,}"}, count=problem_count)
         _beat(export, done=done)
         target = f"exports/{municipality.code}/{export.public_id}.{export.extension}"
         if sealed:
