@@ -1,6 +1,7 @@
 """The back office's work on applications (申請管理): the inbox, assignment, comments and
-decisions. Applications are read and changed only through madoguchi.applications.services
-and its state machine; this module adds who may see and do what.
+decisions. Applications are read only through madoguchi.applications.queries (the back
+office's read module) and changed only through madoguchi.applications.services, its state
+machine and applications.assignment; this module adds who may see and do what.
 
 Who sees what: a staff member sees the applications of their own department (the
 procedure's department_code, copied onto the application when it is stored); an
@@ -19,15 +20,13 @@ from dataclasses import dataclass, field
 
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
-from django.db.models import Q
-from django.db.models.expressions import RawSQL
-from django.db.models.fields import BooleanField
+from django.db import transaction
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from madoguchi.applications import assignment, queries
 from madoguchi.applications import services as applications
-from madoguchi.applications.models import Application, normalise, query_grams
+from madoguchi.applications.queries import LISTED, SORTS
 from madoguchi.applications.statemachine import Role, Status, TransitionRefused, allowed_targets
 from madoguchi.audit.services import record
 from madoguchi.staff.models import Membership
@@ -37,14 +36,10 @@ from .models import MAX_COMMENT_CHARS, CaseComment
 PAGE_SIZE = 50
 COUNT_CAP = 999  # counts above it read "999+"
 SEARCH_COUNT_CAP = 200  # under a free-text search
-SEARCH_GIN_MAX = 2000  # candidates up to which a search goes through the GIN index
 MAX_BULK = 100
 from madoguchi.core.dates import JST as TOKYO  # noqa: E402
-# The statuses the inbox lists: every status an application reaches once submitted.
-LISTED = [s for s in Status.values if s != Status.DRAFT]
 # A decision the resident must be told the reason of.
 REASON_REQUIRED = frozenset({Status.RETURNED, Status.REJECTED})
-SORTS = {"new": ("-submitted_at", "-id"), "old": ("submitted_at", "id")}
 MAX_QUERY_CHARS = 60
 
 
@@ -59,7 +54,7 @@ class CaseworkError(Exception):
 # -- who may do what -----------------------------------------------------------------------
 
 
-def can_act(membership: Membership, application: Application | None = None) -> bool:
+def can_act(membership: Membership, application=None) -> bool:
     """A reviewer of the owning department (the same rule as applications.services)."""
     return (membership.role == Membership.Role.REVIEWER and membership.department is not None
             and (application is None or membership.department.code == application.department_code))
@@ -69,19 +64,10 @@ def department_code(membership: Membership) -> str | None:
     return membership.department.code if membership.department is not None else None
 
 
-def visible(membership: Membership):
-    """The applications this staff member may open: their department's. Only a submitted
-    application carries a department (Application.snapshot_for_casework), so a draft never
-    appears; the status check stays as a second guard."""
-    code = department_code(membership)
-    if code is None:
-        return Application.objects.none()
-    return Application.objects.filter(department_code=code).exclude(status=Status.DRAFT)
-
-
-def get_for(membership: Membership, public_id) -> Application:
-    application = visible(membership).filter(public_id=public_id).select_related(
-        "procedure", "version", "person", "assignee").first()
+def get_for(membership: Membership, public_id):
+    """The application of the staff member's department (applications.queries reads it;
+    a draft or another department's application does not exist for them: 404)."""
+    application = queries.for_department(department_code(membership), public_id)
     if application is None:
         raise Http404("no such application in this department")
     return application
@@ -124,56 +110,13 @@ def _japan_midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=TOKYO)
 
 
-def search_filter(queryset, text: str):
-    """Applications whose applicant name, kana or receipt number contains `text` (after the
-    same normalisation as the stored key). PostgreSQL: the GIN index over the grams finds
-    the candidates, the substring check drops bigrams that matched apart. SQLite: the
-    substring check alone (a scan; the embedded install holds far fewer applications)."""
-    key = normalise(text)
-    if not key:
-        return queryset
-    if connection.vendor == "postgresql":
-        grams = RawSQL("string_to_array(search_grams, ' ') @> %s::text[]", (query_grams(key),),
-                       output_field=BooleanField())
-        # The planner multiplies the grams' frequencies and so underestimates a common name
-        # (いのうえ: 9 rows expected, 22,000 found), then sorts thousands of rows. Probe
-        # first, bounded: few candidates → the GIN index; many → no grams condition, so the
-        # newest-first index is walked and the common matches come soon (docs/casework.md).
-        if queryset.filter(grams).order_by()[:SEARCH_GIN_MAX].count() < SEARCH_GIN_MAX:
-            queryset = queryset.filter(grams)
-    return queryset.filter(search_key__contains=key)
-
-
-def _filtered(membership: Membership, query: InboxQuery, user):
-    from madoguchi.procedures.models import Procedure
-
-    qs = visible(membership)
-    if query.procedure:
-        # Resolved first, so the row and count queries use the procedure's indexes directly.
-        procedure_id = Procedure.objects.filter(slug=query.procedure).values_list("id", flat=True).first()
-        qs = qs.filter(procedure_id=procedure_id) if procedure_id else qs.none()
-    if query.date_from:
-        qs = qs.filter(submitted_at__gte=_japan_midnight(query.date_from))
-    if query.date_to:
-        qs = qs.filter(submitted_at__lt=_japan_midnight(query.date_to + dt.timedelta(days=1)))
-    if query.assignee == "me":
-        qs = qs.filter(assignee=user)
-    elif query.assignee == "none":
-        qs = qs.filter(assignee__isnull=True)
-    elif query.assignee:
-        qs = qs.filter(assignee_id=int(query.assignee))
-    if query.q:
-        qs = search_filter(qs, query.q)
-    return qs
-
-
 def _cursor_salt(membership: Membership) -> str:
     return f"madoguchi.casework.inbox:{membership.municipality_id}:{membership.pk}"
 
 
-def make_cursor(membership: Membership, sort: str, application: Application) -> str:
-    return signing.dumps([sort, application.submitted_at.isoformat(), application.pk], salt=_cursor_salt(membership),
-                         compress=True)
+def make_cursor(membership: Membership, sort: str, after: tuple[dt.datetime, int]) -> str:
+    at, pk = after
+    return signing.dumps([sort, at.isoformat(), pk], salt=_cursor_salt(membership), compress=True)
 
 
 def read_cursor(membership: Membership, sort: str, cursor: str) -> tuple[dt.datetime, int]:
@@ -187,39 +130,20 @@ def read_cursor(membership: Membership, sort: str, cursor: str) -> tuple[dt.date
 
 
 def inbox(membership: Membership, query: InboxQuery, user) -> InboxPage:
-    """One page of the department's inbox (keyset pagination on submitted_at, id), the
-    counts per status under the same filters, and the procedures' titles. A constant
-    number of queries whatever the page size."""
-    base = _filtered(membership, query, user)
-    rows_qs = base.filter(status=query.status) if query.status else base
-    order = SORTS[query.sort]
-    if query.cursor:
-        at, pk = read_cursor(membership, query.sort, query.cursor)
-        if query.sort == "new":
-            rows_qs = rows_qs.filter(Q(submitted_at__lt=at) | Q(submitted_at=at, id__lt=pk))
-        else:
-            rows_qs = rows_qs.filter(Q(submitted_at__gt=at) | Q(submitted_at=at, id__gt=pk))
-    rows = list(rows_qs.select_related("procedure", "assignee").only(
-        "public_id", "receipt_number", "status", "submitted_at", "applicant_name", "applicant_kana", "fee_yen",
-        "procedure__slug", "assignee__username", "municipality_id", "department_code").order_by(*order)[:PAGE_SIZE + 1])
-    next_cursor = make_cursor(membership, query.sort, rows[PAGE_SIZE - 1]) if len(rows) > PAGE_SIZE else ""
-    rows = rows[:PAGE_SIZE]
-    # Counts per status, each capped: COUNT(*) over at most COUNT_CAP + 1 index entries, so
-    # a department with 500,000 completed applications costs the same as one with 50 (a
-    # full GROUP BY there takes 300 ms). One query per status: constant per page.
-    if query.q:
-        # A search: the matches' statuses, at most SEARCH_COUNT_CAP of them, in one query (a
-        # count per status would run the search nine times). Past the cap every count is
-        # "at least".
-        statuses = list(base.order_by().values_list("status", flat=True)[:SEARCH_COUNT_CAP + 1])
-        counts = {s: statuses[:SEARCH_COUNT_CAP].count(s) for s in LISTED}
-        capped = {s for s in LISTED if counts[s]} if len(statuses) > SEARCH_COUNT_CAP else set()
-    else:
-        counts = {s: base.filter(status=s).order_by()[:COUNT_CAP + 1].count() for s in LISTED}
-        capped = {s for s, n in counts.items() if n > COUNT_CAP}
-        counts = {s: min(n, COUNT_CAP) for s, n in counts.items()}
-    return InboxPage(rows=rows, counts=counts, total=sum(counts.values()), next_cursor=next_cursor,
-                     titles=procedure_titles(membership), capped=capped)
+    """One page of the department's inbox (applications.queries.inbox: keyset pagination on
+    submitted_at, id), the counts per status under the same filters, and the procedures'
+    titles. A constant number of queries whatever the page size. The cursor is signed for
+    this staff member and sort, so a position cannot be forged or handed on."""
+    after = read_cursor(membership, query.sort, query.cursor) if query.cursor else None
+    assignee = user.pk if query.assignee == "me" else (query.assignee or None)
+    found = queries.inbox(
+        queries.InboxFilter(department_code=department_code(membership), procedure=query.procedure,
+                            status=query.status, date_from=query.date_from, date_to=query.date_to,
+                            assignee=assignee, q=query.q, sort=query.sort, after=after),
+        page_size=PAGE_SIZE, count_cap=COUNT_CAP, search_count_cap=SEARCH_COUNT_CAP)
+    next_cursor = make_cursor(membership, query.sort, found.next_after) if found.next_after else ""
+    return InboxPage(rows=found.rows, counts=found.counts, total=sum(found.counts.values()),
+                     next_cursor=next_cursor, titles=procedure_titles(membership), capped=found.capped)
 
 
 def procedure_titles(membership: Membership) -> dict:
@@ -237,7 +161,7 @@ def procedure_titles(membership: Membership) -> dict:
 # -- assignment, comments, transitions -----------------------------------------------------
 
 
-def _require_actor(membership: Membership, application: Application | None = None) -> None:
+def _require_actor(membership: Membership, application=None) -> None:
     if not can_act(membership, application):
         raise CaseworkError(_("この操作ができるのは担当課の審査担当だけです。"), status=403)
 
@@ -254,24 +178,14 @@ def _reviewer_user(membership: Membership, user_id) -> object:
     return target.user
 
 
-def assign(membership: Membership, user, application: Application, assignee_id) -> Application:
+def assign(membership: Membership, user, application, assignee_id):
     """Assigns an application to a reviewer of its department ("none": unassigns it)."""
     _require_actor(membership, application)
     assignee = None if assignee_id == "none" else _reviewer_user(membership, assignee_id)
-    with transaction.atomic():
-        locked = Application.objects.select_for_update().get(pk=application.pk)
-        previous = locked.assignee_id
-        if previous == (assignee.pk if assignee else None):
-            return locked
-        locked.assignee = assignee
-        locked.save(update_fields=["assignee", "updated_at"])
-        record("casework.assigned", actor=user, obj=locked, data={
-            "receipt": locked.receipt_number, "assignee": assignee.pk if assignee else None, "previous": previous})
-    application.assignee = assignee
-    return locked
+    return assignment.assign(application, assignee, user)
 
 
-def add_comment(membership: Membership, user, application: Application, body: str) -> CaseComment:
+def add_comment(membership: Membership, user, application, body: str) -> CaseComment:
     _require_actor(membership, application)
     body = unicodedata.normalize("NFC", (body or "").strip())
     if not body:
@@ -287,14 +201,14 @@ def add_comment(membership: Membership, user, application: Application, body: st
     return comment
 
 
-def targets_for(membership: Membership, application: Application) -> list[str]:
+def targets_for(membership: Membership, application) -> list[str]:
     """The transitions this staff member may make on this application now."""
     if not can_act(membership, application):
         return []
     return allowed_targets(application.status, Role.REVIEWER)
 
 
-def decide(membership: Membership, user, application: Application, target: str, comment: str = "") -> Application:
+def decide(membership: Membership, user, application, target: str, comment: str = ""):
     """One transition through the state machine, as a reviewer of the owning department.
     Returning for correction and rejecting need a message to the resident."""
     _require_actor(membership, application)
@@ -320,7 +234,7 @@ class BulkResult:
     refused: list = field(default_factory=list)  # (receipt number, reason)
 
 
-def _bulk_targets(membership: Membership, ids) -> list[Application]:
+def _bulk_targets(membership: Membership, ids) -> list:
     if not ids:
         raise CaseworkError(_("申請を選んでください。"))
     if len(ids) > MAX_BULK:
@@ -329,7 +243,7 @@ def _bulk_targets(membership: Membership, ids) -> list[Application]:
         uuids = sorted({str(uuid.UUID(str(i))) for i in ids})
     except ValueError:
         raise CaseworkError(_("申請の指定が正しくありません。")) from None
-    return list(visible(membership).filter(public_id__in=uuids).order_by("submitted_at", "id"))
+    return queries.many_for_department(department_code(membership), uuids)
 
 
 def bulk(membership: Membership, user, ids, action: str, value: str = "", comment: str = "") -> BulkResult:
@@ -355,7 +269,7 @@ def bulk(membership: Membership, user, ids, action: str, value: str = "", commen
     return result
 
 
-def reveal(membership: Membership, user, application: Application, pointer: str) -> str:
+def reveal(membership: Membership, user, application, pointer: str) -> str:
     """The individual number at `pointer` (applications.services.reveal audits it)."""
     _require_actor(membership, application)
     try:
@@ -369,25 +283,15 @@ def reveal(membership: Membership, user, application: Application, pointer: str)
 # -- the review page's panels --------------------------------------------------------------
 
 
-def mynumber_fields(application: Application) -> list[dict]:
+def mynumber_fields(application) -> list[dict]:
     """The sealed individual numbers' places, with the form's label (masked values only)."""
     from madoguchi.applications.forms import text
-    from madoguchi.applications.models import IndividualNumber
     from madoguchi.procedures import definition as defn
 
     labels = {}
     for field_ in defn.iter_fields(application.version.definition):
         labels[field_["name"]] = text(field_.get("label"))
-    out = []
-    for pointer in IndividualNumber.objects.filter(application=application).order_by("pointer").values_list(
-            "pointer", flat=True):
-        top = pointer.strip("/").split("/")[0]
-        try:
-            masked = defn.get_pointer(application.data, pointer)
-        except (KeyError, IndexError, ValueError, TypeError):
-            masked = ""
-        out.append({"pointer": pointer, "label": labels.get(top, top), "masked": masked})
-    return out
+    return queries.mynumber_fields(application, labels)
 
 
 def _certificate(der: bytes) -> dict:
@@ -413,7 +317,7 @@ def _parse_time(value) -> dt.datetime | None:
         return None
 
 
-def signature_panel(application: Application, now: dt.datetime | None = None) -> dict | None:
+def signature_panel(application, now: dt.datetime | None = None) -> dict | None:
     """The signature as verified when the application was stored (its verification
     record), and separately the signer certificate's status now. A signature certificate
     is revoked whenever the holder's name or address changes — a 転出届 revokes its own
@@ -421,9 +325,10 @@ def signature_panel(application: Application, now: dt.datetime | None = None) ->
     is expected: the legal validity is the verification time's."""
     from madoguchi.pki.validation import MESSAGES, Verdict
 
-    sign = (application.verification or {}).get("sign")
-    if not sign:
+    signature = queries.signature_record(application)
+    if signature is None:
         return None
+    sign = signature.sign
     chain = []
     for item in sign.get("chain") or []:
         try:
@@ -436,7 +341,7 @@ def signature_panel(application: Application, now: dt.datetime | None = None) ->
         "verified_at": _parse_time(sign.get("verified_at")), "verdict": sign.get("verdict"),
         "valid": sign.get("verdict") == Verdict.VALID.value, "log": sign.get("log", ""),
         "signing_time_claimed": _parse_time(sign.get("signing_time_claimed")),
-        "content_sha256": sign.get("content_sha256", ""), "document_sha256": application.document_sha256,
+        "content_sha256": sign.get("content_sha256", ""), "document_sha256": signature.document_sha256,
         "facts": facts, "sex_label": {"1": _("男"), "2": _("女"), "9": _("適用不能")}.get(facts.get("sex"), "—"),
         "chain": chain, "revocation": revocation,
         "revocation_time": _parse_time(revocation.get("crl_this_update")),
@@ -468,16 +373,17 @@ def _address_key(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text or "").split())
 
 
-def resident_match(application: Application) -> dict:
+def resident_match(application) -> dict:
     """The applicant's resident record (their link in this municipality) beside the
     signer's four facts, with each difference marked. A record under 支援措置 keeps its
     address hidden; only whether it matches is shown."""
-    from madoguchi.identity.models import ResidentLink
+    from madoguchi.identity.services import resident_link_of
     from madoguchi.residents.names import search_key
 
-    link = ResidentLink.objects.filter(person_id=application.person_id).select_related("record").first()
-    facts = ((application.verification or {}).get("sign") or {}).get("facts") or {}
     person = application.person
+    link = resident_link_of(person)
+    signature = queries.signature_record(application)
+    facts = signature.facts if signature else {}
     signer = {"name": facts.get("name") or person.verified_name,
               "birth": facts.get("birth") or person.verified_birth_date.isoformat(),
               "sex": facts.get("sex") or person.verified_sex,
@@ -502,21 +408,24 @@ def resident_match(application: Application) -> dict:
             "differences": sum(1 for row in rows if not row["same"])}
 
 
-def attachment_of(application: Application, attachment_id: int):
-    item = application.attachments.filter(pk=attachment_id).first()
+def attachment_of(application, attachment_id: int):
+    item = queries.attachment_of(application, attachment_id)
     if item is None:
         raise Http404("no such attachment")
     return item
 
 
+attachments_of = queries.attachments_of
+events_of = queries.events_of
+
 PREVIEWABLE = frozenset({"image/png", "image/jpeg"})
 
 
-def audit_trail(application: Application, action: str = ""):
+def audit_trail(application, action: str = ""):
     """The application's audit events (newest first), optionally one action's."""
     from madoguchi.audit.models import AuditEvent
 
-    qs = AuditEvent.objects.filter(object_type=Application._meta.label_lower, object_id=str(application.pk))
+    qs = AuditEvent.objects.filter(object_type=queries.AUDIT_OBJECT_TYPE, object_id=str(application.pk))
     if action:
         qs = qs.filter(action=action)
     return qs.order_by("-seq")
@@ -550,4 +459,4 @@ def verify_audit(municipality, user):
 
 
 __all__ = ["CaseworkError", "InboxQuery", "inbox", "assign", "add_comment", "decide", "bulk", "reveal",
-           "signature_panel", "resident_match", "get_for", "visible"]
+           "signature_panel", "resident_match", "get_for", "LISTED", "SORTS"]

@@ -144,12 +144,12 @@ def _review_context(request, application, **extra):
         "numbers": services.mynumber_fields(application),
         "signature": services.signature_panel(application),
         "match": services.resident_match(application),
-        "attachments": list(application.attachments.order_by("id")),
+        "attachments": services.attachments_of(application),
         "documents": [(d, Status(d.decision).label if d.decision in Status.values else "")  # 受付票, 決定通知書
                       for d in application.documents.order_by("created_at", "id")],
         "comments": list(CaseComment.objects.filter(application=application).select_related("author")
                          .order_by("created_at", "id")),
-        "events": list(application.events.order_by("at", "id")),
+        "events": services.events_of(application),
         "targets": [(t, Status(t).label) for t in services.targets_for(membership, application)],
         "reason_required": sorted(services.REASON_REQUIRED),
         "can_act": services.can_act(membership, application),

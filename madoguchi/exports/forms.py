@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from madoguchi.applications.statemachine import Status
 
+from .formats import choices as format_choices
 from .models import Export
 
 STATUS_CHOICES = [("", _("すべて（下書きを除く）"))] + [(s.value, s.label) for s in Status if s != Status.DRAFT]
@@ -11,7 +12,8 @@ STATUS_CHOICES = [("", _("すべて（下書きを除く）"))] + [(s.value, s.l
 class ExportForm(forms.Form):
     procedure = forms.ChoiceField(label=_("手続"))
     kind = forms.ChoiceField(label=_("種類"), choices=Export.Kind.choices, initial=Export.Kind.ORDINARY)
-    format = forms.ChoiceField(label=_("形式"), choices=Export.Format.choices, initial=Export.Format.CSV_UTF8)
+    # The registered export formats (formats/), the first one offered first.
+    format = forms.ChoiceField(label=_("形式"), choices=format_choices, initial="csv_utf8")
     status = forms.ChoiceField(label=_("状態"), choices=STATUS_CHOICES, required=False)
     date_from = forms.DateField(label=_("受付日（から）"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_("受付日（まで）"), required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -6,6 +6,9 @@ from django.utils.translation import gettext_lazy as _
 
 from madoguchi.municipalities.tenancy import TenantOwned
 
+from .formats import FORMATS
+from .formats import choices as format_choices
+
 
 class Export(TenantOwned):
     """One export of a procedure's applications for a core system (基幹連携), run by the
@@ -15,11 +18,6 @@ class Export(TenantOwned):
     class Kind(models.TextChoices):
         ORDINARY = "ordinary", _("通常（定義の出力項目）")
         MYNUMBER = "mynumber", _("個人番号（権限のある審査担当者のみ）")
-
-    class Format(models.TextChoices):
-        CSV_UTF8 = "csv_utf8", _("CSV（UTF-8・BOM付き）")
-        CSV_CP932 = "csv_cp932", _("CSV（Shift_JIS／cp932）")
-        JSONL = "jsonl", _("JSON Lines（UTF-8）")
 
     class State(models.TextChoices):
         QUEUED = "queued", _("待機中")
@@ -34,7 +32,8 @@ class Export(TenantOwned):
                                    related_name="+")
     procedure = models.ForeignKey("procedures.Procedure", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(_("種類"), max_length=16, choices=Kind.choices, default=Kind.ORDINARY)
-    format = models.CharField(_("形式"), max_length=16, choices=Format.choices)
+    # The export formats' registry (formats/): the choices are its names and labels.
+    format = models.CharField(_("形式"), max_length=16, choices=format_choices())
     status_filter = models.CharField(max_length=20, blank=True)
     date_from = models.DateField(null=True, blank=True)
     date_to = models.DateField(null=True, blank=True)
@@ -70,7 +69,7 @@ class Export(TenantOwned):
 
     @property
     def extension(self) -> str:
-        return "jsonl" if self.format == self.Format.JSONL else "csv"
+        return FORMATS.get(self.format).extension
 
     def filename(self) -> str:
         stamp = self.created_at.strftime("%Y%m%d%H%M%S") if self.created_at else "export"

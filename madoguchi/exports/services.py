@@ -1,6 +1,8 @@
 """Exports of applications to core systems (基幹連携: 一括取込).
 
 Decisions (docs/exports.md):
+- The file's format is an export format registered by name (formats/: CSV UTF-8 with a BOM,
+  CSV cp932, JSON Lines); the export stores the name and the worker picks the writer by it.
 - Columns are the procedure definitions' `export` mappings (applications.services.export_row),
   after 受付番号, 状態, 受付日時 and 版; versions of a procedure add their columns in order.
 - **A character the chosen encoding cannot hold fails the whole export.** The report lists
@@ -21,11 +23,9 @@ Decisions (docs/exports.md):
 - Every step is an audit event: requested, started, finished / failed, downloaded, expired.
 """
 
-import csv
 import datetime as dt
 import hashlib
 import io
-import json
 import tempfile
 import time
 from types import SimpleNamespace
@@ -41,15 +41,15 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from madoguchi.applications import mynumber
+from madoguchi.applications import mynumber, queries
 from madoguchi.applications import services as applications
-from madoguchi.applications.models import Application, IndividualNumber
 from madoguchi.applications.statemachine import Status
 from madoguchi.audit.services import record
 from madoguchi.municipalities.tenancy import tenant
 from madoguchi.procedures.models import ProcedureVersion
 from madoguchi.staff.models import Membership
 
+from .formats import FORMATS
 from .models import Export
 
 from madoguchi.core.dates import JST as TOKYO  # noqa: E402
@@ -94,7 +94,7 @@ def may_download(membership, export: Export) -> bool:
 
 def request_export(membership, user, procedure, *, kind: str, fmt: str, status: str = "",
                    date_from: dt.date | None = None, date_to: dt.date | None = None) -> Export:
-    if kind not in Export.Kind.values or fmt not in Export.Format.values:
+    if kind not in Export.Kind.values or fmt not in FORMATS:
         raise ExportError("invalid", _("出力の種類または形式が正しくありません。"))
     if status and status not in STATUS_CHOICES:
         raise ExportError("invalid", _("状態の指定が正しくありません。"))
@@ -126,19 +126,12 @@ def _has_mynumber_task(procedure) -> bool:
     return any("mynumber_task" in v.definition for v in ProcedureVersion.objects.filter(procedure=procedure))
 
 
-def applications_for(export: Export):
+def covered(export: Export) -> queries.ExportFilter:
     """The applications an export covers: the procedure's, of the owning department (exactly
-    what casework shows that department), never drafts or correction drafts."""
-    query = Application.objects.filter(procedure=export.procedure, department_code=export.procedure.department_code,
-                                       submitted_at__isnull=False, corrects__isnull=True)
-    query = query.exclude(status=Status.DRAFT)
-    if export.status_filter:
-        query = query.filter(status=export.status_filter)
-    if export.date_from:
-        query = query.filter(submitted_at__gte=dt.datetime.combine(export.date_from, dt.time(), TOKYO))
-    if export.date_to:
-        query = query.filter(submitted_at__lt=dt.datetime.combine(export.date_to + dt.timedelta(days=1), dt.time(), TOKYO))
-    return query
+    what casework shows that department), never drafts or correction drafts — as
+    applications.queries reads them."""
+    return queries.ExportFilter(procedure_id=export.procedure_id, department_code=export.procedure.department_code,
+                                status=export.status_filter, date_from=export.date_from, date_to=export.date_to)
 
 
 def columns_for(procedure) -> tuple[list[str], dict]:
@@ -153,25 +146,21 @@ def columns_for(procedure) -> tuple[list[str], dict]:
 
 
 def ordinary_rows(export: Export, header: list[str], versions: dict):
-    query = (applications_for(export).order_by("submitted_at", "id")
-             .values_list("receipt_number", "status", "data", "version_id", "submitted_at"))
-    for receipt, status, data, version_id, submitted_at in query.iterator(chunk_size=CHUNK):
+    for item in queries.export_applications(covered(export), CHUNK):
         # The row through the applications service's own mapping; a plain namespace instead
         # of a model instance (no query, no re-parsed definition per row).
-        version = versions[version_id]
-        row = applications.export_row(SimpleNamespace(receipt_number=receipt, status=status, data=data,
-                                                      version=version))
-        row["受付日時"] = submitted_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M:%S")
+        version = versions[item.version_id]
+        row = applications.export_row(SimpleNamespace(receipt_number=item.receipt_number, status=item.status,
+                                                      data=item.data, version=version))
+        row["受付日時"] = item.submitted_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M:%S")
         row["版"] = version.number
-        yield receipt, [row.get(c, "") for c in header]
+        yield item.receipt_number, [row.get(c, "") for c in header]
 
 
 def mynumber_rows(export: Export, user):
-    query = (IndividualNumber.objects.filter(application__in=applications_for(export))
-             .select_related("application", "application__procedure").order_by("application__submitted_at", "id"))
-    for sealed in query.iterator(chunk_size=CHUNK):
-        value = applications.reveal(sealed.application, sealed.pointer, user)  # checked and audited per number
-        yield sealed.application.receipt_number, [sealed.application.receipt_number, sealed.pointer, value]
+    for application, pointer in queries.export_numbers(covered(export), CHUNK):
+        value = applications.reveal(application, pointer, user)  # checked and audited per number
+        yield application.receipt_number, [application.receipt_number, pointer, value]
 
 
 def unencodable(values: list, encoding: str) -> dict[int, list[str]]:
@@ -192,29 +181,6 @@ def unencodable(values: list, encoding: str) -> dict[int, list[str]]:
                             bad.append(point)
                 found[i] = bad
     return found
-
-
-class _Writer:
-    def __init__(self, fmt: str, header: list[str], out):
-        self.fmt, self.header = fmt, header
-        if fmt == Export.Format.JSONL:
-            self.text = io.TextIOWrapper(out, encoding="utf-8", newline="\n")
-        else:
-            encoding = "cp932" if fmt == Export.Format.CSV_CP932 else "utf-8-sig"
-            # errors="strict": a character that slipped past the check fails loudly, never replaced.
-            self.text = io.TextIOWrapper(out, encoding=encoding, errors="strict", newline="")
-            self.csv = csv.writer(self.text, lineterminator="\r\n")
-            self.csv.writerow(header)
-
-    def row(self, values: list) -> None:
-        if self.fmt == Export.Format.JSONL:
-            self.text.write(json.dumps(dict(zip(self.header, values)), ensure_ascii=False) + "\n")
-        else:
-            self.csv.writerow(values)
-
-    def close(self) -> None:
-        self.text.flush()
-        self.text.detach()
 
 
 def _progress(export: Export, **fields) -> None:
@@ -269,14 +235,15 @@ def _write(export: Export, municipality) -> Export:
         return _fail(export, "permission", _("出力を依頼した職員に、もうこの出力の権限がありません。"))
     if export.kind == Export.Kind.MYNUMBER:
         header = MYNUMBER_COLUMNS
-        total = IndividualNumber.objects.filter(application__in=applications_for(export)).count()
+        total = queries.export_number_count(covered(export))
         rows = mynumber_rows(export, user)
     else:
         header, versions = columns_for(export.procedure)
-        total = applications_for(export).count()
+        total = queries.export_count(covered(export))
         rows = ordinary_rows(export, header, versions)
     _beat(export, total=total)
-    encoding = "cp932" if export.format == Export.Format.CSV_CP932 else None
+    fmt = FORMATS.get(export.format)
+    encoding = fmt.strict_encoding
     problems, problem_count, done = [], 0, 0
     tmp_dir = settings.DATA_DIR / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -285,7 +252,7 @@ def _write(export: Export, municipality) -> Export:
     last_beat = time.monotonic()
     # A My Number export is written in memory: individual numbers never touch the disk in clear.
     with (io.BytesIO() if sealed else tempfile.TemporaryFile(dir=tmp_dir, prefix="export-")) as out:
-        writer = _Writer(export.format, header, out)
+        writer = fmt.writer(header, out)
         for receipt, values in rows:
             if encoding:
                 bad = unencodable(values, encoding)
@@ -309,7 +276,7 @@ def _write(export: Export, municipality) -> Export:
         if problems:
             _beat(export, done=done, problems=problems)
             return _fail(export, "unencodable", _("%(encoding)sで表せない文字が%(n)s箇所あります。") % {
-                "encoding": "Shift_JIS（cp932）", "n": f"{problem_count:,}"}, count=problem_count)
+                "encoding": fmt.encoding_label, "n": f"{problem_count:,}"}, count=problem_count)
         _beat(export, done=done)
         target = f"exports/{municipality.code}/{export.public_id}.{export.extension}"
         if sealed:

@@ -17,12 +17,11 @@ from madoguchi.staff.decorators import staff_member_required
 from madoguchi.staff.models import Membership
 
 from . import services
+from .formats import FORMATS
 from .forms import ExportForm
 from .models import Export
 
 EXPORTERS = (Membership.Role.ADMINISTRATOR, Membership.Role.REVIEWER)
-CONTENT_TYPES = {Export.Format.CSV_UTF8: "text/csv; charset=utf-8", Export.Format.CSV_CP932: "text/csv; charset=shift_jis",
-                 Export.Format.JSONL: "application/jsonl; charset=utf-8"}
 
 
 def _procedures(membership):
@@ -126,7 +125,7 @@ def export_download(request, code, public_id):
     opened = services.open_file(export)  # a My Number export is stored sealed
     content = io.BytesIO(opened) if opened is not None else default_storage.open(export.file)
     response = FileResponse(content, as_attachment=True, filename=export.filename(),
-                            content_type=CONTENT_TYPES[export.format])
+                            content_type=FORMATS.get(export.format).content_type)
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response

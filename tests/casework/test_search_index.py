@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 
 from madoguchi.applications.models import Application
-from madoguchi.casework.services import search_filter
+from madoguchi.applications.queries import search_filter
 from madoguchi.municipalities.tenancy import tenant
 
 from .helpers import bulk_rows
@@ -33,12 +33,12 @@ def test_the_gin_index_leads_with_the_municipality(catalog_a, taro):
 
 def test_common_and_rare_names_find_the_same_rows(catalog_a, taro, monkeypatch):
     """Past SEARCH_GIN_MAX candidates the search drops the grams condition: same answer."""
-    from madoguchi.casework import services
+    from madoguchi.applications import queries
 
     rows = bulk_rows(catalog_a, "tenshutsu", taro, 3, names=[("井上　誠", "いのうえ まこと")])
     bulk_rows(catalog_a, "tenshutsu", taro, 2, names=[("上井　誠", "うわい まこと")])
     with tenant(catalog_a):
         rare = set(search_filter(Application.objects.all(), "いのうえ"))
-        monkeypatch.setattr(services, "SEARCH_GIN_MAX", 2)
+        monkeypatch.setattr(queries, "SEARCH_GIN_MAX", 2)
         common = set(search_filter(Application.objects.all(), "いのうえ"))
     assert rare == common == set(rows)
