@@ -228,6 +228,11 @@ def authorize(request, code):
                 request, need, next_url=request.get_full_path(), requester=client.name,
                 reason=_("%(rp)s へのログイン") % {"rp": client.name} if need == "login"
                 else _("%(rp)s への本人確認") % {"rp": client.name})
+        hinted = payload.data.get("id_token_hint")
+        if hinted is not None and _hinted_subject(request, hinted, client, grant.redirect_uri) != \
+                claims.pairwise_sub(person, client):
+            raise LoginRequiredError(description="The signed-in resident is not the one id_token_hint names.",
+                                     redirect_uri=grant.redirect_uri)
     except OAuth2Error as error:
         error.state = request.GET.get("state") or None
         return _authorize_error(request, error)
@@ -274,6 +279,25 @@ def authorize(request, code):
         record("oidc.authorized", actor=("resident", str(person.public_id)), obj=client,
                data={"scope": scope, "acr": claims.ACR[assurance]})
     return response
+
+
+def _hinted_subject(request, hint: str, client, redirect_uri) -> str:
+    """The `sub` of an ID token this issuer gave this relying party (OpenID Connect Core
+    3.1.2.1 id_token_hint: an expired one is fine, a foreign or forged one is not)."""
+    refused = InvalidRequestError("id_token_hint is not an ID token this issuer gave this client.",
+                                  redirect_uri=redirect_uri)
+    if not plain(hint, 8192):
+        raise refused
+    try:
+        token_ = jwt.decode(hint, keys.key_set(request.municipality), algorithms=["ES256", "RS256"])
+    except (JoseError, ValueError, TypeError):
+        raise refused from None
+    aud = token_.claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
+    sub = token_.claims.get("sub")
+    if token_.claims.get("iss") != current_issuer() or client.client_id not in audiences or not isinstance(sub, str):
+        raise refused
+    return sub
 
 
 def _consent_page(request, person, client, scopes, tx, redirect_uri):
