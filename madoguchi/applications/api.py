@@ -205,8 +205,7 @@ def _detail(request, a: Application) -> dict:
             "return_comment": services.return_comment(a) if a.status == AppStatus.RETURNED else "",
             "withdrawable": withdraw is not None and Role.RESIDENT in withdraw.roles,
             "correctable": a.status == AppStatus.RETURNED,
-            "correction_draft": str(correction.public_id) if correction else None,
-            "documents": _documents(request, a)}
+            "correction_draft": str(correction.public_id) if correction else None}
 
 
 def _documents(request, a: Application) -> list[dict]:
@@ -421,7 +420,8 @@ def applications(request):
 @api.get("/applications/{application_id}", response={200: ApplicationDetailOut, **E}, url_name="application",
          summary="One application with its status history")
 def application(request, application_id: str):
-    return _detail(request, services.own(request.resident, application_id, draft=False))
+    application = services.own(request.resident, application_id, draft=False)
+    return {**_detail(request, application), "documents": _documents(request, application)}
 
 
 @api.post("/applications/{application_id}/withdraw", response={200: ApplicationDetailOut, **E},

@@ -129,7 +129,8 @@ class DocumentOut(Schema):
 
 
 class ApplicationDetailOut(ApplicationOut):
-    documents: list[DocumentOut] = Field(default_factory=list)
+    documents: list[DocumentOut] | None = Field(None, description="the issued documents: listed by GET "
+                                                                  "/applications/{id}, null in other answers")
     history: list[EventOut]
     return_comment: str
     withdrawable: bool
