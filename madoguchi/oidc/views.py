@@ -25,7 +25,7 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -140,6 +140,17 @@ def _authorize_error(request, error: OAuth2Error):
 QUOTED_PARAMETERS = ("redirect_uri", "response_type", "scope")
 
 
+def _use_ui_locales(request) -> None:
+    """OpenID Connect Core 3.1.2.1 ui_locales: the first supported language of the list
+    for the pages this endpoint renders (consent, errors)."""
+    for tag in request.GET.get("ui_locales", "")[:200].split():
+        language = tag.split("-")[0].lower()
+        if language in ("ja", "en"):
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+            return
+
+
 def _unquotable(request):
     data = request.GET
     bad = [name for name in QUOTED_PARAMETERS if invalid_error_characters(data.get(name, ""))]
@@ -176,12 +187,14 @@ def authorize(request, code):
         # OpenID Connect Core 3.1.2.1: the request form-encoded in a POST body. It continues
         # as the same request by GET: a cross-site POST carries no SameSite=Lax session
         # cookie, and the card ceremony and consent come back to this URL.
-        query = urlencode([(k, v) for k, values in request.POST.lists() for v in values])
+        query = urlencode([(k, v) for source in (request.GET, request.POST) for k, values in source.lists()
+                           for v in values])
         return HttpResponseRedirect(f"{request.path}?{query}", status=303)
     if request.method == "POST":  # the consent form: a form of this site, CSRF-protected
         refused = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
         if refused is not None:
             return refused
+    _use_ui_locales(request)
     unquotable = _unquotable(request)
     if unquotable is not None:
         return unquotable
@@ -193,6 +206,9 @@ def authorize(request, code):
         if not payload.state:
             raise InvalidRequestError("The 'state' parameter is required.", redirect_uri=grant.redirect_uri)
         client = grant.client
+        if payload.data.get("response_mode", "query") != "query":
+            raise InvalidRequestError("response_mode must be query (the only one supported).",
+                                      redirect_uri=grant.redirect_uri)
         # Request objects (OpenID Connect Core 6) are not supported: refused, never ignored.
         if "request" in payload.data:
             raise RequestNotSupportedError(redirect_uri=grant.redirect_uri)

@@ -248,6 +248,18 @@ def test_redirect_uri_must_match_exactly(server, rp, resident):
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
 
 
+def test_ui_locales_and_response_mode(server, rp, resident):
+    other = relying_party(server, register(server, "openid")[1])
+    callback = resident.follow(other.authorization_url("openid", ui_locales="en-US ja"), consent="deny")
+    assert query(callback)["error"] == "access_denied"
+    [page] = resident.consent_pages
+    assert 'lang="en"' in page and "同意して続ける" not in page
+    _, answer = authorize(rp, resident, "openid", response_mode="fragment")
+    assert answer["error"] == "invalid_request" and "response_mode" in answer["error_description"]
+    _, answer = authorize(rp, resident, "openid", response_mode="query")
+    assert answer["code"]
+
+
 def test_optional_parameters_are_accepted(server, rp, resident):
     callback, _ = authorize(rp, resident, "openid", display="page", ui_locales="ja", claims_locales="ja",
                             login_hint="someone", acr_values="urn:madoguchi:acr:login")
