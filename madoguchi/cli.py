@@ -24,7 +24,7 @@ COMMANDS = {
     "residents": "resident records: `residents import FILE --municipality CODE [--encoding cp932]`",
     "procedures": "procedure definitions: `procedures load FILE|DIR --municipality CODE`, `procedures catalog --municipality CODE`",
     "retention": "delete applications past retention and expired drafts: `retention purge [--municipality CODE] [--dry-run] [--as-of DATE]`",
-    "oidc": "OpenID Connect relying parties and keys: `oidc client add …`, `oidc keys rotate …`",
+    "oidc": "OpenID Connect relying parties and keys: `oidc client add …`, `oidc keys rotate|withdraw …`",
     "card": "My Number Card tools (virtual cards, readers): `card --help`",
     "pki": "certificates and the development CAs: `pki --help`",
     "documents": "signed documents: `documents install-key --municipality CODE --key K.pem --cert C.pem [--chain CHAIN.pem]`",
@@ -140,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     rotate = oidc_keys_sub.add_parser("rotate", help="rotate a signing key (the old one stays in the JWKS a while)")
     rotate.add_argument("--municipality", required=True, metavar="CODE")
     rotate.add_argument("--alg", required=True, choices=["RS256", "ES256"])
+    withdraw = oidc_keys_sub.add_parser("withdraw", help="withdraw a compromised key: out of the JWKS and "
+                                                         "refused for signing at once (audited)")
+    withdraw.add_argument("kid")
+    withdraw.add_argument("--municipality", metavar="CODE", help="needed only when two issuers hold the kid")
     return parser
 
 
@@ -310,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
                       "--scope", args.scope, "--legal-basis", args.legal_basis,
                       "--legal-basis-note", args.legal_basis_note, "--auth-method", args.auth_method,
                       "--alg", args.alg, *extra)
+    if args.command == "oidc" and args.oidc_command == "keys" and args.oidc_keys_command == "withdraw":
+        return manage("oidc_keys_withdraw", args.kid, *(["--municipality", args.municipality] if args.municipality
+                                                        else []))
     if args.command == "oidc" and args.oidc_command == "keys":
         return manage("oidc_keys_rotate", "--municipality", args.municipality, "--alg", args.alg)
     if args.command == "documents":

@@ -216,6 +216,15 @@ def _detail(request, a: Application) -> dict:
             "correction_draft": str(correction.public_id) if correction else None}
 
 
+def _documents(request, a: Application) -> list[dict]:
+    """The signed PDFs issued for the application (受付票, 決定通知書), with their download."""
+    code = request.municipality.code
+    return [{"id": str(d.public_id), "kind": d.kind, "decision": d.decision, "sha256": d.sha256, "size": d.size,
+             "created_at": d.created_at,
+             "url": reverse("applications_api:document", args=[code, a.public_id, d.public_id])}
+            for d in a.documents.order_by("created_at", "id")]
+
+
 def _summary(version) -> dict:
     d = version.definition
     return {"slug": d["slug"], "version": version.number, "title": d["title"],
@@ -422,7 +431,8 @@ def applications(request):
 @api.get("/applications/{application_id}", response={200: ApplicationDetailOut, **E}, url_name="application",
          summary="One application with its status history")
 def application(request, application_id: str):
-    return _detail(request, services.own(request.resident, application_id, draft=False))
+    application = services.own(request.resident, application_id, draft=False)
+    return {**_detail(request, application), "documents": _documents(request, application)}
 
 
 @api.post("/applications/{application_id}/withdraw", response={200: ApplicationDetailOut, **E},
@@ -476,6 +486,22 @@ def attachment(request, application_id: str, attachment_id: int = ROW_ID) -> Htt
         raise services.ApplicationError("not_found", "この添付ファイルはありません。", status=404)
     response = FileResponse(default_storage.open(item.file.name), as_attachment=True, filename=item.name,
                             content_type=item.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@api.get("/applications/{application_id}/documents/{document_id}", response={**E}, url_name="document",
+         summary="Download a signed document (受付票, 決定通知書) of my application", openapi_extra=DOWNLOAD)
+def document(request, application_id: str, document_id: str) -> HttpResponse:
+    from madoguchi.documents import services as documents  # documents imports applications: here, not above
+
+    application = services.own(request.resident, application_id)
+    item = next((d for d in application.documents.all() if str(d.public_id) == document_id), None)
+    if item is None:
+        raise services.ApplicationError("not_found", "この文書はありません。", status=404)
+    response = HttpResponse(documents.read(item), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{item.filename()}"'
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response

@@ -125,7 +125,21 @@ class DraftOut(ApplicationOut):
     corrects: str | None = Field(None, description="the returned application this draft corrects")
 
 
+class DocumentOut(Schema):
+    """A signed PDF the municipality issued for the application (受付票, 決定通知書)."""
+
+    id: str
+    kind: str = Field(..., description="receipt (受付票) or decision (決定通知書)")
+    decision: str = Field(..., description="approved or rejected for a decision; empty for a receipt")
+    sha256: str
+    size: int
+    created_at: dt.datetime
+    url: str = Field(..., description="download (the same resident's session or bearer token)")
+
+
 class ApplicationDetailOut(ApplicationOut):
+    documents: list[DocumentOut] | None = Field(None, description="the issued documents: listed by GET "
+                                                                  "/applications/{id}, null in other answers")
     history: list[EventOut]
     return_comment: str
     withdrawable: bool

@@ -1,7 +1,15 @@
-"""The issuer's signing keys (joserfc, Authlib's JOSE): created on first use, rotatable.
+"""The issuer's signing keys (joserfc, Authlib's JOSE): created on first use, rotatable,
+withdrawable.
 
 A rotated key stops signing at once but stays in the JWKS for RETAIN seconds (longer than
-any ID token lives), so relying parties verify tokens signed just before the rotation.
+any ID token lives), so relying parties verify tokens signed just before the rotation. A
+withdrawn key (compromised) leaves the JWKS at once and never signs again.
+
+Every process reads which key signs from the database at every signing (one indexed
+query; only the parsed private key is cached, by kid, and a key never changes): a rotation
+or withdrawal by any process — `madoguchi oidc keys rotate|withdraw` — holds for the
+next ID token every process signs. The JWKS is built per request too; relying parties may
+cache it for JWKS_MAX_AGE seconds.
 """
 
 import datetime as dt
@@ -18,8 +26,13 @@ from .models import SigningKey
 ID_TOKEN_LIFETIME = 600  # seconds
 RETAIN = dt.timedelta(seconds=ID_TOKEN_LIFETIME + 3600)
 
-_cache: dict = {}  # (municipality pk, alg) → (loaded at, kid, key); a rotation here clears it
-CACHE_SECONDS = 30  # another process's rotation is noticed within this
+JWKS_MAX_AGE = 60  # Cache-Control of the JWKS: how long a relying party may keep a withdrawn key
+
+_cache: dict = {}  # kid → parsed private key (a key row never changes; only which one signs does)
+
+
+class KeyProblem(Exception):
+    """A key operation that cannot be done (unknown kid, already withdrawn)."""
 
 
 def _generate(alg: str):
@@ -41,15 +54,15 @@ def _create(municipality, alg: str) -> SigningKey:
 
 def active_key(municipality, alg: str):
     """(kid, private key) that signs this issuer's `alg` tokens now."""
-    cached = _cache.get((municipality.pk, alg))
-    if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
-        return cached[1], cached[2]
     with transaction.atomic():  # two processes may both create one: both stay valid, the newest signs
-        row = SigningKey.objects.filter(alg=alg, retired_at=None).order_by("-created_at").first()
+        row = (SigningKey.objects.filter(alg=alg, retired_at=None, withdrawn_at=None)
+               .order_by("-created_at").only("kid", "private_jwk").first())
         if row is None:
             row = _create(municipality, alg)
-    key = RSAKey.import_key(row.private_jwk) if alg == "RS256" else ECKey.import_key(row.private_jwk)
-    _cache[(municipality.pk, alg)] = (time.monotonic(), row.kid, key)
+    key = _cache.get(row.kid)
+    if key is None:
+        key = RSAKey.import_key(row.private_jwk) if alg == "RS256" else ECKey.import_key(row.private_jwk)
+        _cache[row.kid] = key
     return row.kid, key
 
 
@@ -61,19 +74,36 @@ def rotate(municipality, alg: str) -> SigningKey:
             old.save(update_fields=["retired_at"])
             record("oidc.key_retired", obj=old, data={"kid": old.kid, "alg": alg}, municipality=municipality)
         row = _create(municipality, alg)
-    _cache.clear()
+    return row
+
+
+def withdraw(municipality, kid: str, actor=("operator", "cli")) -> SigningKey:
+    """A compromised key: out of the JWKS and refused for signing from now on, in every
+    process (the next ID token is signed by a new key of the same algorithm)."""
+    with transaction.atomic():
+        row = SigningKey.objects.select_for_update().filter(kid=kid).first()
+        if row is None:
+            raise KeyProblem(f"no signing key {kid!r} in {municipality.code}")
+        if row.withdrawn_at is not None:
+            raise KeyProblem(f"key {kid} was already withdrawn at {row.withdrawn_at.isoformat()}")
+        now = timezone.now()
+        row.withdrawn_at = now
+        row.retired_at = row.retired_at or now
+        row.save(update_fields=["withdrawn_at", "retired_at"])
+        record("oidc.key_withdrawn", actor=actor, obj=row, data={"kid": row.kid, "alg": row.alg},
+               municipality=municipality)
+    _cache.pop(kid, None)
     return row
 
 
 def public_jwks(municipality) -> dict:
     """Every key that signs now or signed a token that may still be valid."""
     since = timezone.now() - RETAIN
-    rows = list(SigningKey.objects.filter(models_q_current(since)).order_by("alg", "-created_at"))
+    rows = list(SigningKey.objects.filter(models_q_current(since), withdrawn_at=None).order_by("alg", "-created_at"))
     missing = {"RS256", "ES256"} - {row.alg for row in rows if row.retired_at is None}
     if missing:
         with transaction.atomic():
             rows += [_create(municipality, alg) for alg in sorted(missing)]
-        _cache.clear()
     return {"keys": [row.public_jwk for row in rows]}
 
 

@@ -335,7 +335,7 @@ class Token(TenantOwned, TokenMixin):
 
 class SigningKey(TenantOwned):
     """The issuer's ID-token keys. One active key per algorithm; a retired key stays in the
-    JWKS until every token it signed has expired."""
+    JWKS until every token it signed has expired; a withdrawn one leaves it at once."""
 
     kid = models.CharField(max_length=64)
     alg = models.CharField(max_length=8, choices=Client.Algorithm.choices)
@@ -343,6 +343,7 @@ class SigningKey(TenantOwned):
     public_jwk = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
     retired_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)  # compromised: out of the JWKS at once
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["municipality", "kid"], name="oidc_key_unique_kid")]

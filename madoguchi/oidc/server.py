@@ -38,6 +38,7 @@ ASSERTION_MAX_LIFETIME = 300  # a client assertion may live at most this long
 
 _issuer: ContextVar[str] = ContextVar("oidc_issuer", default="")
 _clients: ContextVar[dict | None] = ContextVar("oidc_clients", default=None)  # per request: id → Client
+_signing: ContextVar[tuple | None] = ContextVar("oidc_signing", default=None)  # per request: (alg, kid, key)
 
 
 def current_issuer() -> str:
@@ -203,7 +204,8 @@ class RefreshGrant(grants.RefreshTokenGrant):
             # A rotated refresh token came back: someone holds a copy. Revoke the family.
             Token.objects.filter(person=token.person, client=token.client).update(revoked=True, refresh_used=True)
             record("oidc.refresh_replayed", actor=("client", token.client.client_id), obj=token)
-            return None
+            # Said as plainly as for a replayed code (the family is revoked: sign in again).
+            raise InvalidGrantError(description="The refresh token was already used.")
         return token
 
     def authenticate_user(self, refresh_token):
@@ -237,10 +239,16 @@ class OpenIDCodeExtension(OpenIDCode):
         return client.id_token_alg
 
     def resolve_client_private_key(self, client):
-        return keys.active_key(current_municipality(), client.id_token_alg)[1]
+        # The key read with the header (one database read per ID token: a rotation between
+        # the two calls must not pair one key's kid with another key).
+        chosen = _signing.get()
+        if chosen is None or chosen[0] != client.id_token_alg:
+            chosen = (client.id_token_alg, *keys.active_key(current_municipality(), client.id_token_alg))
+        return chosen[2]
 
     def get_encode_header(self, client):
-        kid, _ = keys.active_key(current_municipality(), client.id_token_alg)
+        kid, key = keys.active_key(current_municipality(), client.id_token_alg)
+        _signing.set((client.id_token_alg, kid, key))
         return {"alg": client.id_token_alg, "kid": kid, "typ": "JWT"}
 
     def get_client_claims(self, client):
@@ -292,6 +300,7 @@ class Server(AuthorizationServer):
         """Per request (a context variable: threads serve several municipalities at once)."""
         _issuer.set(issuer_for(request))
         _clients.set({})
+        _signing.set(None)
 
     def query_client(self, client_id):
         if not plain(client_id, 64) or current_municipality() is None:

@@ -9,10 +9,11 @@ import uuid
 from authlib.integrations.django_oauth2 import ResourceProtector
 from authlib.integrations.django_oauth2.resource_protector import return_error_response
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import InvalidRequestError, MissingAuthorizationError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import JsonResponse
 from django.utils import timezone
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -64,6 +65,12 @@ def bearer(request, scope: str):
     """(token, None), or (None, the OAuth error response: 401 with WWW-Authenticate, 403 …)."""
     try:
         return _protector.acquire_token(request, scopes=[scope]), None
+    except (MissingAuthorizationError, UnsupportedTokenTypeError):
+        # RFC 6750 §3.1: a request without a bearer token gets the challenge and no error code.
+        response = JsonResponse({"error_description": "Send the access token: Authorization: Bearer <token>."},
+                                status=401, headers={"Cache-Control": "no-store"})
+        response["WWW-Authenticate"] = "Bearer"
+        return None, response
     except OAuth2Error as error:
         return None, return_error_response(error)
 
@@ -244,6 +251,11 @@ def transaction_for(client: Client, transaction_id, scopes: set[str], redirect_u
     tx = SignTransaction.objects.filter(client=client, public_id=public_id).first()
     if tx is None or (tx.status == SignTransaction.Status.PENDING and timezone.now() > tx.expires_at):
         raise InvalidRequestError("Unknown or expired sign_transaction_id.", redirect_uri=redirect_uri)
+    if tx.status != SignTransaction.Status.PENDING:
+        # One transaction, one signature, one code: a signed document never yields a new
+        # code without the resident (register a new transaction to ask again).
+        raise InvalidRequestError("The sign_transaction_id was already used: its document is signed.",
+                                  redirect_uri=redirect_uri)
     return tx
 
 

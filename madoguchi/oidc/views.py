@@ -7,17 +7,25 @@ import binascii
 import json
 import re
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import InvalidRequestError
-from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from authlib.oidc.core.errors import (
+    ConsentRequiredError,
+    LoginRequiredError,
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
+)
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponseRedirect, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -35,7 +43,7 @@ from madoguchi.identity import sessions
 
 from . import claims, keys, services
 from .models import FACT_SCOPES, Client, Consent, SignTransaction
-from .server import Subject, issuer_for, plain, server
+from .server import Subject, current_issuer, issuer_for, plain, server
 
 SCOPE_LABELS = {
     "openid": gettext_lazy("識別子（このサービス専用の番号）"),
@@ -91,7 +99,12 @@ def discovery(request, code):
                              "name", "address", "birthdate", "gender"],
         "acr_values_supported": list(claims.ACR.values()),
         "claims_parameter_supported": False,
+        # `request` and `request_uri` are refused (request_not_supported,
+        # request_uri_not_supported), never ignored.
         "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        # RFC 9207: every authorization response (code or error) names the issuer.
+        "authorization_response_iss_parameter_supported": True,
         "ui_locales_supported": ["ja", "en"],
     })
 
@@ -99,17 +112,62 @@ def discovery(request, code):
 @public_view
 @require_GET
 def jwks(request, code):
-    return JsonResponse(keys.public_jwks(request.municipality), headers={"Cache-Control": "public, max-age=300"})
+    return JsonResponse(keys.public_jwks(request.municipality), 
+                        headers={"Cache-Control": f"public, max-age={keys.JWKS_MAX_AGE}"})
 
 
 # ---- authorization ---------------------------------------------------------------------
 
+def _with_iss(response):
+    """RFC 9207: an authorization response that goes back to the relying party (a code or
+    an error) names the issuer, so a relying party of several municipalities can tell
+    which one answered (mix-up attacks)."""
+    location = response.get("Location") if response.status_code in (302, 303) else None
+    if location and current_issuer():
+        response["Location"] = add_params_to_uri(location, [("iss", current_issuer())])
+    return response
+
+
 def _authorize_error(request, error: OAuth2Error):
     if getattr(error, "redirect_uri", None):
-        return server.handle_error_response(request, error)  # back to the (verified) client
+        return _with_iss(server.handle_error_response(request, error))  # back to the (verified) client
     return _error_page(request, error.error, error.get_error_description() or "", error.status_code)
 
 
+# Authorization parameters that Authlib (or madoguchi) quotes in an error description, which
+# RFC 6749 §4.1.2.1 restricts to printable ASCII without `"` and `\`: checked first, so a
+# hostile value gets an answer instead of Authlib's ValueError.
+QUOTED_PARAMETERS = ("redirect_uri", "response_type", "scope")
+
+
+def _use_ui_locales(request) -> None:
+    """OpenID Connect Core 3.1.2.1 ui_locales: the first supported language of the list
+    for the pages this endpoint renders (consent, errors)."""
+    for tag in request.GET.get("ui_locales", "")[:200].split():
+        language = tag.split("-")[0].lower()
+        if language in ("ja", "en"):
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+            return
+
+
+def _unquotable(request):
+    data = request.GET
+    bad = [name for name in QUOTED_PARAMETERS if invalid_error_characters(data.get(name, ""))]
+    if not bad:
+        return None
+    client = server.query_client(data.get("client_id"))
+    uri = data.get("redirect_uri")
+    if client is None or "redirect_uri" in bad or not uri or not client.check_redirect_uri(uri):
+        return _error_page(request, "invalid_request",
+                           _("連携サービスまたは戻り先（redirect_uri）が登録されたものではありません。"))
+    error = InvalidRequestError(f"{bad[0]} holds characters outside RFC 6749 (printable ASCII "
+                                f"without quotation mark and backslash).", redirect_uri=uri)
+    error.state = data.get("state") or None
+    return _authorize_error(request, error)
+
+
+SIGNING = "oidc_signing"  # signing transactions this browser consented to (their ceremony began here)
 REAUTH = "oidc_reauth"  # nonce → when a ceremony was started for prompt=login / max_age
 
 
@@ -118,12 +176,28 @@ def _auth_time(request) -> int:
 
 
 @public_view
+@csrf_exempt  # the authorization request may come by a cross-site POST; the consent form is checked below
 @never_cache
 @require_http_methods(["GET", "POST"])
 def authorize(request, code):
     server.prepare(request)
     if not allow("oidc.authorize", client_address(request), settings.OIDC_AUTHORIZE_RATE, 60):
         return _error_page(request, "temporarily_unavailable", _("しばらくしてからもう一度お試しください。"), 429)
+    if request.method == "POST" and "decision" not in request.POST:
+        # OpenID Connect Core 3.1.2.1: the request form-encoded in a POST body. It continues
+        # as the same request by GET: a cross-site POST carries no SameSite=Lax session
+        # cookie, and the card ceremony and consent come back to this URL.
+        query = urlencode([(k, v) for source in (request.GET, request.POST) for k, values in source.lists()
+                           for v in values])
+        return HttpResponseRedirect(f"{request.path}?{query}", status=303)
+    if request.method == "POST":  # the consent form: a form of this site, CSRF-protected
+        refused = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+        if refused is not None:
+            return refused
+    _use_ui_locales(request)
+    unquotable = _unquotable(request)
+    if unquotable is not None:
+        return unquotable
     signed_in = sessions.current(request)
     person, assurance = signed_in if signed_in else (None, None)
     try:
@@ -132,6 +206,14 @@ def authorize(request, code):
         if not payload.state:
             raise InvalidRequestError("The 'state' parameter is required.", redirect_uri=grant.redirect_uri)
         client = grant.client
+        if payload.data.get("response_mode", "query") != "query":
+            raise InvalidRequestError("response_mode must be query (the only one supported).",
+                                      redirect_uri=grant.redirect_uri)
+        # Request objects (OpenID Connect Core 6) are not supported: refused, never ignored.
+        if "request" in payload.data:
+            raise RequestNotSupportedError(redirect_uri=grant.redirect_uri)
+        if "request_uri" in payload.data:
+            raise RequestURINotSupportedError(redirect_uri=grant.redirect_uri)
         scope = payload.scope or ""
         scopes = set(scope.split())
         prompts = set((payload.data.get("prompt") or "").split())
@@ -162,6 +244,11 @@ def authorize(request, code):
                 request, need, next_url=request.get_full_path(), requester=client.name,
                 reason=_("%(rp)s へのログイン") % {"rp": client.name} if need == "login"
                 else _("%(rp)s への本人確認") % {"rp": client.name})
+        hinted = payload.data.get("id_token_hint")
+        if hinted is not None and _hinted_subject(request, hinted, client, grant.redirect_uri) != \
+                claims.pairwise_sub(person, client):
+            raise LoginRequiredError(description="The signed-in resident is not the one id_token_hint names.",
+                                     redirect_uri=grant.redirect_uri)
     except OAuth2Error as error:
         error.state = request.GET.get("state") or None
         return _authorize_error(request, error)
@@ -171,9 +258,11 @@ def authorize(request, code):
         if request.POST.get("decision") != "allow":
             record("oidc.consent_denied", actor=("resident", str(person.public_id)), obj=client,
                    data={"scope": scope})
-            return server.create_authorization_response(request, grant_user=None, grant=grant)
+            return _with_iss(server.create_authorization_response(request, grant_user=None, grant=grant))
         consent = services.remember_consent(person, client, scopes - {"sign"})
         if tx is not None:
+            # Only this browser, which consented, comes back to a code for the signature.
+            request.session[SIGNING] = [*request.session.get(SIGNING, [])[-4:], str(tx.public_id)]
             return services.begin_signing(request, tx, client)
     else:
         needs_consent = consent is None or not consent.covers(" ".join(scopes - {"sign"})) or "consent" in prompts
@@ -182,8 +271,9 @@ def authorize(request, code):
             # native app's client_id; nothing proves which app asks, so the resident always
             # approves (and prompt=none is consent_required).
             needs_consent = True
-        if tx is not None and not services.signed_by(tx, person):
-            needs_consent = True
+        if tx is not None and not (str(tx.public_id) in request.session.get(SIGNING, [])
+                                   and services.signed_by(tx, person)):
+            needs_consent = True  # a signing request: the consent page, until signed in this browser
         if needs_consent:
             if "none" in prompts:
                 error = ConsentRequiredError(redirect_uri=grant.redirect_uri)
@@ -200,10 +290,30 @@ def authorize(request, code):
     request.oidc_context = {"auth_time": _auth_time(request), "acr": claims.ACR[assurance],
                             "amr": claims.AMR[assurance], "sign_transaction": tx}
     with transaction.atomic():
-        response = server.create_authorization_response(request, grant_user=Subject(person, client), grant=grant)
+        response = _with_iss(server.create_authorization_response(request, grant_user=Subject(person, client),
+                                                                   grant=grant))
         record("oidc.authorized", actor=("resident", str(person.public_id)), obj=client,
                data={"scope": scope, "acr": claims.ACR[assurance]})
     return response
+
+
+def _hinted_subject(request, hint: str, client, redirect_uri) -> str:
+    """The `sub` of an ID token this issuer gave this relying party (OpenID Connect Core
+    3.1.2.1 id_token_hint: an expired one is fine, a foreign or forged one is not)."""
+    refused = InvalidRequestError("id_token_hint is not an ID token this issuer gave this client.",
+                                  redirect_uri=redirect_uri)
+    if not plain(hint, 8192):
+        raise refused
+    try:
+        token_ = jwt.decode(hint, keys.key_set(request.municipality), algorithms=["ES256", "RS256"])
+    except (JoseError, ValueError, TypeError):
+        raise refused from None
+    aud = token_.claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
+    sub = token_.claims.get("sub")
+    if token_.claims.get("iss") != current_issuer() or client.client_id not in audiences or not isinstance(sub, str):
+        raise refused
+    return sub
 
 
 def _consent_page(request, person, client, scopes, tx, redirect_uri):

@@ -290,6 +290,12 @@ LOGGING = {
 # OpenID Connect provider (madoguchi/oidc, docs/oidc.md). Each municipality is an issuer at
 # ISSUER_BASE/<code>; without a base the issuer follows the request's host.
 OIDC_ISSUER_BASE = os.environ.get("MADOGUCHI_OIDC_ISSUER_BASE", "").rstrip("/")
+# Where the server is reached, for the absolute links the CLI prints (`demo`, `oidc client
+# add`): MADOGUCHI_SITE_URL, else the host and port `madoguchi serve` uses by default.
+_site_host = os.environ.get("MADOGUCHI_HOST", "127.0.0.1")
+SITE_URL = (os.environ.get("MADOGUCHI_SITE_URL") or "http://{}:{}".format(
+    "127.0.0.1" if _site_host in ("0.0.0.0", "::", "") else _site_host,
+    os.environ.get("MADOGUCHI_PORT", "8000"))).rstrip("/")
 # The key of the pairwise `sub` HMAC. Changing it changes every subject every relying party
 # knows: set it once, keep it. By default derived from SECRET_KEY.
 OIDC_PAIRWISE_SECRET = os.environ.get("MADOGUCHI_OIDC_PAIRWISE_SECRET") or __import__("hmac").new(

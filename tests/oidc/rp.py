@@ -4,7 +4,7 @@ would write. In-process tests route its HTTP to Django's test client through a r
 adapter; the browser tests let it speak real HTTP to a server process."""
 
 import time
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from authlib.common.security import generate_token
@@ -23,6 +23,10 @@ class ShortPrivateKeyJWT(PrivateKeyJWT):
     def sign(self, auth, token_endpoint):
         return private_key_jwt_sign(auth.client_secret, client_id=auth.client_id, token_endpoint=token_endpoint,
                                     alg=self.alg, expires_at=int(time.time()) + 60)
+
+
+class MixUp(Exception):
+    """An authorization response from another issuer than the one asked (RFC 9207)."""
 
 
 class DjangoTransport(requests.adapters.BaseAdapter):
@@ -82,7 +86,11 @@ class RelyingParty:
 
     def finish(self, callback_url: str) -> dict:
         """Exchanges the code, verifies the ID token against the JWKS, fetches userinfo."""
-        query = dict(p.split("=", 1) for p in urlsplit(callback_url).query.split("&") if "=" in p)
+        query = dict(parse_qsl(urlsplit(callback_url).query))
+        # RFC 9207: a relying party of several municipalities (issuers) takes the response
+        # only from the issuer it sent the resident to — before it touches the code.
+        if self.metadata.get("authorization_response_iss_parameter_supported") and query.get("iss") != self.issuer:
+            raise MixUp(f"the response names {query.get('iss')!r}, the request went to {self.issuer!r}")
         verifier, nonce = self.pending.pop(query["state"])
         self.session.state = query["state"]
         token = self.session.fetch_token(self.metadata["token_endpoint"], authorization_response=callback_url,

@@ -14,10 +14,12 @@ class Command(BaseCommand):
     help = "Load the demo municipalities and staff (idempotent) and print the staff sign-in."
 
     def add_arguments(self, parser):
-        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+        parser.add_argument("--base-url", default=None, help="default: MADOGUCHI_SITE_URL, else the host and "
+                                                                  "port `madoguchi serve` uses (MADOGUCHI_HOST, MADOGUCHI_PORT)")
         parser.add_argument("--qr", action="store_true", help="print the TOTP QR codes even when not on a terminal")
 
     def handle(self, *args, base_url, qr, **options):
+        base_url = (base_url or settings.SITE_URL).rstrip("/")
         if not getattr(settings, "DEMO_ALLOWED", False):
             raise CommandError("the demo is not available in the production profile", returncode=2)
         logins = load_demo()

@@ -1,5 +1,6 @@
 import json
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -54,4 +55,9 @@ class Command(BaseCommand):
             self.stdout.write(f"client_secret (shown once): {secret}")
         if client.is_public:
             self.stdout.write("native app (public client): no secret; PKCE S256 binds each code to the app")
-        self.stdout.write(f"issuer: /{found.code} (discovery: /{found.code}/.well-known/openid-configuration)")
+        issuer = f"{settings.OIDC_ISSUER_BASE or settings.SITE_URL}/{found.code}"
+        self.stdout.write(f"issuer: {issuer}")
+        self.stdout.write(f"discovery: {issuer}/.well-known/openid-configuration")
+        if not settings.OIDC_ISSUER_BASE:
+            self.stdout.write("(MADOGUCHI_OIDC_ISSUER_BASE is not set: the issuer follows the host the relying party "
+                              "calls; set it in production)")
