@@ -494,14 +494,14 @@ def attachment(request, application_id: str, attachment_id: int = ROW_ID) -> Htt
 @api.get("/applications/{application_id}/documents/{document_id}", response={**E}, url_name="document",
          summary="Download a signed document (受付票, 決定通知書) of my application", openapi_extra=DOWNLOAD)
 def document(request, application_id: str, document_id: str) -> HttpResponse:
-    from madoguchi.documents import services as documents  # documents imports applications: here, not above
-
+    # The document row is read through the reverse relation and its file straight from
+    # storage, as attachments are: applications sits below documents and never imports it.
     application = services.own(request.resident, application_id)
     item = next((d for d in application.documents.all() if str(d.public_id) == document_id), None)
     if item is None:
         raise services.ApplicationError("not_found", "この文書はありません。", status=404)
-    response = HttpResponse(documents.read(item), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{item.filename()}"'
+    response = FileResponse(default_storage.open(item.file), as_attachment=True, filename=item.filename(),
+                            content_type="application/pdf")
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
