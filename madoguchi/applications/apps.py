@@ -6,3 +6,9 @@ class ApplicationsConfig(AppConfig):
 
     name = "madoguchi.applications"
     label = "applications"
+
+    def ready(self):
+        from . import notices
+        from .transitions import LISTENERS
+
+        LISTENERS.register("notices", "the resident's notices of each transition")(notices.notify)

@@ -24,3 +24,13 @@ def text(notice) -> str:
     if application is None or template is None:
         return _("お知らせがあります。")
     return _(template) % {"receipt": application.receipt_number or "-", "fee": f"{application.fee_yen:,}"}
+
+
+def notify(transitions) -> None:
+    """The transition listener of notices (transitions.py): one notice per transition for
+    the applicant, all in one INSERT, inside the transition's transaction."""
+    from .models import Notice
+
+    Notice.objects.bulk_create([Notice(municipality_id=t.application.municipality_id,
+                                       person_id=t.application.person_id, application=t.application, kind=t.target)
+                                for t in transitions])

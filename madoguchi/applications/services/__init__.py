@@ -25,6 +25,7 @@ from .lifecycle import (
 )
 from .reading import (
     catalog, published, own, serialize, export_row, reveal, notices_of, mark_notice_read, return_comment,
+    by_public_id,
 )
 
 __all__ = [
@@ -34,5 +35,5 @@ __all__ = [
     "save_draft", "draft_data", "delete_draft", "add_attachment", "remove_attachment", "prepare_draft",
     "open_signature", "submit", "submit_draft", "submit_draft_signed", "transition", "withdraw", "resubmit",
     "save_correction", "resubmit_correction", "resubmit_correction_signed", "catalog", "published", "own",
-    "serialize", "export_row", "reveal", "notices_of", "mark_notice_read", "return_comment",
+    "serialize", "export_row", "reveal", "notices_of", "mark_notice_read", "return_comment", "by_public_id",
 ]

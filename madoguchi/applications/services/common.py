@@ -27,8 +27,9 @@ from madoguchi.procedures import definition as defn
 from madoguchi.procedures.models import ProcedureVersion
 
 from .. import mynumber
-from ..models import Application, ApplicationEvent, Attachment, IndividualNumber, Notice
+from ..models import Application, ApplicationEvent, Attachment, IndividualNumber
 from ..statemachine import Role, Status
+from ..transitions import Transition, publish
 
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -199,21 +200,17 @@ def _move(application, source: str, target: str, role: str, actor=None, comment:
 
 
 def _history(application, steps: list[_Step], *, pending_attachments: bool | None = None) -> None:
-    """The status history rows and the resident's notices of transitions (one INSERT each,
-    however many), the document each issues (a task, committed with them) and the 無害化 of
-    new attachments. The row's status is the caller's to save. `pending_attachments`: whether
-    the caller knows the application has attachments waiting to be sanitised (None: look)."""
+    """The status history rows (one INSERT however many), the transitions published to
+    their listeners (transitions.py: the resident's notices, the document each issues) and
+    the 無害化 of new attachments. The row's status is the caller's to save.
+    `pending_attachments`: whether the caller knows the application has attachments waiting
+    to be sanitised (None: look)."""
     _same_tenant(application)
     ApplicationEvent.objects.bulk_create([
         ApplicationEvent(municipality_id=application.municipality_id, application=application, from_status=s.source,
                          to_status=s.target, role=s.role, actor_id=_actor(s.role, s.actor)[1], comment=s.comment,
                          signed=s.signed) for s in steps])
-    Notice.objects.bulk_create([Notice(municipality_id=application.municipality_id, person_id=application.person_id,
-                                       application=application, kind=s.target) for s in steps])
-    from madoguchi.documents.services import after_transition  # the receipt / decision document (issue 9)
-
-    for s in steps:
-        after_transition(application, s.target)
+    publish([Transition(application, s.source, s.target, s.role, s.actor, s.comment, s.signed) for s in steps])
     if any(s.target in (Status.SUBMITTED, Status.RESUBMITTED) for s in steps):
         _queue_sanitisation(application, pending_attachments)
 

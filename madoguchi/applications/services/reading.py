@@ -130,3 +130,10 @@ def mark_notice_read(person, notice_id) -> Notice:
 def return_comment(application: Application) -> str:
     return (application.events.filter(to_status=Status.RETURNED).order_by("-at", "-id")
             .values_list("comment", flat=True).first() or "")
+
+
+def by_public_id(public_id) -> Application:
+    """The application of the municipality in scope by its public id, for the background
+    work of other apps (documents issues its receipt and decision notice from it). Raises
+    Application.DoesNotExist for an unknown id."""
+    return Application.objects.select_related("version", "person").get(public_id=public_id)
