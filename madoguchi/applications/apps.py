@@ -11,4 +11,6 @@ class ApplicationsConfig(AppConfig):
         from . import notices
         from .transitions import LISTENERS
 
-        LISTENERS.register("notices", "the resident's notices of each transition")(notices.notify)
+        LISTENERS.register("notices", "the resident's notices of each transition, through the notice channels")(
+            notices.notify)
+        notices.channels()  # an unknown configured channel stops the start, not a transition
