@@ -25,6 +25,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
+from madoguchi.ceremonies import callers as ceremonies
 from madoguchi.ceremonies.errors import CeremonyError
 from madoguchi.core import jsontext
 from madoguchi.core.dates import today_in_japan
@@ -228,16 +229,6 @@ def _summary(version) -> dict:
             "mynumber": "mynumber_task" in d}
 
 
-def _ceremony(request, ceremony, poll_token) -> dict:
-    from madoguchi.ceremonies.api import urls_for
-    from madoguchi.ceremonies.services import b64
-
-    client, state = urls_for(request, ceremony)
-    return {"id": ceremony.public_id, "purpose": ceremony.purpose, "challenge": b64(bytes(ceremony.challenge)),
-            "audience": ceremony.audience, "expires_at": ceremony.expires_at.isoformat(), "poll_token": poll_token,
-            "client_url": client, "state_url": state}
-
-
 def _key(header: str | None, field: str | None) -> str:
     if header is not None and field is not None and header != field:
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key ヘッダーと idempotency_key が違います。",
@@ -381,8 +372,7 @@ def prepare(request, draft_id: str):
 def sign(request, draft_id: str):
     _throttle(request, "prepare")
     draft = reading.own(request.resident, draft_id, draft=True)
-    ceremony, poll_token = draft_services.open_signature(draft, request.resident)
-    return Status(201, _ceremony(request, ceremony, poll_token))
+    return Status(201, ceremonies.opened_json(request, draft_services.open_signature(draft, request.resident)))
 
 
 @api.post("/drafts/{draft_id}/submit", response={200: ApplicationDetailOut, 201: ApplicationDetailOut, **E},
@@ -452,8 +442,7 @@ def correction_sign(request, application_id: str):
     draft = common.correction_draft(application) if application.status == AppStatus.RETURNED else None
     if draft is None:
         raise common.ApplicationError("no_correction", "補正の内容がまだ保存されていません。", status=409)
-    ceremony, poll_token = draft_services.open_signature(draft, request.resident)
-    return Status(201, _ceremony(request, ceremony, poll_token))
+    return Status(201, ceremonies.opened_json(request, draft_services.open_signature(draft, request.resident)))
 
 
 @api.post("/applications/{application_id}/correction/submit", response={200: ApplicationDetailOut, **E},

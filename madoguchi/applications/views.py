@@ -1,6 +1,5 @@
 """The resident pages: the catalog, the form, review and signature, receipt, my applications."""
 
-import hashlib
 import uuid
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from madoguchi.ceremonies import callers as ceremonies
 from madoguchi.core.access import public_view
 from madoguchi.core.dates import today_in_japan
 from madoguchi.identity.sessions import resident_required
@@ -20,7 +20,7 @@ from madoguchi.procedures import definition as defn
 from madoguchi.procedures.models import Procedure
 
 from . import forms, notices
-from .services import common, drafts, lifecycle, preparation, submission
+from .services import common, drafts, lifecycle, preparation, signing, submission
 from .models import Application, Notice
 from .statemachine import Role, Status, TransitionRefused, find
 
@@ -188,14 +188,9 @@ def review(request, code, public_id):
             else:
                 return redirect("applications:detail", code, application.public_id)
         else:
-            from madoguchi.ceremonies.views import begin
-
-            # A document with individual numbers never leaves the sealed draft: the ceremony
-            # holds only its SHA-256 (the card signs the digest, as the national app does).
-            content = ({"document_sha256": draft.document_sha256} if draft.document_key_id
-                       else {"document": common.signed_document(draft)})
-            return begin(request, "sign", next_url=reverse("applications:signed", args=[code, draft.public_id]),
-                         reason=forms.text(definition["title"]), **content)
+            here = reverse("applications:signed", args=[code, draft.public_id])
+            return ceremonies.begin(request, "sign", next_url=here, reason=forms.text(definition["title"]),
+                                    **signing.signature_content(draft))
     return render(request, "applications/review.html", {
         "p": _summary(draft.version), "draft": draft, "rows": forms.display(definition, draft.data, _names(request, definition)),
         "error": error,
@@ -206,24 +201,14 @@ def review(request, code, public_id):
 @resident_required
 def signed(request, code, public_id):
     """Where the browser continues after the `sign` ceremony: submit with its CMS."""
-    from madoguchi.ceremonies.models import Ceremony
-    from madoguchi.ceremonies.views import SESSION_TOKENS
-
     draft = _own(request, public_id)
     if draft.status != Status.DRAFT:
         return redirect("applications:detail", code, draft.public_id)
-    here = reverse("applications:signed", args=[code, draft.public_id])
-    ids = [cid for cid, entry in request.session.get(SESSION_TOKENS, {}).items() if entry[1] == here]
-    ceremony = (Ceremony.objects.filter(public_id__in=ids, purpose=Ceremony.Purpose.SIGN, signature__isnull=False)
-                .order_by("-created_at").first())
-    if ceremony is None:
-        return redirect("applications:review", code, draft.public_id)
-    document = common.signed_document(draft)
     try:
-        if ceremony.document_sha256 != hashlib.sha256(document).hexdigest():
-            raise common.ApplicationError("signature_mismatch", _("署名された内容が申請内容と一致しません。"))
-        application, _created = submission.submit_draft(draft, request.resident, signed=common.Signed(
-            document=document, cms=bytes(ceremony.signature)))
+        signed = _signed(request, reverse("applications:signed", args=[code, draft.public_id]), draft)
+        if signed is None:
+            return redirect("applications:review", code, draft.public_id)
+        application, _created = submission.submit_draft(draft, request.resident, signed=signed)
     except common.ApplicationError as exc:
         return render(request, "applications/review.html", {
             "p": _summary(draft.version), "draft": draft, "rows": forms.display(draft.version.definition, draft.data),
@@ -292,30 +277,19 @@ def attachment(request, code, public_id, attachment_id):
     return response
 
 
-def _sign_or_submit(request, code, application, draft, continue_at):
+def _sign(request, code, application, draft, continue_at):
     """Opens the `sign` ceremony over the draft's document (its digest only when it holds
     individual numbers, which never leave the sealed draft)."""
-    from madoguchi.ceremonies.views import begin
-
-    content = ({"document_sha256": draft.document_sha256} if draft.document_key_id
-               else {"document": common.signed_document(draft)})
-    return begin(request, "sign", next_url=continue_at,
-                 reason=forms.text(application.version.definition["title"]), **content)
+    return ceremonies.begin(request, "sign", next_url=continue_at,
+                            reason=forms.text(application.version.definition["title"]),
+                            **signing.signature_content(draft))
 
 
-def _signed_ceremony(request, here, draft):
-    from madoguchi.ceremonies.models import Ceremony
-    from madoguchi.ceremonies.views import SESSION_TOKENS
-
-    ids = [cid for cid, entry in request.session.get(SESSION_TOKENS, {}).items() if entry[1] == here]
-    ceremony = (Ceremony.objects.filter(public_id__in=ids, purpose=Ceremony.Purpose.SIGN, signature__isnull=False)
-                .order_by("-created_at").first())
-    if ceremony is None:
-        return None
-    document = common.signed_document(draft)
-    if ceremony.document_sha256 != hashlib.sha256(document).hexdigest():
-        raise common.ApplicationError("signature_mismatch", _("署名された内容が申請内容と一致しません。"))
-    return common.Signed(document=document, cms=bytes(ceremony.signature))
+def _signed(request, here, draft):
+    """The draft's document and the CMS of the `sign` ceremony this browser opened to
+    continue `here`, taken once (None when it has not completed)."""
+    result = ceremonies.take_in_session(request, here)
+    return signing.signed_by(draft, result) if result is not None else None
 
 
 @never_cache
@@ -335,7 +309,7 @@ def correct(request, code, public_id):
         try:
             if definition["assurance"] == "signature":
                 draft = lifecycle.save_correction(application, request.resident, data, uploads, text_numbers=choice)
-                return _sign_or_submit(request, code, application, draft,
+                return _sign(request, code, application, draft,
                                        reverse("applications:corrected", args=[code, application.public_id]))
             if uploads is None:
                 uploads = common.draft_uploads(application)
@@ -374,7 +348,7 @@ def corrected(request, code, public_id):
         return redirect("applications:correct", code, application.public_id)
     here = reverse("applications:corrected", args=[code, application.public_id])
     try:
-        signed = _signed_ceremony(request, here, draft)
+        signed = _signed(request, here, draft)
         if signed is None:
             return redirect("applications:correct", code, application.public_id)
         lifecycle.resubmit_correction(application, request.resident, signed=signed)

@@ -3,7 +3,6 @@
 import segno
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -12,53 +11,21 @@ from madoguchi.core.access import public_view
 from madoguchi.core.ratelimit import allow, client_address
 from madoguchi.identity import sessions
 
-from . import errors, services
-from .api import portal_audience, urls_for
+from . import callers, errors, services
 from .models import Ceremony
 
-SESSION_TOKENS = "ceremony_tokens"  # ceremony id → [poll token, where to continue], kept by the opening browser
 BROWSER_PURPOSES = {Ceremony.Purpose.LOGIN, Ceremony.Purpose.IDENTIFY}
-
-
-def _remember(request, ceremony: Ceremony, token: str, next_url: str) -> None:
-    tokens = request.session.get(SESSION_TOKENS, {})
-    tokens = dict(list(tokens.items())[-4:])  # a few recent ceremonies at most
-    tokens[ceremony.public_id] = [token, next_url]
-    request.session[SESSION_TOKENS] = tokens
+SESSION_TOKENS = callers.SESSION_TOKENS
+begin = callers.begin  # oidc's until it calls ceremonies.callers.begin itself
+safe_next = callers.safe_next
 
 
 def _token(request, public_id: str) -> str | None:
-    entry = request.session.get(SESSION_TOKENS, {}).get(public_id)
-    return entry[0] if entry else None
+    return callers.session_entry(request, public_id)[0]
 
 
 def _next(request, public_id: str) -> str | None:
-    entry = request.session.get(SESSION_TOKENS, {}).get(public_id)
-    return entry[1] if entry else None
-
-
-def safe_next(request, next_url: str | None) -> str:
-    """A continuation inside this municipality's site, or the resident's account page."""
-    code = request.municipality.code
-    if next_url and next_url.startswith(f"/{code}/") and url_has_allowed_host_and_scheme(
-            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return next_url
-    return reverse("portal:account", args=[code])
-
-
-def begin(request, purpose: str, *, next_url: str | None = None, document: bytes | None = None,
-          document_sha256: str | None = None, requester: str | None = None, reason: str | None = None,
-          audience: str | None = None):
-    """Opens a ceremony for this browser and sends it to the waiting page; once the card
-    client completes, `finish` continues at `next_url` (for example an OIDC authorization
-    that needs a sign-in, or a `sign` ceremony over an application)."""
-    municipality = request.municipality
-    ceremony, token = services.open_ceremony(
-        purpose, audience=audience or portal_audience(municipality),
-        requester=requester or f"{municipality.name} オンライン窓口",
-        reason=reason or Ceremony.Purpose(purpose).label, document=document, document_sha256=document_sha256)
-    _remember(request, ceremony, token, safe_next(request, next_url))
-    return redirect("ceremonies:wait", municipality.code, ceremony.public_id)
+    return callers.session_entry(request, public_id)[1]
 
 
 def _error_page(request, exc: errors.CeremonyError):
@@ -86,7 +53,7 @@ def wait(request, code, ceremony_id):
             raise errors.forbidden()
     except errors.CeremonyError as exc:
         return _error_page(request, exc)
-    client_url, _ = urls_for(request, ceremony)
+    client_url, _ = callers.urls_for(request, ceremony.municipality.code, ceremony.public_id)
     qr = segno.make(client_url, error="m").svg_data_uri(scale=5, border=2, dark="#1a1a1a")
     return render(request, "ceremonies/wait.html", {
         "ceremony": ceremony, "client_url": client_url, "qr": qr, "demo_cards": demo_cards(),
@@ -138,12 +105,17 @@ def status(request, code, ceremony_id):
 @require_GET
 def finish(request, code, ceremony_id):
     try:
-        ceremony = services.take_result(ceremony_id, _token(request, ceremony_id))
+        ceremony = services.find(ceremony_id)
+        if ceremony.purpose == Ceremony.Purpose.SIGN:
+            # The caller's page takes the result (callers.take_in_session): checked, not taken.
+            services.check_takeable(ceremony_id, _token(request, ceremony_id))
+        else:
+            ceremony = services.take_result(ceremony_id, _token(request, ceremony_id))
     except errors.CeremonyError as exc:
         return _error_page(request, exc)
     continue_at = safe_next(request, _next(request, ceremony_id))
     if ceremony.purpose == Ceremony.Purpose.SIGN:
-        return redirect(continue_at)  # the caller reads the CMS from the ceremony
+        return redirect(continue_at)
     if ceremony.purpose not in BROWSER_PURPOSES or ceremony.person is None:
         return _error_page(request, errors.forbidden())  # presence never makes a session
     sessions.sign_in(request, ceremony.person, request.municipality, ceremony.purpose)

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from madoguchi.audit.services import record
+from madoguchi.ceremonies import callers as ceremonies
 from madoguchi.municipalities.tenancy import tenant
 from madoguchi.procedures.models import ProcedureVersion
 
@@ -21,6 +22,7 @@ from .common import (
     ApplicationError, Prepared, Upload, _confirmed, _request_digest, _store, draft_uploads, signed_document,
 )
 from .preparation import prepare
+from .signing import signature_content
 
 
 def save_draft(version: ProcedureVersion, person, data, uploads=None, *, draft: Application | None = None,
@@ -109,17 +111,9 @@ def prepare_draft(draft: Application, person) -> Prepared:
 
 def open_signature(draft: Application, person):
     """Opens the `sign` ceremony over a draft's document (its digest only when it holds
-    individual numbers, which never leave the sealed draft). Returns (ceremony, poll token)."""
-    from madoguchi.ceremonies import services as ceremonies
-
+    individual numbers, which never leave the sealed draft). Returns ceremonies.callers.Opened."""
     if draft.version.definition["assurance"] != "signature":
         raise ApplicationError("signature_not_needed", _("この手続に電子署名は必要ありません。"), status=409)
     prepared = prepare_draft(draft, person)
-    municipality = draft.municipality
-    content = ({"document_sha256": draft.document_sha256} if draft.document_key_id
-               else {"document": prepared.document})
-    title = draft.version.definition["title"]["ja"]
-    with tenant(municipality):
-        return ceremonies.open_ceremony("sign", audience=f"{municipality.code}:portal",
-                                        requester=f"{municipality.name} オンライン窓口"[:200], reason=title[:200],
-                                        **content)
+    return ceremonies.open("sign", municipality=draft.municipality, reason=draft.version.definition["title"]["ja"],
+                           **signature_content(draft, prepared.document))
