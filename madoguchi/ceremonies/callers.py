@@ -7,8 +7,9 @@ way out:
 - a **browser page** calls `begin(request, purpose, next_url=…)`: the ceremony is opened,
   its poll token kept in this browser's session, and the browser sent to the waiting page
   (the card paths: a card client by QR code or link, the demo's virtual card); once the
-  card client completes, the browser continues at `next_url`, where the caller takes the
-  result with `take_in_session(request, next_url)`;
+  card client completes, the waiting page takes the result (as `take` does) and the
+  browser continues at `next_url`, where the caller finds it, once, with
+  `take_in_session(request, next_url)`;
 - an **API client** gets `open(…)` → `Opened` (its JSON: `opened_json`, schema `OpenOut`)
   and hands the poll token back; the caller takes the result with `take(id, poll_token)`.
 
@@ -37,6 +38,7 @@ from .models import Ceremony
 
 SIGN, LOGIN, IDENTIFY, PRESENCE = "sign", "login", "identify", "presence"
 SESSION_TOKENS = "ceremony_tokens"  # ceremony id → [poll token, where to continue], kept by the opening browser
+SESSION_TAKEN = "ceremony_taken"  # where to continue → the id of a `sign` ceremony taken for it
 
 
 def purpose_labels() -> dict[str, str]:
@@ -175,17 +177,24 @@ def begin(request, purpose: str, *, next_url: str | None = None, document: bytes
     return redirect("ceremonies:wait", municipality.code, opened.id)
 
 
+def hand_over(request, ceremony_id: str, continue_at: str) -> None:
+    """The waiting page took a `sign` ceremony's result for this browser (services.take_result,
+    as `take` does): the page at `continue_at` finds it with take_in_session, once."""
+    taken = dict(list(request.session.get(SESSION_TAKEN, {}).items())[-4:])
+    taken[continue_at] = ceremony_id
+    request.session[SESSION_TAKEN] = taken
+
+
 def take_in_session(request, continue_at: str) -> Result | None:
-    """The result of the newest completed ceremony this browser opened to continue at
-    `continue_at`, taken once (None when there is none)."""
-    entries = [(cid, entry[0]) for cid, entry in request.session.get(SESSION_TOKENS, {}).items()
-               if entry[1] == continue_at]
-    for ceremony_id, token in reversed(entries):
-        try:
-            return take(ceremony_id, token)
-        except CeremonyError:
-            continue  # still open, failed or taken already
-    return None
+    """The result of the `sign` ceremony this browser opened to continue at `continue_at`
+    and completed (taken by the waiting page), handed over once (None when there is none)."""
+    taken = request.session.get(SESSION_TAKEN, {})
+    ceremony_id = taken.pop(continue_at, None)
+    if ceremony_id is None:
+        return None
+    request.session[SESSION_TAKEN] = taken
+    ceremony = Ceremony.objects.filter(public_id=ceremony_id, status=Ceremony.Status.CONSUMED).first()
+    return _result(ceremony) if ceremony is not None else None
 
 
 # -- a CMS and the record of its verification ----------------------------------------------

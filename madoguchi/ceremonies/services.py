@@ -267,25 +267,13 @@ def state(public_id: str, poll_token: str | None) -> dict:
     return out
 
 
-def _takeable(ceremony: Ceremony, poll_token: str | None) -> None:
-    _check_token(ceremony, poll_token)
-    if ceremony.status != Ceremony.Status.COMPLETED:
-        raise errors.already_used() if ceremony.status == Ceremony.Status.CONSUMED else errors.forbidden()
-
-
-def check_takeable(public_id: str, poll_token: str | None) -> Ceremony:
-    """What take_result checks (the opener's token, a completed ceremony), without taking:
-    the waiting page's `finish` of a ceremony whose caller takes the result itself."""
-    ceremony = find(public_id)
-    _takeable(ceremony, poll_token)
-    return ceremony
-
-
 def take_result(public_id: str, poll_token: str | None) -> Ceremony:
     """The opener takes the result of a completed ceremony, once."""
     with transaction.atomic():
         ceremony = find(public_id, for_update=True)
-        _takeable(ceremony, poll_token)
+        _check_token(ceremony, poll_token)
+        if ceremony.status != Ceremony.Status.COMPLETED:
+            raise errors.already_used() if ceremony.status == Ceremony.Status.CONSUMED else errors.forbidden()
         ceremony.status = Ceremony.Status.CONSUMED
         ceremony.save(update_fields=["status"])
     return ceremony
