@@ -17,9 +17,10 @@ from madoguchi.core.access import public_view
 from madoguchi.core.dates import today_in_japan
 from madoguchi.identity.sessions import resident_required
 from madoguchi.procedures import definition as defn
+from madoguchi.procedures import forms
 from madoguchi.procedures.models import Procedure
 
-from . import forms, notices
+from . import notices
 from .services import common, drafts, lifecycle, preparation, signing, submission
 from .models import Application, Notice
 from .statemachine import Role, Status, TransitionRefused, find

@@ -1,4 +1,4 @@
-"""The browser side of a ceremony: open, wait with a QR code, continue when done."""
+"""The browser side of a ceremony: open, wait on the card paths (cardpaths/), continue when done."""
 
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -27,8 +27,6 @@ def _token(request, public_id: str) -> str | None:
 
 def _next(request, public_id: str) -> str | None:
     return callers.session_entry(request, public_id)[1]
-
-
 
 
 @public_view

@@ -21,11 +21,11 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from madoguchi.applications import forms
 from madoguchi.applications.statemachine import Status
 from madoguchi.audit.services import record
 from madoguchi.municipalities.tenancy import tenant
 from madoguchi.pki import lgpki, pades
+from madoguchi.procedures import forms
 from madoguchi.registry import UnknownName
 
 from . import signers

@@ -23,7 +23,7 @@ def directory(request):
 @require_GET
 def top(request, code):
     """The municipality's top page: its procedures (the first eight), sign-in, notices."""
-    from madoguchi.applications.forms import text
+    from madoguchi.procedures.forms import text
     from madoguchi.procedures.models import ProcedureVersion
 
     # One query, and only the titles out of the (large) definitions: this page is the busiest.

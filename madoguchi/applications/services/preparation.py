@@ -15,10 +15,10 @@ import rfc8785
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from madoguchi.audit.services import record
 from madoguchi.card import mynumber as card_mynumber
 from madoguchi.core import jsontext
 from madoguchi.core.dates import today_in_japan
+from madoguchi.identity.services import resident_link_of
 from madoguchi.municipalities.tenancy import current_municipality, tenant
 from madoguchi.procedures import definition as defn
 from madoguchi.procedures.models import ProcedureVersion
@@ -32,9 +32,8 @@ MAX_DATA_BYTES = 256 * 1024
 
 
 def resident_record(person):
-    from madoguchi.identity.models import ResidentLink
-
-    link = ResidentLink.objects.filter(person=person).select_related("record").first()
+    """The person's 住民記録 in the municipality in scope, or None."""
+    link = resident_link_of(person)
     return link.record if link else None
 
 
