@@ -29,9 +29,9 @@ from madoguchi.registry import Registry
 
 @dataclass(frozen=True)
 class Transition:
-    """One transition just written. `application` is the row (its status already the
-    target's); `actor` is the resident (a Person) for role resident, the reviewer (a User)
-    for role reviewer, None for the system."""
+    """One transition just written. `application` is the row (its status that of the last
+    transition of the write); `actor` is the resident (a Person) for role resident, the
+    reviewer (a User) for role reviewer, None for the system."""
 
     application: object
     source: str

@@ -193,6 +193,13 @@ def take_in_session(request, continue_at: str) -> Result | None:
     if ceremony_id is None:
         return None
     request.session[SESSION_TAKEN] = taken
+    return taken_result(ceremony_id)
+
+
+def taken_result(ceremony_id: str) -> Result | None:
+    """The result of a ceremony of the municipality in scope that has been taken (None
+    otherwise): for a caller that keeps the ceremony's id beside its own record (an OIDC
+    sign transaction) and comes back for it."""
     ceremony = Ceremony.objects.filter(public_id=ceremony_id, status=Ceremony.Status.CONSUMED).first()
     return _result(ceremony) if ceremony is not None else None
 

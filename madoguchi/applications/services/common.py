@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import rfc8785
 from django.conf import settings
@@ -178,28 +178,16 @@ def _actor(role: str, actor) -> tuple:
     return None, ""
 
 
-@dataclass(frozen=True)
-class _Step:
-    """One transition to write: from, to, the acting role and actor, a comment, signed."""
-
-    source: str
-    target: str
-    role: str
-    actor: object = None
-    comment: str = ""
-    signed: bool = False
-
-
 def _move(application, source: str, target: str, role: str, actor=None, comment: str = "", signed: bool = False):
     """Writes one transition: the status, the history, an audit event and a notice."""
     application.status = target
     application.save(update_fields=["status", "updated_at"])
-    steps = [_Step(source, target, role, actor, comment, signed)]
+    steps = [Transition(application, source, target, role, actor, comment, signed)]
     _history(application, steps)
     _audit(application, steps)
 
 
-def _history(application, steps: list[_Step], *, pending_attachments: bool | None = None) -> None:
+def _history(application, steps: list[Transition], *, pending_attachments: bool | None = None) -> None:
     """The status history rows (one INSERT however many), the transitions published to
     their listeners (transitions.py: the resident's notices, the document each issues) and
     the 無害化 of new attachments. The row's status is the caller's to save.
@@ -210,12 +198,12 @@ def _history(application, steps: list[_Step], *, pending_attachments: bool | Non
         ApplicationEvent(municipality_id=application.municipality_id, application=application, from_status=s.source,
                          to_status=s.target, role=s.role, actor_id=_actor(s.role, s.actor)[1], comment=s.comment,
                          signed=s.signed) for s in steps])
-    publish([Transition(application, s.source, s.target, s.role, s.actor, s.comment, s.signed) for s in steps])
+    publish([replace(s, application=application) for s in steps])  # a submission's were made before its row
     if any(s.target in (Status.SUBMITTED, Status.RESUBMITTED) for s in steps):
         _queue_sanitisation(application, pending_attachments)
 
 
-def _audit(application, steps: list[_Step]) -> None:
+def _audit(application, steps: list[Transition]) -> None:
     """One audit event per transition (references only), appended under one lock of the
     chain's head: call it last in the transaction, so that lock is held the shortest."""
     record_many([dict(action=f"applications.{s.target}", actor=_actor(s.role, s.actor)[0], obj=application, data={

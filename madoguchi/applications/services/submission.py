@@ -18,8 +18,9 @@ from madoguchi.procedures.models import ProcedureVersion
 from ..attachments import delete_files
 from ..models import Application, ReceiptCounter
 from ..statemachine import OPEN, Role, Status
+from ..transitions import Transition
 from .common import (
-    ApplicationError, IDEMPOTENCY_KEY, Prepared, Signed, _Step, _audit, _confirmed, _fill, _history,
+    ApplicationError, IDEMPOTENCY_KEY, Prepared, Signed, _audit, _confirmed, _fill, _history,
     _key_conflict, _nonce_of, _request_digest, _share_relations, _store_parts, draft_uploads, signed_document,
 )
 from .preparation import prepare
@@ -44,11 +45,11 @@ def _next_receipt(municipality, year: int) -> str:
     return f"{year}-{value:07d}"
 
 
-def _submission_steps(prepared: Prepared, person, signed: Signed | None) -> list[_Step]:
+def _submission_steps(prepared: Prepared, person, signed: Signed | None) -> list[Transition]:
     """A submission's transitions: draft → submitted, then → payment required when a fee is due."""
-    steps = [_Step(Status.DRAFT, Status.SUBMITTED, Role.RESIDENT, person, signed=signed is not None)]
+    steps = [Transition(None, Status.DRAFT, Status.SUBMITTED, Role.RESIDENT, person, signed=signed is not None)]
     if prepared.fee_yen > 0:
-        steps.append(_Step(Status.SUBMITTED, Status.PAYMENT_REQUIRED, Role.SYSTEM))
+        steps.append(Transition(None, Status.SUBMITTED, Status.PAYMENT_REQUIRED, Role.SYSTEM))
     return steps
 
 
