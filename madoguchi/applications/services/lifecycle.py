@@ -17,9 +17,9 @@ from .common import (
     ApplicationError, Signed, _confirmed, _move, _nonce_of, _require_reviewer, _store, correction_draft,
     draft_uploads, signed_document,
 )
+from .drafts import save_draft
 from .preparation import prepare
 from .signing import _check_signature, _signed_by_ceremony
-from .drafts import save_draft
 
 
 def transition(application: Application, target: str, *, role: str, actor=None, comment: str = "") -> Application:
