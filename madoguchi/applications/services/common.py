@@ -57,9 +57,9 @@ class Upload:
 
 @dataclass
 class Signed:
-    """A `sign` ceremony's result: the bytes it signed and the CMS (and, when the API took it
-    from its ceremony in this request, that ceremony's row, so the binding check need not
-    read it again)."""
+    """A `sign` ceremony's result: the bytes it signed and the CMS (and, when this request
+    took it from its ceremony, the ceremonies.callers.Result, so the check against the
+    stored verification record need not read it again)."""
 
     document: bytes
     cms: bytes
