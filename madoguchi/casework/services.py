@@ -285,7 +285,7 @@ def reveal(membership: Membership, user, application, pointer: str) -> str:
 
 def mynumber_fields(application) -> list[dict]:
     """The sealed individual numbers' places, with the form's label (masked values only)."""
-    from madoguchi.applications.forms import text
+    from madoguchi.procedures.forms import text
     from madoguchi.procedures import definition as defn
 
     labels = {}

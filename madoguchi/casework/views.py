@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from madoguchi.applications import forms as app_forms
+from madoguchi.procedures import forms as app_forms
 from madoguchi.applications.statemachine import Status
 from madoguchi.core.ratelimit import allow
 from madoguchi.staff.decorators import staff_member_required

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from madoguchi.applications import forms as application_forms
+from madoguchi.procedures import forms as application_forms
 from madoguchi.core.ratelimit import allow
 from madoguchi.procedures.models import Procedure
 from madoguchi.staff.decorators import staff_member_required
