@@ -16,6 +16,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within `timeout` seconds (servers, workers,
+    pcscd: every process a test starts)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def server_env(data_dir, database_url: str | None = None, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
     env.update({"MADOGUCHI_ENV": "dev", "MADOGUCHI_DATA_DIR": str(data_dir), "MADOGUCHI_LOG_LEVEL": "WARNING"})
@@ -35,13 +47,7 @@ class Server:
     env: dict = field(default_factory=dict)
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def madoguchi(env, *args, timeout=180):

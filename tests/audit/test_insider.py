@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.server import fresh_database_url, server_env
+from tests.server import fresh_database_url, server_env, stop_process
 
 SETUP = """
 from madoguchi.municipalities.models import Municipality
@@ -160,11 +160,6 @@ def test_the_worker_writes_checkpoints_at_start_and_periodically(deployment):
                      "    time.sleep(0.5)").split()
         assert set(samples) <= {"0", "1"} and "1" in samples, samples
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_process(worker, timeout=30)
         log.close()
     assert "OK     139998: 5 events; checkpoint seq 5" in ok(env, "audit", "verify")

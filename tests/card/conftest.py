@@ -19,6 +19,7 @@ import pytest
 from madoguchi.card import virtual
 from madoguchi.card.transport import Channel, PcscTransport, VirtualTransport
 from madoguchi.pki.devca import DevCA
+from tests.server import stop_process
 
 PIN = "1234"
 PASSWORD = "ABC123"
@@ -102,12 +103,7 @@ def _run_pcscd():
             _pcsc_unavailable("pcscd started but no 'Virtual PCD' reader appeared")
         time.sleep(0.1)
     yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc, timeout=10)
     log.close()
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.server import fresh_database_url, start, totp_code
+from tests.server import fresh_database_url, start, stop_process, totp_code
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = "139998"
@@ -33,13 +33,7 @@ def system(tmp_path):
     workers = []
     yield server, tmp_path, url, workers
     for worker in workers:
-        if worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+        stop_process(worker)
     server.stop()
     drop()
 

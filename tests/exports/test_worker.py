@@ -18,7 +18,7 @@ import pytest
 from madoguchi.pki import lgpki, pades
 from tests.browser.conftest import ARTIFACTS, axe_violations, browser  # noqa: F401  (fixtures)
 from tests.documents.independent import nss_database, pdfsig
-from tests.server import fresh_database_url, start, totp_code
+from tests.server import fresh_database_url, start, stop_process, totp_code
 
 pytestmark = pytest.mark.browser
 
@@ -43,11 +43,7 @@ def system(tmp_path_factory):
     seed = json.loads(seeded.stdout.strip().splitlines()[-1])
     server.seeded_staff = seed["staff"]  # a reviewer of 危機管理課, which owns 罹災証明書
     yield server, data_dir, seed["receipts"]
-    worker.terminate()
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
+    stop_process(worker)
     server.stop()
     drop()
 
