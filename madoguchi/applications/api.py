@@ -2,7 +2,7 @@
 
 Mounted at /<code>/api/applications/ (OpenAPI at …/openapi.json), its own NinjaAPI beside the
 ceremony API: its own error shape {"error", "message", "errors"} and its own auth schemes.
-Views are thin: every rule is in services.py. docs/applications.md is the reference.
+Views are thin: every rule is in services/. docs/applications.md is the reference.
 
 Authentication (either):
 - `Authorization: Bearer <access token>` issued by this municipality's OpenID Connect
@@ -25,12 +25,17 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
+from madoguchi.ceremonies import callers as ceremonies
 from madoguchi.ceremonies.errors import CeremonyError
 from madoguchi.core import jsontext
+from madoguchi.core.dates import today_in_japan
 from madoguchi.core.ratelimit import allow, client_address
+from madoguchi.procedures import definition as defn
 from madoguchi.identity import sessions
 
-from . import notices, services
+from . import notices
+from .services import common, lifecycle, preparation, reading, submission
+from .services import drafts as draft_services  # `drafts` is the draft-list endpoint below
 from .api_schemas import (
     ApplicationDetailOut, ApplicationOut, ApplyIn, CeremonyOut, DataIn, DraftIn, DraftOut, ErrorOut, NoticeOut,
     PrefillOut, PreparedOut, ProcedureOut, ProcedureSummaryOut, SessionOut, SubmitIn, ValidateOut,
@@ -107,8 +112,8 @@ def _api_error(request, exc: ApiError):
     return _error(request, exc.status, exc.code, exc.message, exc.errors)
 
 
-@api.exception_handler(services.ApplicationError)
-def _application_error(request, exc: services.ApplicationError):
+@api.exception_handler(common.ApplicationError)
+def _application_error(request, exc: common.ApplicationError):
     return _error(request, exc.status, exc.code, str(exc), exc.errors)
 
 
@@ -205,12 +210,12 @@ def _draft(request, d: Application) -> dict:
 
 def _detail(request, a: Application) -> dict:
     withdraw = find(a.status, AppStatus.WITHDRAWN)
-    correction = services.correction_draft(a) if a.status == AppStatus.RETURNED else None
+    correction = common.correction_draft(a) if a.status == AppStatus.RETURNED else None
     return {**_application(request, a),
             "history": [{"from_status": e.from_status, "to_status": e.to_status, "role": e.role, "signed": e.signed,
                          "at": e.at, "comment": e.comment if e.to_status == AppStatus.RETURNED else ""}
                         for e in a.events.order_by("at", "id")],
-            "return_comment": services.return_comment(a) if a.status == AppStatus.RETURNED else "",
+            "return_comment": reading.return_comment(a) if a.status == AppStatus.RETURNED else "",
             "withdrawable": withdraw is not None and Role.RESIDENT in withdraw.roles,
             "correctable": a.status == AppStatus.RETURNED,
             "correction_draft": str(correction.public_id) if correction else None}
@@ -229,18 +234,8 @@ def _summary(version) -> dict:
     d = version.definition
     return {"slug": d["slug"], "version": version.number, "title": d["title"],
             "description": d.get("description") or {}, "legal_basis": d["legal_basis"], "assurance": d["assurance"],
-            "fee": d.get("fee") or {"kind": "none"}, "open": services.defn.is_open(d, services.today_in_japan()),
+            "fee": d.get("fee") or {"kind": "none"}, "open": defn.is_open(d, today_in_japan()),
             "mynumber": "mynumber_task" in d}
-
-
-def _ceremony(request, ceremony, poll_token) -> dict:
-    from madoguchi.ceremonies.api import urls_for
-    from madoguchi.ceremonies.services import b64
-
-    client, state = urls_for(request, ceremony)
-    return {"id": ceremony.public_id, "purpose": ceremony.purpose, "challenge": b64(bytes(ceremony.challenge)),
-            "audience": ceremony.audience, "expires_at": ceremony.expires_at.isoformat(), "poll_token": poll_token,
-            "client_url": client, "state_url": state}
 
 
 def _key(header: str | None, field: str | None) -> str:
@@ -259,13 +254,13 @@ def _key(header: str | None, field: str | None) -> str:
 @api.get("/procedures", auth=None, response={200: list[ProcedureSummaryOut], **PUBLIC_E}, url_name="catalog",
          summary="Published procedures, with a search")
 def catalog(request, q: str = Query("", max_length=100)):
-    return [_summary(v) for v in services.catalog(q)]
+    return [_summary(v) for v in reading.catalog(q)]
 
 
 @api.get("/procedures/{slug}", auth=None, response={200: ProcedureOut, **PUBLIC_E}, url_name="procedure",
          summary="One procedure's definition", by_alias=True)
 def procedure(request, slug: str):
-    version = services.published(slug)
+    version = reading.published(slug)
     d = version.definition
     return {**_summary(version), "schema": d["schema"], "form": d["form"], "attachments": d.get("attachments"),
             "eligibility": d.get("eligibility"), "open_period": d.get("open_period"),
@@ -283,9 +278,9 @@ def session(request):
 @api.get("/procedures/{slug}/prefill", response={200: PrefillOut, **E}, url_name="prefill",
          summary="Initial values from the verified four facts and the resident record")
 def prefill(request, slug: str):
-    version = services.published(slug)
-    record = services.resident_record(request.resident)
-    return {"data": services.prefill(version, request.resident, record),
+    version = reading.published(slug)
+    record = preparation.resident_record(request.resident)
+    return {"data": preparation.prefill(version, request.resident, record),
             "support_measure": bool(record and record.support_measure)}
 
 
@@ -293,7 +288,7 @@ def prefill(request, slug: str):
           summary="Check data (field-level errors), store nothing")
 def validate(request, slug: str, body: DataIn):
     _throttle(request, "prepare")
-    prepared = services.prepare(services.published(slug), request.resident, body.data,
+    prepared = preparation.prepare(reading.published(slug), request.resident, body.data,
                                 text_numbers=body.individual_number_in_text)
     return {"valid": True, "fee_yen": prepared.fee_yen, "needs_signature": prepared.needs_signature}
 
@@ -309,28 +304,28 @@ def drafts(request):
 
 @api.post("/drafts", response={201: DraftOut, **E}, url_name="draft_create", summary="Start a draft")
 def draft_create(request, body: DraftIn):
-    draft = services.save_draft(services.published(body.procedure), request.resident, body.data, [], partial=True,
+    draft = draft_services.save_draft(reading.published(body.procedure), request.resident, body.data, [], partial=True,
                                 text_numbers=body.individual_number_in_text)
     return Status(201, _draft(request, draft))
 
 
 @api.get("/drafts/{draft_id}", response={200: DraftOut, **E}, url_name="draft", summary="One draft")
 def draft_get(request, draft_id: str):
-    return _draft(request, services.own(request.resident, draft_id, draft=True))
+    return _draft(request, reading.own(request.resident, draft_id, draft=True))
 
 
 @api.put("/drafts/{draft_id}", response={200: DraftOut, **E}, url_name="draft_update",
          summary="Replace a draft's data (its attachments stay)")
 def draft_update(request, draft_id: str, body: DataIn):
-    draft = services.own(request.resident, draft_id, draft=True)
-    draft = services.save_draft(draft.version, request.resident, body.data, None, draft=draft, corrects=draft.corrects,
+    draft = reading.own(request.resident, draft_id, draft=True)
+    draft = draft_services.save_draft(draft.version, request.resident, body.data, None, draft=draft, corrects=draft.corrects,
                                 partial=True, text_numbers=body.individual_number_in_text)
     return _draft(request, draft)
 
 
 @api.delete("/drafts/{draft_id}", response={204: None, **E}, url_name="draft_delete", summary="Discard a draft")
 def draft_delete(request, draft_id: str):
-    services.delete_draft(services.own(request.resident, draft_id, draft=True), request.resident)
+    draft_services.delete_draft(reading.own(request.resident, draft_id, draft=True), request.resident)
     return Status(204, None)
 
 
@@ -344,7 +339,7 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-dat
 @api.post("/drafts/{draft_id}/attachments", response={201: DraftOut, **E}, url_name="attachment_add",
           summary="Attach a file to a draft (multipart, field `file`)", openapi_extra=UPLOAD_BODY)
 def attachment_add(request, draft_id: str):
-    draft = services.own(request.resident, draft_id, draft=True)
+    draft = reading.own(request.resident, draft_id, draft=True)
     limit = settings.APPLICATION_ATTACHMENT_MAX_BYTES
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -359,23 +354,23 @@ def attachment_add(request, draft_id: str):
     if len(files) != 1 or set(request.FILES) - {"file"} or set(request.POST):
         raise ApiError(400, "invalid", "ファイルを1件、file として送ってください。", {"/file": ["必須の項目です。"]})
     upload = files[0]
-    draft = services.add_attachment(draft, request.resident, services.Upload(upload.name, upload.read(limit + 1)))
+    draft = draft_services.add_attachment(draft, request.resident, common.Upload(upload.name, upload.read(limit + 1)))
     return Status(201, _draft(request, draft))
 
 
 @api.delete("/drafts/{draft_id}/attachments/{attachment_id}", response={200: DraftOut, **E},
             url_name="attachment_remove", summary="Remove a file from a draft")
 def attachment_remove(request, draft_id: str, attachment_id: int = ROW_ID):
-    draft = services.own(request.resident, draft_id, draft=True)
-    return _draft(request, services.remove_attachment(draft, request.resident, attachment_id))
+    draft = reading.own(request.resident, draft_id, draft=True)
+    return _draft(request, draft_services.remove_attachment(draft, request.resident, attachment_id))
 
 
 @api.post("/drafts/{draft_id}/prepare", response={200: PreparedOut, **E}, url_name="prepare",
           summary="The canonical document to sign (or its digest) and the fee")
 def prepare(request, draft_id: str):
     _throttle(request, "prepare")
-    draft = services.own(request.resident, draft_id, draft=True)
-    prepared = services.prepare_draft(draft, request.resident)
+    draft = reading.own(request.resident, draft_id, draft=True)
+    prepared = draft_services.prepare_draft(draft, request.resident)
     return {"document_sha256": draft.document_sha256, "size": len(prepared.document),
             "document": None if draft.document_key_id else base64.urlsafe_b64encode(prepared.document).decode(),
             "fee_yen": prepared.fee_yen, "needs_signature": prepared.needs_signature}
@@ -385,9 +380,8 @@ def prepare(request, draft_id: str):
           summary="Open the `sign` ceremony over the draft's document (the card client completes it)")
 def sign(request, draft_id: str):
     _throttle(request, "prepare")
-    draft = services.own(request.resident, draft_id, draft=True)
-    ceremony, poll_token = services.open_signature(draft, request.resident)
-    return Status(201, _ceremony(request, ceremony, poll_token))
+    draft = reading.own(request.resident, draft_id, draft=True)
+    return Status(201, ceremonies.opened_json(request, draft_services.open_signature(draft, request.resident)))
 
 
 @api.post("/drafts/{draft_id}/submit", response={200: ApplicationDetailOut, 201: ApplicationDetailOut, **E},
@@ -396,10 +390,10 @@ def submit(request, draft_id: str, body: SubmitIn,
            idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=64)):
     _throttle(request, "submit")
     key = _key(idempotency_key, body.idempotency_key)
-    draft = services.own(request.resident, draft_id)
+    draft = reading.own(request.resident, draft_id)
     if draft.corrects_id is not None:
-        raise services.ApplicationError("not_found", "この申請はありません。", status=404)
-    application, created = services.submit_draft_signed(draft, request.resident, idempotency_key=key,
+        raise common.ApplicationError("not_found", "この申請はありません。", status=404)
+    application, created = submission.submit_draft_signed(draft, request.resident, idempotency_key=key,
                                                         ceremony_id=body.ceremony_id, poll_token=body.poll_token)
     return Status(201 if created else 200, _detail(request, application))
 
@@ -412,10 +406,10 @@ def apply(request, body: ApplyIn,
           idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=64)):
     _throttle(request, "submit")
     key = _key(idempotency_key, body.idempotency_key)
-    version = services.published(body.procedure)
+    version = reading.published(body.procedure)
     if version.definition["assurance"] == "signature":
-        raise services.ApplicationError("signature_required", "この手続には電子署名が必要です。下書きから署名して提出してください。")
-    application, created = services.submit(version, request.resident, body.data, idempotency_key=key,
+        raise common.ApplicationError("signature_required", "この手続には電子署名が必要です。下書きから署名して提出してください。")
+    application, created = submission.submit(version, request.resident, body.data, idempotency_key=key,
                                            text_numbers=body.individual_number_in_text)
     return Status(201 if created else 200, _detail(request, application))
 
@@ -431,22 +425,22 @@ def applications(request):
 @api.get("/applications/{application_id}", response={200: ApplicationDetailOut, **E}, url_name="application",
          summary="One application with its status history")
 def application(request, application_id: str):
-    application = services.own(request.resident, application_id, draft=False)
+    application = reading.own(request.resident, application_id, draft=False)
     return {**_detail(request, application), "documents": _documents(request, application)}
 
 
 @api.post("/applications/{application_id}/withdraw", response={200: ApplicationDetailOut, **E},
           url_name="withdraw", summary="Withdraw before review")
 def withdraw(request, application_id: str):
-    application = services.own(request.resident, application_id, draft=False)
-    return _detail(request, services.withdraw(application, request.resident))
+    application = reading.own(request.resident, application_id, draft=False)
+    return _detail(request, lifecycle.withdraw(application, request.resident))
 
 
 @api.put("/applications/{application_id}/correction", response={200: DraftOut, **E}, url_name="correction",
          summary="Answer a return for correction: the corrected data, kept as a draft")
 def correction(request, application_id: str, body: DataIn):
-    application = services.own(request.resident, application_id, draft=False)
-    return _draft(request, services.save_correction(application, request.resident, body.data,
+    application = reading.own(request.resident, application_id, draft=False)
+    return _draft(request, lifecycle.save_correction(application, request.resident, body.data,
                                                     text_numbers=body.individual_number_in_text))
 
 
@@ -454,20 +448,19 @@ def correction(request, application_id: str, body: DataIn):
           url_name="correction_sign", summary="Open the `sign` ceremony over the correction")
 def correction_sign(request, application_id: str):
     _throttle(request, "prepare")
-    application = services.own(request.resident, application_id, draft=False)
-    draft = services.correction_draft(application) if application.status == AppStatus.RETURNED else None
+    application = reading.own(request.resident, application_id, draft=False)
+    draft = common.correction_draft(application) if application.status == AppStatus.RETURNED else None
     if draft is None:
-        raise services.ApplicationError("no_correction", "補正の内容がまだ保存されていません。", status=409)
-    ceremony, poll_token = services.open_signature(draft, request.resident)
-    return Status(201, _ceremony(request, ceremony, poll_token))
+        raise common.ApplicationError("no_correction", "補正の内容がまだ保存されていません。", status=409)
+    return Status(201, ceremonies.opened_json(request, draft_services.open_signature(draft, request.resident)))
 
 
 @api.post("/applications/{application_id}/correction/submit", response={200: ApplicationDetailOut, **E},
           url_name="correction_submit", summary="Resubmit the correction (signed again when the procedure needs it)")
 def correction_submit(request, application_id: str, body: SubmitIn):
     _throttle(request, "submit")
-    application = services.own(request.resident, application_id, draft=False)
-    application = services.resubmit_correction_signed(application, request.resident, ceremony_id=body.ceremony_id,
+    application = reading.own(request.resident, application_id, draft=False)
+    application = lifecycle.resubmit_correction_signed(application, request.resident, ceremony_id=body.ceremony_id,
                                                       poll_token=body.poll_token)
     return _detail(request, application)
 
@@ -480,10 +473,10 @@ DOWNLOAD = {"responses": {200: {"description": "the file as stored (its sniffed 
 @api.get("/applications/{application_id}/attachments/{attachment_id}", response={**E}, url_name="attachment",
          summary="Download an attachment of my application or draft", openapi_extra=DOWNLOAD)
 def attachment(request, application_id: str, attachment_id: int = ROW_ID) -> HttpResponse:
-    application = services.own(request.resident, application_id)
+    application = reading.own(request.resident, application_id)
     item = application.attachments.filter(pk=attachment_id).first()
     if item is None:
-        raise services.ApplicationError("not_found", "この添付ファイルはありません。", status=404)
+        raise common.ApplicationError("not_found", "この添付ファイルはありません。", status=404)
     response = FileResponse(default_storage.open(item.file.name), as_attachment=True, filename=item.name,
                             content_type=item.content_type)
     response["X-Content-Type-Options"] = "nosniff"
@@ -496,10 +489,10 @@ def attachment(request, application_id: str, attachment_id: int = ROW_ID) -> Htt
 def document(request, application_id: str, document_id: str) -> HttpResponse:
     # The document row is read through the reverse relation and its file straight from
     # storage, as attachments are: applications sits below documents and never imports it.
-    application = services.own(request.resident, application_id)
+    application = reading.own(request.resident, application_id)
     item = next((d for d in application.documents.all() if str(d.public_id) == document_id), None)
     if item is None:
-        raise services.ApplicationError("not_found", "この文書はありません。", status=404)
+        raise common.ApplicationError("not_found", "この文書はありません。", status=404)
     response = FileResponse(default_storage.open(item.file), as_attachment=True, filename=item.filename(),
                             content_type="application/pdf")
     response["X-Content-Type-Options"] = "nosniff"
@@ -518,10 +511,10 @@ def _notice(n) -> dict:
 
 @api.get("/notices", response={200: list[NoticeOut], **E}, url_name="notices", summary="My notices")
 def notice_list(request):
-    return [_notice(n) for n in services.notices_of(request.resident)[:100]]
+    return [_notice(n) for n in reading.notices_of(request.resident)[:100]]
 
 
 @api.post("/notices/{notice_id}/read", response={200: NoticeOut, **E}, url_name="notice_read",
           summary="Mark a notice read")
 def notice_read(request, notice_id: int = ROW_ID):
-    return _notice(services.mark_notice_read(request.resident, notice_id))
+    return _notice(reading.mark_notice_read(request.resident, notice_id))

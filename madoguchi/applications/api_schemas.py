@@ -7,6 +7,8 @@ from typing import Any, Literal
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from madoguchi.ceremonies.callers import OpenOut
+
 ID = Field(..., max_length=64)
 
 
@@ -156,15 +158,7 @@ class PreparedOut(Schema):
     needs_signature: bool
 
 
-class CeremonyOut(Schema):
-    id: str
-    purpose: str
-    challenge: str
-    audience: str
-    expires_at: str
-    poll_token: str
-    client_url: str
-    state_url: str
+CeremonyOut = OpenOut  # one schema of an opened ceremony (ceremonies.callers)
 
 
 class NoticeOut(Schema):

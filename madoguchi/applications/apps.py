@@ -6,3 +6,11 @@ class ApplicationsConfig(AppConfig):
 
     name = "madoguchi.applications"
     label = "applications"
+
+    def ready(self):
+        from . import notices
+        from .transitions import LISTENERS
+
+        LISTENERS.register("notices", "the resident's notices of each transition, through the notice channels")(
+            notices.notify)
+        notices.channels()  # an unknown configured channel stops the start, not a transition

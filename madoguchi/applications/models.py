@@ -112,14 +112,13 @@ class Application(TenantOwned):
         """Copies what the back office lists and searches: the owning department, the
         applicant's verified name and kana (from the linked resident record), and the
         search columns. Never reads the data, so no individual number can reach them."""
-        from madoguchi.identity.models import ResidentLink
+        from madoguchi.identity.services import resident_link_of
 
         # Only a submitted application reaches a department (a draft, even a correction's, never does).
         self.department_code = self.procedure.department_code if self.submitted_at else ""
         self.applicant_name = self.person.verified_name
         if not self.applicant_kana:
-            link = ResidentLink.unscoped.filter(municipality_id=self.municipality_id, person_id=self.person_id) \
-                .select_related("record").first()
+            link = resident_link_of(self.person, municipality_id=self.municipality_id)
             self.applicant_kana = link.record.name_kana if link else ""
         self.refresh_search()
 

@@ -1,6 +1,5 @@
 """The resident pages: the catalog, the form, review and signature, receipt, my applications."""
 
-import hashlib
 import uuid
 
 from django.conf import settings
@@ -13,14 +12,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from madoguchi.ceremonies import callers as ceremonies
 from madoguchi.core.access import public_view
+from madoguchi.core.dates import today_in_japan
 from madoguchi.identity.sessions import resident_required
 from madoguchi.procedures import definition as defn
+from madoguchi.procedures import forms
 from madoguchi.procedures.models import Procedure
 
-from . import forms, notices, services
+from . import notices
+from .services import common, drafts, lifecycle, preparation, signing, submission
 from .models import Application, Notice
-from .statemachine import Role, Status, find
+from .statemachine import Role, Status, TransitionRefused, find
 
 
 def _published(slug: str):
@@ -37,7 +40,7 @@ def _summary(version) -> dict:
             "legal_basis": forms.text(d["legal_basis"]), "assurance": d["assurance"],
             "fee": d.get("fee", {"kind": "none"}), "fee_items": [
                 {"label": forms.text(i.get("label")), "yen": i["yen"]} for i in d.get("fee", {}).get("items", [])],
-            "open": defn.is_open(d, services.today_in_japan()), "mynumber": "mynumber_task" in d}
+            "open": defn.is_open(d, today_in_japan()), "mynumber": "mynumber_task" in d}
 
 
 @public_view
@@ -77,30 +80,30 @@ def _members(record):
 def apply(request, code, slug):
     procedure, version = _published(slug)
     person = request.resident
-    record = services.resident_record(person)
+    record = preparation.resident_record(person)
     definition = version.definition
     draft = None
     if request.GET.get("draft"):
         draft = _own(request, request.GET["draft"], status=Status.DRAFT)
     problems = defn.eligibility_problems(definition, birth_date=person.verified_birth_date, record=record,
-                                         today=services.today_in_japan())
-    if not defn.is_open(definition, services.today_in_japan()):
+                                         today=today_in_japan())
+    if not defn.is_open(definition, today_in_japan()):
         problems = [_("この手続は受付期間外です。")] + problems
     errors, message, in_text = {}, "", []
     if request.method == "POST" and not problems:
         data = forms.read(definition, request.POST)
         limit = settings.APPLICATION_ATTACHMENT_MAX_BYTES
         files = request.FILES.getlist("attachments")
-        uploads = [services.Upload(f.name, f.read(limit + 1)) for f in files] if files or draft is None else None
+        uploads = [common.Upload(f.name, f.read(limit + 1)) for f in files] if files or draft is None else None
         choice = _text_numbers_choice(request)
         if choice is None:
-            in_text = services.numbers_in_text(definition, defn.prune_hidden(definition, data))
+            in_text = preparation.numbers_in_text(definition, defn.prune_hidden(definition, data))
         try:
             # An individual number in free text is masked in the draft at once (it is never
             # stored as typed unless the resident says it is not one); the form asks first.
-            draft = services.save_draft(version, person, data, uploads, draft=draft,
+            draft = drafts.save_draft(version, person, data, uploads, draft=draft,
                                         text_numbers=choice or ("mask" if in_text else None))
-        except services.ApplicationError as exc:
+        except common.ApplicationError as exc:
             errors, message, in_text = exc.errors, str(exc), []
             values = _without_numbers(definition, data)
         else:
@@ -110,9 +113,9 @@ def apply(request, code, slug):
             errors = {p: [_("マイナンバー（個人番号）と思われる12桁の番号があります。マイナンバーはこの欄に書かないでください。")]
                       for p in in_text}
     elif draft is not None:
-        values = _without_numbers(definition, services.draft_data(draft))
+        values = _without_numbers(definition, drafts.draft_data(draft))
     else:
-        values = services.prefill(version, person, record)
+        values = preparation.prefill(version, person, record)
     rules = definition.get("attachments") or {}
     context = {"p": _summary(version), "sections": forms.sections(definition, values, errors, _members(record)),
                "attachments": {"label": forms.text(rules.get("label")), "max_count": rules.get("max_count", 0),
@@ -129,7 +132,7 @@ def apply(request, code, slug):
 
 def _text_numbers_choice(request):
     choice = request.POST.get("individual_number_in_text")
-    return choice if choice in services.TEXT_NUMBER_CHOICES else None
+    return choice if choice in preparation.TEXT_NUMBER_CHOICES else None
 
 
 def _labels(definition: dict, pointers) -> list[str]:
@@ -147,7 +150,7 @@ def _names(request, definition: dict):
     """The household's names, to show the members a form chose (only when it chooses them)."""
     if not definition.get("household_selection"):
         return ()
-    return _members(services.resident_record(request.resident))
+    return _members(preparation.resident_record(request.resident))
 
 
 def _without_numbers(definition: dict, values: dict) -> dict:
@@ -180,20 +183,15 @@ def review(request, code, public_id):
     if request.method == "POST":
         if definition["assurance"] != "signature":
             try:
-                application, _created = services.submit_draft(draft, request.resident)
-            except services.ApplicationError as exc:
+                application, _created = submission.submit_draft(draft, request.resident)
+            except common.ApplicationError as exc:
                 error = str(exc)
             else:
                 return redirect("applications:detail", code, application.public_id)
         else:
-            from madoguchi.ceremonies.views import begin
-
-            # A document with individual numbers never leaves the sealed draft: the ceremony
-            # holds only its SHA-256 (the card signs the digest, as the national app does).
-            content = ({"document_sha256": draft.document_sha256} if draft.document_key_id
-                       else {"document": services.signed_document(draft)})
-            return begin(request, "sign", next_url=reverse("applications:signed", args=[code, draft.public_id]),
-                         reason=forms.text(definition["title"]), **content)
+            here = reverse("applications:signed", args=[code, draft.public_id])
+            return ceremonies.begin(request, "sign", next_url=here, reason=forms.text(definition["title"]),
+                                    **signing.signature_content(draft))
     return render(request, "applications/review.html", {
         "p": _summary(draft.version), "draft": draft, "rows": forms.display(definition, draft.data, _names(request, definition)),
         "error": error,
@@ -204,25 +202,15 @@ def review(request, code, public_id):
 @resident_required
 def signed(request, code, public_id):
     """Where the browser continues after the `sign` ceremony: submit with its CMS."""
-    from madoguchi.ceremonies.models import Ceremony
-    from madoguchi.ceremonies.views import SESSION_TOKENS
-
     draft = _own(request, public_id)
     if draft.status != Status.DRAFT:
         return redirect("applications:detail", code, draft.public_id)
-    here = reverse("applications:signed", args=[code, draft.public_id])
-    ids = [cid for cid, entry in request.session.get(SESSION_TOKENS, {}).items() if entry[1] == here]
-    ceremony = (Ceremony.objects.filter(public_id__in=ids, purpose=Ceremony.Purpose.SIGN, signature__isnull=False)
-                .order_by("-created_at").first())
-    if ceremony is None:
-        return redirect("applications:review", code, draft.public_id)
-    document = services.signed_document(draft)
     try:
-        if ceremony.document_sha256 != hashlib.sha256(document).hexdigest():
-            raise services.ApplicationError("signature_mismatch", _("署名された内容が申請内容と一致しません。"))
-        application, _created = services.submit_draft(draft, request.resident, signed=services.Signed(
-            document=document, cms=bytes(ceremony.signature)))
-    except services.ApplicationError as exc:
+        signed = _signed(request, reverse("applications:signed", args=[code, draft.public_id]), draft)
+        if signed is None:
+            return redirect("applications:review", code, draft.public_id)
+        application, _created = submission.submit_draft(draft, request.resident, signed=signed)
+    except common.ApplicationError as exc:
         return render(request, "applications/review.html", {
             "p": _summary(draft.version), "draft": draft, "rows": forms.display(draft.version.definition, draft.data),
             "error": str(exc), "signs": True}, status=exc.status)
@@ -260,8 +248,8 @@ def detail(request, code, public_id):
 def withdraw(request, code, public_id):
     application = _own(request, public_id)
     try:
-        services.withdraw(application, request.resident)
-    except services.TransitionRefused:
+        lifecycle.withdraw(application, request.resident)
+    except TransitionRefused:
         pass
     return redirect("applications:detail", code, application.public_id)
 
@@ -290,30 +278,19 @@ def attachment(request, code, public_id, attachment_id):
     return response
 
 
-def _sign_or_submit(request, code, application, draft, continue_at):
+def _sign(request, code, application, draft, continue_at):
     """Opens the `sign` ceremony over the draft's document (its digest only when it holds
     individual numbers, which never leave the sealed draft)."""
-    from madoguchi.ceremonies.views import begin
-
-    content = ({"document_sha256": draft.document_sha256} if draft.document_key_id
-               else {"document": services.signed_document(draft)})
-    return begin(request, "sign", next_url=continue_at,
-                 reason=forms.text(application.version.definition["title"]), **content)
+    return ceremonies.begin(request, "sign", next_url=continue_at,
+                            reason=forms.text(application.version.definition["title"]),
+                            **signing.signature_content(draft))
 
 
-def _signed_ceremony(request, here, draft):
-    from madoguchi.ceremonies.models import Ceremony
-    from madoguchi.ceremonies.views import SESSION_TOKENS
-
-    ids = [cid for cid, entry in request.session.get(SESSION_TOKENS, {}).items() if entry[1] == here]
-    ceremony = (Ceremony.objects.filter(public_id__in=ids, purpose=Ceremony.Purpose.SIGN, signature__isnull=False)
-                .order_by("-created_at").first())
-    if ceremony is None:
-        return None
-    document = services.signed_document(draft)
-    if ceremony.document_sha256 != hashlib.sha256(document).hexdigest():
-        raise services.ApplicationError("signature_mismatch", _("署名された内容が申請内容と一致しません。"))
-    return services.Signed(document=document, cms=bytes(ceremony.signature))
+def _signed(request, here, draft):
+    """The draft's document and the CMS of the `sign` ceremony this browser opened to
+    continue `here`, taken once (None when it has not completed)."""
+    result = ceremonies.take_in_session(request, here)
+    return signing.signed_by(draft, result) if result is not None else None
 
 
 @never_cache
@@ -322,30 +299,30 @@ def correct(request, code, public_id):
     """Answering a return for correction: the form again, signed again when the procedure needs it."""
     application = _own(request, public_id, status=Status.RETURNED)
     definition = application.version.definition
-    record = services.resident_record(request.resident)
+    record = preparation.resident_record(request.resident)
     errors, message, in_text = {}, "", []
     if request.method == "POST":
         data = forms.read(definition, request.POST)
         limit = settings.APPLICATION_ATTACHMENT_MAX_BYTES
         files = request.FILES.getlist("attachments")
-        uploads = [services.Upload(f.name, f.read(limit + 1)) for f in files] if files else None
+        uploads = [common.Upload(f.name, f.read(limit + 1)) for f in files] if files else None
         choice = _text_numbers_choice(request)
         try:
             if definition["assurance"] == "signature":
-                draft = services.save_correction(application, request.resident, data, uploads, text_numbers=choice)
-                return _sign_or_submit(request, code, application, draft,
+                draft = lifecycle.save_correction(application, request.resident, data, uploads, text_numbers=choice)
+                return _sign(request, code, application, draft,
                                        reverse("applications:corrected", args=[code, application.public_id]))
             if uploads is None:
-                uploads = services.draft_uploads(application)
-            services.resubmit(application, request.resident, data, uploads=uploads, text_numbers=choice)
+                uploads = common.draft_uploads(application)
+            lifecycle.resubmit(application, request.resident, data, uploads=uploads, text_numbers=choice)
             return redirect("applications:detail", code, application.public_id)
-        except services.ApplicationError as exc:
+        except common.ApplicationError as exc:
             errors, message = exc.errors, str(exc)
             if exc.code == "individual_number_in_text":  # nothing stored: the form asks
                 in_text = list(exc.errors)
             values = _without_numbers(definition, data)
     else:
-        values = _without_numbers(definition, services.draft_data(application))
+        values = _without_numbers(definition, drafts.draft_data(application))
     rules = definition.get("attachments") or {}
     context = {"p": _summary(application.version), "correcting": application,
                "sections": forms.sections(definition, values, errors, _members(record)),
@@ -367,16 +344,16 @@ def corrected(request, code, public_id):
     application = _own(request, public_id)
     if application.status != Status.RETURNED:
         return redirect("applications:detail", code, application.public_id)
-    draft = services.correction_draft(application)
+    draft = common.correction_draft(application)
     if draft is None:
         return redirect("applications:correct", code, application.public_id)
     here = reverse("applications:corrected", args=[code, application.public_id])
     try:
-        signed = _signed_ceremony(request, here, draft)
+        signed = _signed(request, here, draft)
         if signed is None:
             return redirect("applications:correct", code, application.public_id)
-        services.resubmit_correction(application, request.resident, signed=signed)
-    except services.ApplicationError as exc:
+        lifecycle.resubmit_correction(application, request.resident, signed=signed)
+    except common.ApplicationError as exc:
         return render(request, "applications/review.html", {
             "p": _summary(draft.version), "draft": draft, "rows": forms.display(draft.version.definition, draft.data),
             "error": str(exc), "signs": True}, status=exc.status)

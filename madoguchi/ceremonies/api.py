@@ -4,7 +4,6 @@ The card client fetches and completes; the opener (a browser page of ours, or a 
 using the API) opens and watches with its poll token. docs/ceremony.md is the reference.
 """
 
-from django.urls import reverse
 from ninja import NinjaAPI, Schema, Status
 from django.http import Http404
 from ninja.errors import HttpError, ValidationError
@@ -12,7 +11,8 @@ from ninja.errors import HttpError, ValidationError
 from madoguchi.core import jsontext
 from madoguchi.core.ratelimit import allow, client_address
 
-from . import errors, services
+from . import callers, errors, services
+from .callers import OpenOut
 from .models import Ceremony
 
 api = NinjaAPI(title="madoguchi ceremonies", version="1", urls_namespace="ceremony_api", docs_url=None,
@@ -68,17 +68,6 @@ class OpenIn(Schema):
     purpose: str
 
 
-class OpenOut(Schema):
-    id: str
-    purpose: str
-    challenge: str
-    audience: str
-    expires_at: str
-    poll_token: str
-    client_url: str
-    state_url: str
-
-
 class ErrorOut(Schema):
     code: str
     message: str
@@ -104,31 +93,14 @@ class CompleteOut(Schema):
     status: str
 
 
-def portal_audience(municipality) -> str:
-    return f"{municipality.code}:portal"
-
-
-def urls_for(request, ceremony: Ceremony) -> tuple[str, str]:
-    code = ceremony.municipality.code
-    client = request.build_absolute_uri(reverse("ceremony_api:fetch", args=[code, ceremony.public_id]))
-    state = request.build_absolute_uri(reverse("ceremony_api:state", args=[code, ceremony.public_id]))
-    return client, state
-
-
 @api.post("/ceremonies", response={201: OpenOut, 400: ErrorOut, 429: ErrorOut}, url_name="open")
 def open_ceremony(request, body: OpenIn):
     throttle(request, "open")
     if body.purpose not in API_PURPOSES:
         raise errors.malformed(f"purpose must be one of {', '.join(sorted(API_PURPOSES))}")
     municipality = request.municipality
-    ceremony, poll_token = services.open_ceremony(
-        body.purpose, audience=portal_audience(municipality), requester=f"{municipality.name} オンライン窓口",
-        reason=Ceremony.Purpose(body.purpose).label)
-    client, state = urls_for(request, ceremony)
-    return Status(201, {"id": ceremony.public_id, "purpose": ceremony.purpose,
-                 "challenge": services.b64(bytes(ceremony.challenge)), "audience": ceremony.audience,
-                 "expires_at": ceremony.expires_at.isoformat(), "poll_token": poll_token,
-                 "client_url": client, "state_url": state})
+    opened = callers.open(body.purpose, municipality=municipality, reason=str(Ceremony.Purpose(body.purpose).label))
+    return Status(201, callers.opened_json(request, opened))
 
 
 @api.get("/ceremonies/{ceremony_id}", response={200: dict, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut,

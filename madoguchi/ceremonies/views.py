@@ -1,9 +1,8 @@
-"""The browser side of a ceremony: open, wait with a QR code, continue when done."""
+"""The browser side of a ceremony: open, wait on the card paths (cardpaths/), continue when done."""
 
-import segno
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -12,57 +11,22 @@ from madoguchi.core.access import public_view
 from madoguchi.core.ratelimit import allow, client_address
 from madoguchi.identity import sessions
 
-from . import errors, services
-from .api import portal_audience, urls_for
+from . import callers, errors, services
+from .cardpaths import CARD_PATHS, error_page
 from .models import Ceremony
 
-SESSION_TOKENS = "ceremony_tokens"  # ceremony id → [poll token, where to continue], kept by the opening browser
 BROWSER_PURPOSES = {Ceremony.Purpose.LOGIN, Ceremony.Purpose.IDENTIFY}
-
-
-def _remember(request, ceremony: Ceremony, token: str, next_url: str) -> None:
-    tokens = request.session.get(SESSION_TOKENS, {})
-    tokens = dict(list(tokens.items())[-4:])  # a few recent ceremonies at most
-    tokens[ceremony.public_id] = [token, next_url]
-    request.session[SESSION_TOKENS] = tokens
+SESSION_TOKENS = callers.SESSION_TOKENS
+begin = callers.begin  # oidc's until it calls ceremonies.callers.begin itself
+safe_next = callers.safe_next
 
 
 def _token(request, public_id: str) -> str | None:
-    entry = request.session.get(SESSION_TOKENS, {}).get(public_id)
-    return entry[0] if entry else None
+    return callers.session_entry(request, public_id)[0]
 
 
 def _next(request, public_id: str) -> str | None:
-    entry = request.session.get(SESSION_TOKENS, {}).get(public_id)
-    return entry[1] if entry else None
-
-
-def safe_next(request, next_url: str | None) -> str:
-    """A continuation inside this municipality's site, or the resident's account page."""
-    code = request.municipality.code
-    if next_url and next_url.startswith(f"/{code}/") and url_has_allowed_host_and_scheme(
-            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return next_url
-    return reverse("portal:account", args=[code])
-
-
-def begin(request, purpose: str, *, next_url: str | None = None, document: bytes | None = None,
-          document_sha256: str | None = None, requester: str | None = None, reason: str | None = None,
-          audience: str | None = None):
-    """Opens a ceremony for this browser and sends it to the waiting page; once the card
-    client completes, `finish` continues at `next_url` (for example an OIDC authorization
-    that needs a sign-in, or a `sign` ceremony over an application)."""
-    municipality = request.municipality
-    ceremony, token = services.open_ceremony(
-        purpose, audience=audience or portal_audience(municipality),
-        requester=requester or f"{municipality.name} オンライン窓口",
-        reason=reason or Ceremony.Purpose(purpose).label, document=document, document_sha256=document_sha256)
-    _remember(request, ceremony, token, safe_next(request, next_url))
-    return redirect("ceremonies:wait", municipality.code, ceremony.public_id)
-
-
-def _error_page(request, exc: errors.CeremonyError):
-    return render(request, "ceremonies/error.html", {"error": exc}, status=exc.status)
+    return callers.session_entry(request, public_id)[1]
 
 
 @public_view
@@ -70,9 +34,9 @@ def _error_page(request, exc: errors.CeremonyError):
 def start(request, code):
     purpose = request.POST.get("purpose", "")
     if purpose not in BROWSER_PURPOSES:
-        return _error_page(request, errors.malformed("purpose"))
+        return error_page(request, errors.malformed("purpose"))
     if not allow("ceremony.open", client_address(request), 20, 60):
-        return _error_page(request, errors.rate_limited())
+        return error_page(request, errors.rate_limited())
     return begin(request, purpose, next_url=request.POST.get("next"))
 
 
@@ -85,12 +49,12 @@ def wait(request, code, ceremony_id):
         if _token(request, ceremony_id) is None:
             raise errors.forbidden()
     except errors.CeremonyError as exc:
-        return _error_page(request, exc)
-    client_url, _ = urls_for(request, ceremony)
-    qr = segno.make(client_url, error="m").svg_data_uri(scale=5, border=2, dark="#1a1a1a")
+        return error_page(request, exc)
+    card_paths = [{"name": entry.name, "template": entry.implementation.template,
+                   **entry.implementation.context(request, ceremony)}
+                  for entry in CARD_PATHS.entries() if entry.implementation.offered(request, ceremony)]
     return render(request, "ceremonies/wait.html", {
-        "ceremony": ceremony, "client_url": client_url, "qr": qr, "demo_cards": demo_cards(),
-        "status": _status_context(request, ceremony_id),
+        "ceremony": ceremony, "card_paths": card_paths, "status": _status_context(request, ceremony_id),
     })
 
 
@@ -140,72 +104,24 @@ def finish(request, code, ceremony_id):
     try:
         ceremony = services.take_result(ceremony_id, _token(request, ceremony_id))
     except errors.CeremonyError as exc:
-        return _error_page(request, exc)
+        return error_page(request, exc)
     continue_at = safe_next(request, _next(request, ceremony_id))
     if ceremony.purpose == Ceremony.Purpose.SIGN:
-        return redirect(continue_at)  # the caller reads the CMS from the ceremony
+        callers.hand_over(request, ceremony_id, continue_at)  # the caller's page: callers.take_in_session
+        return redirect(continue_at)
     if ceremony.purpose not in BROWSER_PURPOSES or ceremony.person is None:
-        return _error_page(request, errors.forbidden())  # presence never makes a session
+        return error_page(request, errors.forbidden())  # presence never makes a session
     sessions.sign_in(request, ceremony.person, request.municipality, ceremony.purpose)
     record("resident.signed_in", actor=("resident", str(ceremony.person.public_id)), obj=ceremony,
            data={"assurance": ceremony.purpose})
     return redirect(continue_at)
 
 
-def demo_cards() -> list[str]:
-    """The virtual cards `madoguchi demo` issued into the data directory."""
-    from django.conf import settings
-
-    directory = settings.DATA_DIR / "cards"
-    if not getattr(settings, "DEMO_ALLOWED", False) or not directory.is_dir():
-        return []
-    return sorted(p.name for p in directory.iterdir() if (p / "card.json").is_file())
-
-
 @public_view
 @never_cache
 @require_POST
-def virtual_card(request, code, ceremony_id):
-    """Demo profile only: read one of the demo's virtual cards on this computer, with the PIN
-    typed into the page — the same card client a phone or `madoguchi card ceremony` runs."""
-    from django.conf import settings
-    from django.contrib import messages
-    from django.utils.translation import gettext as _
-
-    from madoguchi.card import apdu
-    from madoguchi.card.ceremony_client import CeremonyRefused, Secrets, answer
-    from madoguchi.card.jpki import InvalidPinFormat, JpkiAP
-    from madoguchi.card.transport import Channel, VirtualTransport
-    from madoguchi.card.virtual import VirtualCard
-
-    if not getattr(settings, "DEMO_ALLOWED", False):
-        return _error_page(request, errors.forbidden())
-    name = request.POST.get("card", "")
-    if name not in demo_cards():
-        messages.error(request, _("デモ用カードを選んでください。"))
-        return redirect("ceremonies:wait", code, ceremony_id)
-    try:
-        ceremony = services.find(ceremony_id)
-        if _token(request, ceremony_id) is None:
-            raise errors.forbidden()
-        description = services.describe(ceremony)
-    except errors.CeremonyError as exc:
-        return _error_page(request, exc)
-    card = JpkiAP(Channel(VirtualTransport(VirtualCard(settings.DATA_DIR / "cards" / name))))
-    secrets = Secrets(pin=lambda: request.POST.get("pin", ""), password=lambda: request.POST.get("password", ""))
-    try:
-        body = answer(description, card, secrets)
-    except InvalidPinFormat as exc:
-        messages.error(request, _("暗証番号の形式が正しくありません: %(detail)s") % {"detail": exc})
-    except apdu.WrongPin as exc:
-        messages.error(request, _("暗証番号が違います（あと%(tries)d回間違えるとロックされます）。") % {"tries": exc.tries_left})
-    except apdu.PinBlocked:
-        messages.error(request, _("暗証番号がロックされています。お住まいの市区町村の窓口でロックの解除を受けてください。"))
-    except (apdu.CardError, CeremonyRefused) as exc:
-        messages.error(request, _("カードを読み取れませんでした: %(detail)s") % {"detail": exc})
-    else:
-        try:
-            services.complete(ceremony_id, body)
-        except errors.CeremonyError:
-            pass  # the waiting page shows the ceremony's failure
-    return redirect("ceremonies:wait", code, ceremony_id)
+def answer(request, code, ceremony_id, path):
+    """The POST of a card path that reads the card in the page (the demo's virtual card)."""
+    if path not in CARD_PATHS:
+        raise Http404
+    return CARD_PATHS.get(path).answer(request, ceremony_id)

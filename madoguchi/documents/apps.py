@@ -6,3 +6,11 @@ class DocumentsConfig(AppConfig):
 
     name = "madoguchi.documents"
     label = "documents"
+
+    def ready(self):
+        from madoguchi.applications.transitions import LISTENERS
+
+        from .services import after_transitions
+
+        LISTENERS.register("documents", "the receipt at submission, the decision notice at approval or rejection")(
+            after_transitions)

@@ -21,11 +21,11 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from madoguchi.applications import forms
 from madoguchi.applications.statemachine import Status
 from madoguchi.audit.services import record
 from madoguchi.municipalities.tenancy import tenant
 from madoguchi.pki import lgpki, pades
+from madoguchi.procedures import forms
 from madoguchi.registry import UnknownName
 
 from . import signers
@@ -142,16 +142,19 @@ def issue(application, kind: str) -> Document:
     return document
 
 
-def after_transition(application, target: str) -> None:
-    """Called by the applications service inside the transition's transaction: the
-    document this transition issues is generated in the background (the Tasks worker),
-    its task committed together with the transition."""
-    kind = ISSUED_ON.get(target)
-    if kind is None or not settings.DOCUMENTS_AUTOMATIC:
+def after_transitions(transitions) -> None:
+    """The transition listener of documents (applications/transitions.py), called inside the
+    transition's transaction: the document a transition issues is generated in the
+    background (the Tasks worker), its task committed together with the transition."""
+    if not settings.DOCUMENTS_AUTOMATIC:
         return
     from .tasks import issue_document
 
-    issue_document.enqueue(str(application.municipality.code), str(application.public_id), str(kind))
+    for transition in transitions:
+        kind = ISSUED_ON.get(transition.target)
+        if kind is not None:
+            application = transition.application
+            issue_document.enqueue(str(application.municipality.code), str(application.public_id), str(kind))
 
 
 def read(document: Document) -> bytes:

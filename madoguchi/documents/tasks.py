@@ -10,12 +10,12 @@ from madoguchi.municipalities.tenancy import tenant
 
 @task()
 def issue_document(municipality_code: str, application_id: str, kind: str) -> dict:
-    from madoguchi.applications.models import Application
+    from madoguchi.applications import services as applications
 
     from . import services
 
     municipality = Municipality.objects.get(code=municipality_code)
     with tenant(municipality):
-        application = Application.objects.select_related("version", "person").get(public_id=uuid.UUID(application_id))
+        application = applications.by_public_id(uuid.UUID(application_id))
         document = services.issue(application, kind)
     return {"document": str(document.public_id), "sha256": document.sha256}

@@ -221,6 +221,11 @@ def card_credentials_of(person: Person):
     return CardCredential.objects.filter(person=person).order_by("-linked_at")
 
 
-def resident_link_of(person: Person) -> ResidentLink | None:
-    """The person's link to a 住民記録 in the municipality in scope, with the record, or None."""
-    return ResidentLink.objects.select_related("record").filter(person=person).first()
+def resident_link_of(person: Person, *, municipality_id: int | None = None) -> ResidentLink | None:
+    """The person's link to a 住民記録 in the municipality in scope (or, for a row being
+    written whatever the scope, in `municipality_id`), with the record, or None."""
+    if municipality_id is not None:
+        links = ResidentLink.unscoped.filter(municipality_id=municipality_id)
+    else:
+        links = ResidentLink.objects
+    return links.select_related("record").filter(person_id=person.pk).first()

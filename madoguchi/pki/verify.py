@@ -185,6 +185,49 @@ def _facts(der: bytes) -> facts_mod.SignatureFacts | None:
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError, UnicodeDecodeError)
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """What a CMS says of itself, read without verifying anything: its ceremony binding, and
+    the digest (and its algorithm) of the content it claims to sign."""
+
+    ceremony: Ceremony | None
+    digest_algorithm: str
+    message_digest: bytes
+
+    def covers(self, content: bytes) -> bool:
+        """Whether the content is the one the CMS claims to sign (its messageDigest)."""
+        if self.digest_algorithm not in _HASHES:
+            return False
+        digester = hashes.Hash(_HASHES[self.digest_algorithm]())
+        digester.update(content)
+        return digester.finalize() == self.message_digest
+
+
+def claimed(signature: bytes) -> Claimed:
+    """The claims of a single-signer CMS, unverified: for a caller that compares them with a
+    verification record stored when the CMS was verified (the ceremony's). Bad input raises
+    MalformedInput."""
+    try:
+        infos = list(_load(signature)["signer_infos"])
+        if len(infos) != 1:
+            raise MalformedInput("exactly one signer is accepted")
+        attrs = infos[0]["signed_attrs"]
+        md = _attr(attrs, "message_digest")
+        if not md:
+            raise MalformedInput("messageDigest signed attribute missing")
+        ceremony = None
+        values = _attr(attrs, OID_CEREMONY_BINDING)
+        if values:
+            b = CeremonyBinding.load(values[0].dump(), strict=True)
+            ceremony = Ceremony(b["ceremony_id"].native, b["challenge"].native, b["audience"].native,
+                                b["purpose"].native)
+        return Claimed(ceremony, infos[0]["digest_algorithm"]["algorithm"].native, md[0].native)
+    except PKIError:
+        raise
+    except _PARSE_ERRORS as exc:
+        raise MalformedInput(f"CMS does not parse: {type(exc).__name__}: {exc}") from None
+
+
 def verify_detached(signature: bytes, content: bytes | None, validator: Validator,
                     at: dt.datetime | None = None, *, content_sha256: bytes | None = None) -> VerificationRecord:
     """Verifies a CAdES-BES SignedData over `content` (detached; or encapsulated when

@@ -3,7 +3,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from madoguchi.audit.models import AuditEvent
-from madoguchi.ceremonies.models import Ceremony
+from madoguchi.ceremonies import callers as ceremonies
 from madoguchi.core.access import public_view
 from madoguchi.identity import services as identity
 from madoguchi.identity import sessions
@@ -23,7 +23,7 @@ def directory(request):
 @require_GET
 def top(request, code):
     """The municipality's top page: its procedures (the first eight), sign-in, notices."""
-    from madoguchi.applications.forms import text
+    from madoguchi.procedures.forms import text
     from madoguchi.procedures.models import ProcedureVersion
 
     # One query, and only the titles out of the (large) definitions: this page is the busiest.
@@ -54,7 +54,7 @@ def account(request, code):
     person = request.resident
     events = AuditEvent.objects.filter(action="resident.signed_in", actor_type="resident",
                                        actor_id=str(person.public_id)).order_by("-seq")[:10]
-    labels = dict(Ceremony.Purpose.choices)
+    labels = ceremonies.purpose_labels()
     recent = [(e.occurred_at, labels.get(e.data.get("assurance"), "")) for e in events]
     return render(request, "portal/account.html", {
         "person": person, "credentials": identity.card_credentials_of(person),

@@ -17,13 +17,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from madoguchi.applications import forms as resident_forms
 from madoguchi.core.dates import today_in_japan
 from madoguchi.staff.decorators import staff_member_required
 from madoguchi.staff.models import Department
 
 from . import definition as defn
 from . import editor, services
+from . import forms as resident_forms
 from .models import Procedure, ProcedureVersion
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"

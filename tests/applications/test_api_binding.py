@@ -102,3 +102,39 @@ def test_one_signature_makes_one_application(catalog_a, pki, taro, reviewer_shim
     with pytest.raises(ApplicationError) as exc:
         resubmit(application, taro, JUMINHYO, signed=signed)
     assert exc.value.code == "signature_used"
+
+
+def test_submit_keeps_the_ceremonys_verification_record_without_verifying_again(catalog_a, pki, taro):
+    """The CMS is verified once, when the card client completes the ceremony: the
+    application's record is the ceremony's, not a second verification's."""
+    from madoguchi.ceremonies.models import Ceremony
+
+    version = version_of(catalog_a, "juminhyo-copy")
+    signed = sign(pki.taro, version, taro, JUMINHYO)
+    with tenant(catalog_a):
+        stored = Ceremony.objects.get(signature=signed.cms)
+    application, _ = submit(version, taro, JUMINHYO, idempotency_key=key(), signed=signed)
+    assert stored.verification["sign"]["verdict"] == "valid"
+    assert application.verification == stored.verification  # the same verified_at: not verified again
+
+
+def test_the_result_of_a_ceremony_is_taken_once(catalog_a, pki, taro):
+    from madoguchi.ceremonies import callers
+    from madoguchi.ceremonies.errors import CeremonyError
+
+    document = prepare(version_of(catalog_a, "juminhyo-copy"), taro, JUMINHYO).document
+    opened = callers.open("sign", municipality=catalog_a, reason="t", document_sha256=hashlib.sha256(document).hexdigest())
+    with tenant(catalog_a), pytest.raises(CeremonyError) as exc:
+        callers.take(opened.id, opened.poll_token)  # not completed yet
+    assert exc.value.code == "forbidden"
+    cms = card_cms(pki.taro, document, opened.id, opened.challenge, opened.audience)
+    with tenant(catalog_a):
+        ceremonies.complete(opened.id, {"audience": opened.audience, "cms": base64.urlsafe_b64encode(cms).decode()})
+        with pytest.raises(CeremonyError) as exc:
+            callers.take(opened.id, "x" * 43)  # not the opener's token
+        assert exc.value.code == "forbidden"
+        result = callers.take(opened.id, opened.poll_token)
+        assert (result.purpose, result.person_id, result.signature) == ("sign", taro.pk, cms)
+        with pytest.raises(CeremonyError) as exc:
+            callers.take(opened.id, opened.poll_token)
+        assert exc.value.code == "already_used"

@@ -125,7 +125,7 @@ def test_numbers_are_masked_sealed_and_the_signed_bytes_kept(submitted, catalog_
     with tenant(catalog_a):
         applicant = rows["/applicant_mynumber"]
         with pytest.raises(InvalidTag):
-            mynumber.unseal(applicant.key_id, applicant.sealed, services._aad(application, "/children/0/mynumber"))
+            mynumber.unseal(applicant.key_id, applicant.sealed, services.common._aad(application, "/children/0/mynumber"))
 
 
 def test_reveal_only_to_a_reviewer_of_the_owning_department_with_an_audit_event(

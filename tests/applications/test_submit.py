@@ -144,7 +144,7 @@ def test_a_crash_midway_leaves_nothing(catalog_a, taro, settings, monkeypatch):
         raise RuntimeError("disk full")
 
     # The last step (the audit events): after the row, numbers, files, history, notices and tasks are written.
-    monkeypatch.setattr(services, "_audit", boom)
+    monkeypatch.setattr(services.submission, "_audit", boom)
     with pytest.raises(RuntimeError):
         submit(version_of(catalog_a, "risai-shoumei"), taro, RISAI, idempotency_key=key(),
                uploads=[Upload("p.png", PNG)])
@@ -232,7 +232,7 @@ def test_tampered_other_data_and_wrong_signer_are_refused(catalog_a, pki, taro, 
     # The document swapped after signing (same nonce, other bytes): the CMS does not verify.
     good = sign(pki.taro, version, taro, JUMINHYO)
     from madoguchi.applications.services import Signed
-    other = services.prepare(version, taro, {**JUMINHYO, "copies": 3}, nonce=services._nonce_of(good.document))
+    other = services.prepare(version, taro, {**JUMINHYO, "copies": 3}, nonce=services.common._nonce_of(good.document))
     with pytest.raises(ApplicationError) as exc:
         submit(version, taro, {**JUMINHYO, "copies": 3}, idempotency_key=key(),
                signed=Signed(document=other.document, cms=good.cms))

@@ -1,9 +1,17 @@
-"""The text of a resident's notice, rendered from references (nothing personal is stored)."""
+"""Notices: the resident is told of each transition of their application, through the
+notice channels (base.py) that settings.NOTICE_CHANNELS names; the text of a notice is
+rendered from references (nothing personal is stored)."""
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from .statemachine import Status
+from madoguchi.registry import UnknownName
+
+from ..statemachine import Status
+from . import inbox  # noqa: F401  (registers the inbox channel)
+from .base import CHANNELS, Channel
 
 TEXTS = {
     Status.SUBMITTED: gettext_noop("申請を受け付けました（受付番号 %(receipt)s）。"),
@@ -24,3 +32,18 @@ def text(notice) -> str:
     if application is None or template is None:
         return _("お知らせがあります。")
     return _(template) % {"receipt": application.receipt_number or "-", "fee": f"{application.fee_yen:,}"}
+
+
+def channels() -> list[Channel]:
+    """The configured channels; an unknown name is a configuration error that names it."""
+    try:
+        return [CHANNELS.get(name)() for name in settings.NOTICE_CHANNELS]
+    except UnknownName as exc:
+        raise ImproperlyConfigured(f"NOTICE_CHANNELS: {exc}") from None
+
+
+def notify(transitions) -> None:
+    """The transition listener of notices (applications/transitions.py): every configured
+    channel is handed the transitions, inside the transition's transaction."""
+    for channel in channels():
+        channel.deliver(transitions)
