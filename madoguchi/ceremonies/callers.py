@@ -169,12 +169,18 @@ def begin(request, purpose: str, *, next_url: str | None = None, document: bytes
     client completes, the browser continues at `next_url` (for example an OIDC
     authorization that needs a sign-in, or a `sign` ceremony over an application, whose
     page then calls take_in_session)."""
-    municipality = request.municipality
-    opened = open(purpose, municipality=municipality, requester=requester, audience=audience,
+    opened = open(purpose, municipality=request.municipality, requester=requester, audience=audience,
                   reason=reason or str(Ceremony.Purpose(purpose).label), document=document,
                   document_sha256=document_sha256)
+    return wait_for(request, opened, next_url=next_url)
+
+
+def wait_for(request, opened: Opened, *, next_url: str | None = None):
+    """Sends this browser to the waiting page of a ceremony it just opened (`open`), to
+    continue at `next_url` as `begin` does: for a caller that first links the ceremony's id
+    to a record of its own (an OIDC signing transaction)."""
     remember(request, opened.id, opened.poll_token, safe_next(request, next_url))
-    return redirect("ceremonies:wait", municipality.code, opened.id)
+    return redirect("ceremonies:wait", opened.municipality_code, opened.id)
 
 
 def hand_over(request, ceremony_id: str, continue_at: str) -> None:
@@ -217,19 +223,25 @@ class SignatureRefused(Exception):
         super().__init__(reason)
 
 
-def signed_record(cms: bytes, document: bytes, *, municipality, taken: Result | None = None) -> Result:
+def signed_record(cms: bytes, document: bytes | None = None, *, municipality, taken: Result | None = None,
+                  document_sha256: str | None = None) -> Result:
     """The result of the completed `sign` ceremony of `municipality`'s portal whose
     verification covered exactly this CMS over exactly this document: the CMS's binding
     names it, it was opened over this document's digest, and the bytes it verified and
     stored are these. Nothing is verified again (the ceremony did, when the card client
     completed it). `taken`: the result this request already took, used when it is the one
-    the binding names (no read)."""
+    the binding names (no read). A caller that holds only the document's SHA-256 (a
+    detached CMS over a digest) passes `document_sha256` instead of `document`."""
+    if (document is None) == (document_sha256 is None):
+        raise TypeError("signed_record takes the document or its document_sha256")
     try:
         claims = claimed(cms)
     except PKIError:
         raise SignatureRefused("not_verified") from None
-    if not claims.covers(document):
+    if document is not None and not claims.covers(document):
         raise SignatureRefused("not_verified")  # the CMS signs other bytes
+    if document is not None:
+        document_sha256 = hashlib.sha256(document).hexdigest()
     binding, audience = claims.ceremony, portal_audience(municipality)
     if binding is None or binding.purpose != SIGN or binding.audience != audience:
         raise SignatureRefused("other_ceremony")
@@ -241,7 +253,7 @@ def signed_record(cms: bytes, document: bytes, *, municipality, taken: Result | 
         result = _result(row) if row is not None else None
     if result is None or result.purpose != SIGN or result.audience != audience \
             or bytes(result._row.challenge) != binding.challenge \
-            or result.document_sha256 != hashlib.sha256(document).hexdigest() \
+            or result.document_sha256 != document_sha256 \
             or result._row.status not in (Ceremony.Status.COMPLETED, Ceremony.Status.CONSUMED):
         raise SignatureRefused("other_ceremony")
     if result.signature != bytes(cms):

@@ -229,3 +229,9 @@ def resident_link_of(person: Person, *, municipality_id: int | None = None) -> R
     else:
         links = ResidentLink.objects
     return links.select_related("record").filter(person_id=person.pk).first()
+
+
+def under_support_measure(person: Person) -> bool:
+    """支援措置 (DV, stalking, abuse): whether any resident record linked to the person, in
+    any municipality, carries it (oidc then withholds the address from relying parties)."""
+    return ResidentLink.unscoped.filter(person=person, record__support_measure=True).exists()

@@ -7,7 +7,7 @@ import hmac
 
 from django.conf import settings
 
-from madoguchi.identity.models import ResidentLink
+from madoguchi.identity import services as identity
 
 ACR = {
     "presence": "urn:madoguchi:acr:presence",  # a card was shown; never signs anyone in
@@ -28,7 +28,7 @@ def pairwise_sub(person, client) -> str:
 
 def under_support_measure(person) -> bool:
     """支援措置 (DV, stalking, abuse): any linked resident record that carries it."""
-    return ResidentLink.unscoped.filter(person=person, record__support_measure=True).exists()
+    return identity.under_support_measure(person)
 
 
 def userinfo(person, client, scope: str) -> dict:

@@ -229,8 +229,9 @@ class SignTransaction(TenantOwned):
     document = models.BinaryField(null=True, blank=True)  # None when only the digest was registered
     document_sha256 = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    ceremony = models.ForeignKey("ceremonies.Ceremony", on_delete=models.SET_NULL, null=True, blank=True,
-                                 related_name="+")
+    # The public id of the latest `sign` ceremony begun for it (ceremonies.callers; oidc holds
+    # no reference into the ceremonies tables).
+    ceremony_public_id = models.CharField(max_length=43, blank=True, default="")
     person = models.ForeignKey("identity.Person", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     signature = models.BinaryField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -19,8 +19,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from madoguchi.audit.services import record
-from madoguchi.ceremonies import views as ceremony_views
-from madoguchi.ceremonies.models import Ceremony
+from madoguchi.ceremonies import callers as ceremonies
 
 from .models import (
     ALL_SCOPES,
@@ -259,55 +258,48 @@ def transaction_for(client: Client, transaction_id, scopes: set[str], redirect_u
     return tx
 
 
-def _completed_ceremony(tx):
-    if tx.ceremony_id is None:
-        return None
-    ceremony = Ceremony.objects.filter(pk=tx.ceremony_id).first()
-    if ceremony and ceremony.status == Ceremony.Status.CONSUMED and ceremony.signature:
-        return ceremony
-    return None
-
-
-def signed_by(tx: SignTransaction, person) -> bool:
-    if tx.status != SignTransaction.Status.PENDING:
-        return tx.person_id == person.pk
-    return _completed_ceremony(tx) is not None
-
-
 def begin_signing(request, tx: SignTransaction, client: Client):
     """Opens the `sign` ceremony over the transaction's document; the browser comes back to
-    the authorization request, which then adopts the signature."""
+    the authorization request, which then adopts the signature (signed_in)."""
     if tx.document is not None:
         what = {"document": bytes(tx.document)}
     else:
         what = {"document_sha256": tx.document_sha256}
-    response = ceremony_views.begin(request, "sign", next_url=request.get_full_path(), requester=client.name,
-                                    reason=tx.title, **what)
-    ceremony_id = response["Location"].rstrip("/").rsplit("/", 1)[1]
+    opened = ceremonies.open("sign", municipality=request.municipality, requester=client.name, reason=tx.title,
+                             **what)
     with transaction.atomic():
-        tx.ceremony = Ceremony.objects.get(public_id=ceremony_id)
-        tx.save(update_fields=["ceremony"])
-        record("oidc.sign_started", actor=("client", client.client_id), obj=tx, data={"ceremony": tx.ceremony_id})
-    return response
+        tx.ceremony_public_id = opened.id
+        tx.save(update_fields=["ceremony_public_id"])
+        record("oidc.sign_started", actor=("client", client.client_id), obj=tx, data={"ceremony": opened.id})
+    return ceremonies.wait_for(request, opened, next_url=request.get_full_path())
 
 
-def adopt_signature(tx: SignTransaction, person) -> str | None:
-    """None when the transaction is signed by this person (adopting a finished ceremony's
-    CMS); otherwise why not."""
+def signed_in(request, tx: SignTransaction):
+    """The result of the transaction's `sign` ceremony that this browser began (its latest)
+    and completed, handed to this authorization request once (ceremonies.callers
+    take_in_session); None while there is none."""
+    result = ceremonies.take_in_session(request, request.get_full_path())
+    if result is None or result.id != tx.ceremony_public_id or not result.signature:
+        return None
+    return result
+
+
+def adopt_signature(tx: SignTransaction, person, signed) -> str | None:
+    """None when the transaction is signed by this person (adopting the CMS of `signed`, its
+    ceremony's result); otherwise why not."""
     with transaction.atomic():
         tx = SignTransaction.objects.select_for_update().get(pk=tx.pk)
         if tx.status != SignTransaction.Status.PENDING:
             return None if tx.person_id == person.pk else "The transaction was signed by someone else."
-        ceremony = _completed_ceremony(tx)
-        if ceremony is None:
+        if signed is None or signed.id != tx.ceremony_public_id:
             return "The document was not signed."
-        if ceremony.person_id != person.pk:
+        if signed.person_id != person.pk:
             record("oidc.sign_refused", obj=tx, data={"reason": "another card"})
             return "The document was signed with a card that is not the signed-in resident's."
-        tx.signature, tx.person, tx.signed_at = bytes(ceremony.signature), person, timezone.now()
+        tx.signature, tx.person, tx.signed_at = signed.signature, person, timezone.now()
         tx.status = SignTransaction.Status.SIGNED
         tx.save()
-        record("oidc.signed", actor=("resident", str(person.public_id)), obj=tx, data={"ceremony": ceremony.pk})
+        record("oidc.signed", actor=("resident", str(person.public_id)), obj=tx, data={"ceremony": signed.id})
     return None
 
 
@@ -321,7 +313,12 @@ def transaction_result(token_row: Token, transaction_id: str) -> dict | None:
     if tx is None or str(tx.public_id) != transaction_id or tx.status == SignTransaction.Status.PENDING \
             or token_row.person_id != tx.person_id:
         return None
-    verification = (tx.ceremony.verification or {}).get("sign", {}) if tx.ceremony else {}
+    try:  # the record of the ceremony that verified this CMS (not verified again)
+        signed = ceremonies.signed_record(bytes(tx.signature), document_sha256=tx.document_sha256,
+                                          municipality=tx.municipality)
+        verification = (signed.verification or {}).get("sign", {})
+    except ceremonies.SignatureRefused:
+        verification = {}  # no such ceremony any more
     chain = verification.get("chain") or []
     with transaction.atomic():
         if tx.status != SignTransaction.Status.FETCHED:

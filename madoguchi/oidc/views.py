@@ -35,8 +35,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from madoguchi.audit.services import record
-from madoguchi.ceremonies import views as ceremony_views
-from madoguchi.ceremonies.models import Ceremony
+from madoguchi.ceremonies import callers as ceremonies
 from madoguchi.core.access import public_view
 from madoguchi.core.ratelimit import allow, client_address
 from madoguchi.identity import sessions
@@ -240,7 +239,7 @@ def authorize(request, code):
                 pending = dict(list(request.session.get(REAUTH, {}).items())[-4:])
                 pending[payload.data.get("nonce", "")] = int(time.time())
                 request.session[REAUTH] = pending
-            return ceremony_views.begin(
+            return ceremonies.begin(
                 request, need, next_url=request.get_full_path(), requester=client.name,
                 reason=_("%(rp)s へのログイン") % {"rp": client.name} if need == "login"
                 else _("%(rp)s への本人確認") % {"rp": client.name})
@@ -254,6 +253,7 @@ def authorize(request, code):
         return _authorize_error(request, error)
 
     consent = Consent.objects.filter(person=person, client=client).first()
+    signed = None  # the result of the transaction's sign ceremony, once it comes back here
     if request.method == "POST":
         if request.POST.get("decision") != "allow":
             record("oidc.consent_denied", actor=("resident", str(person.public_id)), obj=client,
@@ -271,8 +271,9 @@ def authorize(request, code):
             # native app's client_id; nothing proves which app asks, so the resident always
             # approves (and prompt=none is consent_required).
             needs_consent = True
-        if tx is not None and not (str(tx.public_id) in request.session.get(SIGNING, [])
-                                   and services.signed_by(tx, person)):
+        if tx is not None and str(tx.public_id) in request.session.get(SIGNING, []):
+            signed = services.signed_in(request, tx)
+        if tx is not None and signed is None:
             needs_consent = True  # a signing request: the consent page, until signed in this browser
         if needs_consent:
             if "none" in prompts:
@@ -282,7 +283,7 @@ def authorize(request, code):
             return _consent_page(request, person, client, scopes, tx, grant.redirect_uri)
 
     if tx is not None:
-        outcome = services.adopt_signature(tx, person)
+        outcome = services.adopt_signature(tx, person, signed)
         if outcome is not None:
             error = OAuth2Error(description=outcome, redirect_uri=grant.redirect_uri)
             error.error, error.state = "access_denied", payload.state

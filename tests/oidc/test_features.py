@@ -98,6 +98,27 @@ def test_a_signing_transaction_over_a_registered_digest(make_rp, identified, bro
     assert verify.returncode == 0, verify.stderr
 
 
+@pytest.mark.django_db
+def test_a_document_signed_with_another_card_is_not_adopted(make_rp, identified, browser, pki, muni_a):
+    """The ceremony's result names who signed: 窓口 太郎 is signed in, 花子's card signs."""
+    from madoguchi.audit.models import AuditEvent
+    from madoguchi.oidc.models import SignTransaction
+
+    rp = make_rp(method="private_key_jwt", scopes=("name", "sign"))
+    rp.session.fetch_token(rp.metadata["token_endpoint"], grant_type="client_credentials", scope="sign")
+    tx = rp.session.post(rp.metadata["sign_transaction_endpoint"],
+                         json={"document": base64.urlsafe_b64encode(DOCUMENT).decode(), "title": "貸出規約"}).json()
+    callback, consent, purposes = follow(browser, rp.authorization_url("openid sign", sign_transaction_id=tx["id"]),
+                                         pki.hanako)
+    assert purposes == ["sign"] and consent
+    assert query(callback)["error"] == "access_denied"
+    assert "not the signed-in resident's" in query(callback)["error_description"]
+    with tenant(muni_a):
+        row = SignTransaction.objects.get(public_id=tx["id"])
+        assert row.status == SignTransaction.Status.PENDING and row.signature is None and row.person is None
+        assert AuditEvent.objects.filter(action="oidc.sign_refused").count() == 1
+
+
 def _sign_ca(pki):
     from cryptography.hazmat.primitives import serialization
 
