@@ -1,7 +1,6 @@
 """The import-linter contracts in pyproject.toml: the layers of the house and the models
 only their own app imports (docs/architecture.md)."""
 
-import re
 import subprocess
 import sys
 import tomllib
@@ -36,12 +35,9 @@ def test_a_new_upward_import_breaks_the_layers(tmp_path):
     assert "madoguchi.applications is not allowed to import madoguchi.procedures" in result.stdout
 
 
-def test_every_ignored_import_says_what_removes_it():
+def test_no_contract_ignores_an_import():
+    """Issue 14 removed every known violation; a new crossing between apps goes through a
+    seam (docs/architecture.md), never through an ignore_imports entry."""
     config = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]
     ignored = [entry for contract in config["contracts"] for entry in contract.get("ignore_imports", [])]
-    lines = PYPROJECT.read_text().splitlines()
-    for entry in ignored:
-        at = next(i for i, line in enumerate(lines) if f'"{entry}"' in line)
-        # The comment above the entry (or above the run of entries it belongs to).
-        above = next(line for line in reversed(lines[:at]) if not line.strip().startswith('"'))
-        assert re.match(r"\s*# issue 14: removed by \S", above), entry
+    assert ignored == [], ignored

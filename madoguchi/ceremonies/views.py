@@ -17,7 +17,6 @@ from .models import Ceremony
 
 BROWSER_PURPOSES = {Ceremony.Purpose.LOGIN, Ceremony.Purpose.IDENTIFY}
 SESSION_TOKENS = callers.SESSION_TOKENS
-begin = callers.begin  # oidc's until it calls ceremonies.callers.begin itself
 safe_next = callers.safe_next
 
 
@@ -37,7 +36,7 @@ def start(request, code):
         return error_page(request, errors.malformed("purpose"))
     if not allow("ceremony.open", client_address(request), 20, 60):
         return error_page(request, errors.rate_limited())
-    return begin(request, purpose, next_url=request.POST.get("next"))
+    return callers.begin(request, purpose, next_url=request.POST.get("next"))
 
 
 @public_view
