@@ -34,7 +34,9 @@ def resident(catalog_a, taro):  # noqa: F811
     with tenant(catalog_a):
         attachment = application.attachments.get()
     return client, {"slug": "risai-shoumei", "draft_id": draft.json()["id"], "application_id": str(application.public_id),
-                    "attachment_id": str(attachment.pk), "notice_id": "1", "ceremony_id": str(uuid.uuid4())}
+                    "attachment_id": str(attachment.pk), "notice_id": "1", "ceremony_id": str(uuid.uuid4()),
+                    # No document is issued without the worker: the download's 404 must be no-store too.
+                    "document_id": str(uuid.uuid4())}
 
 
 def operations(client, code):
