@@ -98,7 +98,17 @@ def start(application, person, *, return_url) -> Payment:
             if live is None:
                 raise
             return live
-        checkout = provider.checkout(payment, return_url=return_url(payment))
+        try:
+            checkout = provider.checkout(payment, return_url=return_url(payment))
+        except Exception as exc:  # a provider down, timing out or answering 500: nothing charged
+            with transaction.atomic():
+                payment = Payment.objects.select_for_update().select_related("application").get(pk=payment.pk)
+                payment.status = Status.FAILED
+                payment.save(update_fields=["status", "updated_at"])
+                _event(payment, Status.CREATED, "checkout_failed", error=type(exc).__name__)
+                _audit("failed", payment, _resident(person), error=type(exc).__name__)
+            raise PaymentError("provider_unavailable", _("お支払いの画面を開けませんでした。しばらくしてからもう一度お試しください。"),
+                               status=503) from exc
         with transaction.atomic():
             payment = Payment.objects.select_for_update().select_related("application").get(pk=payment.pk)
             if payment.status == Status.CREATED:

@@ -172,3 +172,24 @@ def test_counter_payment_input_is_checked(owed, cashier):
     with tenant(owed.municipality):
         assert Application.objects.get(pk=owed.pk).status == "payment_required"
         assert not Payment.objects.exists()
+
+
+def test_a_provider_that_fails_at_checkout_leaves_the_application_payable(owed, taro, settings, monkeypatch):
+    from madoguchi.registry import Entry
+
+    class Down(providers.Provider):
+        def checkout(self, payment, *, return_url):
+            raise TimeoutError("provider timed out")
+
+    monkeypatch.setitem(providers.PROVIDERS._entries, "down", Entry("down", Down, "test: always times out"))
+    settings.PAYMENT_PROVIDER = "down"
+    with pytest.raises(services.PaymentError) as exc:
+        services.start(owed, taro, return_url=back)
+    assert (exc.value.code, exc.value.status) == ("provider_unavailable", 503)
+    with tenant(owed.municipality):
+        failed = Payment.objects.get(application_id=owed.pk)
+        assert failed.status == "failed"
+        assert AuditEvent.objects.filter(action="payments.failed", object_id=str(failed.pk)).exists()
+    settings.PAYMENT_PROVIDER = "demo"
+    again = services.start(owed, taro, return_url=back)
+    assert again.pk != failed.pk and again.status == "pending"
