@@ -8,4 +8,4 @@ class PaymentsConfig(AppConfig):
     label = "payments"
 
     def ready(self):
-        from .providers import demo  # noqa: F401  (registers the demo provider)
+        from .providers import demo, stripe  # noqa: F401  (register the providers)

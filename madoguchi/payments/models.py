@@ -45,6 +45,7 @@ class Payment(TenantOwned):
     amount_yen = models.PositiveIntegerField(_("金額"))
     provider = models.CharField(_("決済手段"), max_length=32)  # a PROVIDERS name, or "counter"
     provider_reference = models.CharField(max_length=200, blank=True)
+    checkout_url = models.CharField(max_length=1000, blank=True)  # the provider's page, while pending
     method = models.CharField(_("支払方法"), max_length=8, choices=Method.choices, default=Method.ONLINE)
     till_receipt = models.CharField(_("レシート番号"), max_length=40, blank=True)  # 窓口払い: the till's number
     idempotency_key = models.CharField(max_length=64)

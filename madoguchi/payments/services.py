@@ -4,6 +4,7 @@ the transaction that makes it; a payment's success moves its application from �
 受付 (applications.services.payment_received) in that same transaction.
 """
 
+import logging
 import re
 import uuid
 
@@ -18,6 +19,7 @@ from madoguchi.municipalities.tenancy import tenant
 from .models import ENDED_UNPAID, PAID, Method, Payment, PaymentEvent, Refund, Status
 from .providers import base as providers
 
+log = logging.getLogger(__name__)
 COUNTER = "counter"  # the provider name of 窓口払い
 PAYMENT_REQUIRED = "payment_required"
 _TILL_RECEIPT = re.compile(r"[0-9A-Za-z\-]{1,40}")
@@ -113,7 +115,8 @@ def start(application, person, *, return_url) -> Payment:
             payment = Payment.objects.select_for_update().select_related("application").get(pk=payment.pk)
             if payment.status == Status.CREATED:
                 payment.provider_reference, payment.status = checkout.reference, Status.PENDING
-                payment.save(update_fields=["provider_reference", "status", "updated_at"])
+                payment.checkout_url = checkout.redirect_url
+                payment.save(update_fields=["provider_reference", "checkout_url", "status", "updated_at"])
                 _event(payment, Status.CREATED, "checkout", reference=checkout.reference)
                 _audit("pending", payment, _resident(person))
         return payment
@@ -121,13 +124,7 @@ def start(application, person, *, return_url) -> Payment:
 
 def checkout_url(payment: Payment) -> str | None:
     """Where the resident pays a pending payment (the provider's page), or None."""
-    if payment.status != Status.PENDING:
-        return None
-    from django.urls import reverse
-
-    if payment.provider == "demo":
-        return reverse("payments:demo_page", args=[payment.municipality.code, payment.provider_reference])
-    return None
+    return (payment.checkout_url or None) if payment.status == Status.PENDING else None
 
 
 def confirm(payment: Payment) -> Payment:
@@ -238,3 +235,39 @@ def refund(payment: Payment, user, *, amount_yen, reason: str) -> Refund:
         _event(payment, source, "refund", refund=refund.pk, amount_yen=amount)
         _audit("refunded", payment, user, refund=refund.pk, refund_yen=amount)
     return refund
+
+
+# The Checkout Session events that may change a payment; any other type is logged and ignored.
+STRIPE_EVENTS = frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded",
+                           "checkout.session.async_payment_failed", "checkout.session.expired"})
+MAX_WEBHOOK_BYTES = 256 * 1024
+
+
+def stripe_webhook(payload: bytes, signature: str | None) -> str:
+    """A webhook of the stripe provider, for the municipality in scope: its signature
+    checked, then the payment it names confirmed with the API (so a replay, a duplicate or
+    events out of order all end in the provider's state, with one effect). Returns what
+    was done: the payment's status, `ignored` or `unknown`."""
+    import stripe
+
+    from .providers import stripe as stripe_provider
+
+    if len(payload) > MAX_WEBHOOK_BYTES:
+        raise PaymentError("too_large", "payload too large", status=413, field="body")
+    try:
+        event = stripe_provider.verify(payload, signature)
+    except stripe.SignatureVerificationError:
+        raise PaymentError("bad_signature", "Stripe-Signature does not verify", status=400,
+                           field="Stripe-Signature") from None
+    except ValueError:
+        raise PaymentError("bad_payload", "the body is not a JSON event", status=400, field="body") from None
+    if event.type not in STRIPE_EVENTS:
+        log.info("stripe webhook ignored", extra={"event_type": str(event.type)[:80], "event": str(event.id)[:80]})
+        return "ignored"
+    reference = str(event.data.object.id)
+    payment = Payment.objects.filter(provider="stripe", provider_reference=reference).select_related(
+        "application", "municipality").first()
+    if payment is None:
+        log.warning("stripe webhook for no payment", extra={"event": str(event.id)[:80]})
+        return "unknown"
+    return confirm(payment).status

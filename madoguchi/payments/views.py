@@ -7,7 +7,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+
+from madoguchi.core.access import public_view
 
 from madoguchi.applications import queries
 from madoguchi.applications import services as applications
@@ -42,8 +46,8 @@ def pay(request, code, public_id):
     error, status = "", 200
     if request.method == "POST":
         try:
-            payment = services.start(application, request.resident, return_url=lambda p: reverse(
-                "payments:status", args=[code, p.public_id]))
+            payment = services.start(application, request.resident, return_url=lambda p: request.build_absolute_uri(
+                reverse("payments:status", args=[code, p.public_id])))
         except services.PaymentError as exc:
             error, status = str(exc), exc.status
         except ImproperlyConfigured:
@@ -146,3 +150,17 @@ def _uuid(value):
         return uuid.UUID(str(value))
     except ValueError:
         return None
+
+
+@public_view  # the provider calls it; its Stripe-Signature is what is checked
+@csrf_exempt
+@require_POST
+def stripe_webhook(request, code):
+    try:
+        done = services.stripe_webhook(request.body, request.headers.get("Stripe-Signature"))
+    except services.PaymentError as exc:
+        return JsonResponse({"error": exc.code, "field": exc.field, "message": str(exc)}, status=exc.status)
+    except ImproperlyConfigured:
+        return JsonResponse({"error": "not_configured", "message": "the stripe provider is not configured"},
+                            status=404)
+    return JsonResponse({"received": True, "result": done})

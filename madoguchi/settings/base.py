@@ -365,3 +365,9 @@ AUDIT_TSA_TIMEOUT = env_int("MADOGUCHI_AUDIT_TSA_TIMEOUT", 10)
 # default `demo` is refused in production, so production names a real provider.
 PAYMENT_PROVIDER = os.environ.get("MADOGUCHI_PAYMENT_PROVIDER", "demo")
 PAYMENT_PROVIDERS: dict[str, str] = {}
+# The stripe provider (payments/providers/stripe.py): the account's secret key and webhook
+# signing secret; STRIPE_API_BASE only to reach the API through another address.
+STRIPE_API_KEY = os.environ.get("MADOGUCHI_STRIPE_API_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("MADOGUCHI_STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = os.environ.get("MADOGUCHI_STRIPE_API_BASE", "")
+STRIPE_TIMEOUT_SECONDS = 10

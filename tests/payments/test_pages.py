@@ -30,7 +30,7 @@ def test_resident_pays_with_the_demo_provider_and_sees_received(client, owed, ta
     back = client.post(response["Location"], {"action": "pay"})
     with tenant(owed.municipality):
         payment = Payment.objects.get(application_id=owed.pk)
-    assert back["Location"] == f"/{code}/payments/{payment.public_id}/"
+    assert back["Location"] == f"http://testserver/{code}/payments/{payment.public_id}/"
     assert status_of(owed) == "payment_required"  # not before the return page asks the provider
     result = client.get(back["Location"]).content.decode()
     assert "お支払いを確認しました" in result and status_of(owed) == "received"
