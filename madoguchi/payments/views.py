@@ -38,6 +38,22 @@ def _own_payment(request, public_id):
         raise Http404 from None
 
 
+def _breakdown(definition: dict, data: dict) -> list[dict]:
+    """The fee's lines as the definition computes it (procedures.definition.fee_yen): per
+    copy, the unit price times the number asked for."""
+    fee = definition.get("fee") or {"kind": "none"}
+    if fee["kind"] != "per_copy":
+        return []
+    lines = []
+    for item in fee["items"]:
+        count = data.get(item["field"], 0)
+        count = count if isinstance(count, int) and not isinstance(count, bool) else 0
+        if count:
+            lines.append({"label": forms.text(item.get("label")), "yen": item["yen"], "count": count,
+                          "subtotal": item["yen"] * count})
+    return lines
+
+
 @never_cache
 @resident_required
 def pay(request, code, public_id):
@@ -56,6 +72,7 @@ def pay(request, code, public_id):
             return redirect(services.checkout_url(payment) or reverse("payments:status", args=[code, payment.public_id]))
     return render(request, "payments/pay.html", {
         "a": application, "title": forms.text(application.version.definition["title"]),
+        "lines": _breakdown(application.version.definition, application.data),
         "payable": application.status == services.PAYMENT_REQUIRED, "error": error}, status=status)
 
 

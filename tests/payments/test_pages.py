@@ -23,6 +23,7 @@ def test_resident_pays_with_the_demo_provider_and_sees_received(client, owed, ta
     assert f"/{code}/applications/{owed.public_id}/pay/" in page and "1600円" in page
     page = client.get(f"/{code}/applications/{owed.public_id}/pay/")
     assert page.status_code == 200 and "1600円" in page.content.decode()
+    assert "400円 × 1 = 400円" in page.content.decode() and "1200円 × 1 = 1200円" in page.content.decode()
     response = client.post(f"/{code}/applications/{owed.public_id}/pay/")
     assert response.status_code == 302 and response["Location"].startswith(f"/{code}/payments/demo/demo_")
     demo = client.get(response["Location"]).content.decode()
@@ -93,6 +94,7 @@ def test_cashier_records_a_counter_payment_and_refunds_with_field_errors(client,
     code = muni_a.code
     assert sign_in(client, muni_a, *cashier).status_code == 302
     url = f"/{code}/staff/payments/{owed.public_id}/"
+    assert url in client.get(f"/{code}/staff/applications/{owed.public_id}/").content.decode()  # from the review page
     assert client.get(url).status_code == 200
     bad = client.post(url, {"action": "counter", "method": "cash", "till_receipt": ""})
     assert bad.status_code == 400 and 'id="till_receipt-error"' in bad.content.decode()
