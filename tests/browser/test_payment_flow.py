@@ -55,5 +55,10 @@ def test_pay_a_fee_with_the_demo_provider_on_a_phone(server, browser):
     check("application-received")
     screenshot(page, "payment-application-received")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.goto(f"{server.base_url}/{CODE}/applications/")
+    assert "支払済み" in page.locator("main").inner_text()
+    check("my-applications")
+    screenshot(page, "payment-my-applications")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert violations == {}, violations
     context.close()

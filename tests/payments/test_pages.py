@@ -36,6 +36,8 @@ def test_resident_pays_with_the_demo_provider_and_sees_received(client, owed, ta
     result = client.get(back["Location"]).content.decode()
     assert "お支払いを確認しました" in result and status_of(owed) == "received"
     assert "受付済み" in client.get(f"/{code}/applications/{owed.public_id}/").content.decode()
+    mine = client.get(f"/{code}/applications/").content.decode()  # "my applications" shows the payment
+    assert "<td>支払済み</td>" in mine
 
 
 def test_double_tap_makes_one_payment(client, owed, taro):

@@ -11,3 +11,19 @@ def resident_payments(context, application):
     payments = list(Payment.objects.filter(application=application).prefetch_related("refunds").order_by("created_at"))
     return {"payments": payments, "municipality": context.get("municipality"), "a": application,
             "payable": application.status == "payment_required"}
+
+
+@register.simple_tag
+def payment_statuses(rows):
+    """The latest payment's status of each application in "my applications" (one query):
+    {application id: status label}. `rows` are the list's {"a": application, …}."""
+    ids = [r["a"].pk for r in rows if r["a"].fee_yen]
+    latest = {}
+    for p in Payment.objects.filter(application_id__in=ids).order_by("created_at", "id"):
+        latest[p.application_id] = p.get_status_display()
+    return latest
+
+
+@register.filter
+def payment_of(statuses: dict, application_id):
+    return statuses.get(application_id, "")
