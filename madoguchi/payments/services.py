@@ -80,6 +80,9 @@ def start(application, person, *, return_url) -> Payment:
         if application.person_id != person.pk:
             raise PaymentError("not_found", _("この申請はありません。"), status=404)
         live = live_payment(application)
+        if live is not None and live.status == Status.PENDING:
+            live = confirm(live)  # cancelled or expired at the provider meanwhile: a new one
+            live = None if live.status in ENDED_UNPAID else live
         if live is not None:
             if live.status in PAID:
                 raise PaymentError("already_paid", _("この申請の手数料はお支払い済みです。"))

@@ -193,3 +193,13 @@ def test_a_provider_that_fails_at_checkout_leaves_the_application_payable(owed, 
     settings.PAYMENT_PROVIDER = "demo"
     again = services.start(owed, taro, return_url=back)
     assert again.pk != failed.pk and again.status == "pending"
+
+
+def test_a_tap_after_cancelling_at_the_provider_starts_a_new_payment(owed, taro):
+    first = services.start(owed, taro, return_url=back)
+    pay_at_demo(first, "cancelled")  # cancelled on the provider's page; the return page never seen
+    second = services.start(owed, taro, return_url=back)
+    assert second.pk != first.pk and second.status == "pending"
+    with tenant(owed.municipality):
+        first.refresh_from_db()
+    assert first.status == "cancelled"
