@@ -203,3 +203,17 @@ def test_a_tap_after_cancelling_at_the_provider_starts_a_new_payment(owed, taro)
     with tenant(owed.municipality):
         first.refresh_from_db()
     assert first.status == "cancelled"
+
+
+def test_money_taken_for_a_withdrawn_application_stays_recorded_for_a_refund(owed, taro):
+    from madoguchi.applications.services import withdraw
+
+    payment = services.start(owed, taro, return_url=back)
+    withdraw(owed, taro)  # withdrawn while the checkout was open
+    pay_at_demo(payment)
+    payment = services.confirm(payment)
+    assert payment.status == "succeeded"
+    with tenant(owed.municipality):
+        assert Application.objects.get(pk=owed.pk).status == "withdrawn"
+        assert PaymentEvent.objects.filter(payment=payment, kind="application_not_waiting").count() == 1
+        assert AuditEvent.objects.filter(action="payments.application_not_waiting").count() == 1
