@@ -55,7 +55,7 @@ TRANSITIONS = (
     _t("submitted", "payment_required", ["system"], False, "the procedure has a fee: it waits for the payment"),
     _t("submitted", "received", ["reviewer", "system"], False, "the department accepts it for review"),
     _t("submitted", "withdrawn", ["resident"], False, "withdrawn before review"),
-    _t("payment_required", "submitted", ["system"], False, "the fee is paid (a later issue's payment service)"),
+    _t("payment_required", "received", ["system"], False, "the fee is paid (payments: in the payment's transaction)"),
     _t("payment_required", "withdrawn", ["resident"], False, "withdrawn before paying"),
     _t("received", "returned", ["reviewer"], False, "returned to the resident for correction"),
     _t("received", "approved", ["reviewer"], False, "approved"),

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "madoguchi.procedures",
     "madoguchi.applications",
     "madoguchi.documents",
+    "madoguchi.payments",
     "madoguchi.exports",
     "madoguchi.casework",
     "madoguchi.demo",
@@ -358,3 +359,15 @@ AUDIT_CHECKPOINT_KEY_THUMBPRINT = os.environ.get("MADOGUCHI_AUDIT_CHECKPOINT_KEY
 AUDIT_TSA_URL = os.environ.get("MADOGUCHI_AUDIT_TSA_URL", "").strip()
 AUDIT_TSA_ROOTS = os.environ.get("MADOGUCHI_AUDIT_TSA_ROOTS", "").strip()
 AUDIT_TSA_TIMEOUT = env_int("MADOGUCHI_AUDIT_TSA_TIMEOUT", 10)
+
+# Payments (docs/payments.md): the provider of online payments, by its registry name
+# (payments/providers/); PAYMENT_PROVIDERS maps a municipality code to another one. The
+# default `demo` is refused in production, so production names a real provider.
+PAYMENT_PROVIDER = os.environ.get("MADOGUCHI_PAYMENT_PROVIDER", "demo")
+PAYMENT_PROVIDERS: dict[str, str] = {}
+# The stripe provider (payments/providers/stripe.py): the account's secret key and webhook
+# signing secret; STRIPE_API_BASE only to reach the API through another address.
+STRIPE_API_KEY = os.environ.get("MADOGUCHI_STRIPE_API_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("MADOGUCHI_STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = os.environ.get("MADOGUCHI_STRIPE_API_BASE", "")
+STRIPE_TIMEOUT_SECONDS = 10

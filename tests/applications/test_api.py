@@ -376,8 +376,7 @@ def test_correction_flow_signed_again(catalog_a, taro, pki, reviewer_shimin):
     with tenant(catalog_a):
         application = Application.objects.get(public_id=draft["id"])
     error_of(api("PUT", f"/applications/{draft['id']}/correction", {"data": JUMINHYO}), 409, "invalid_transition")
-    transition(application, "submitted", role="system")
-    transition(application, "received", role="reviewer", actor=reviewer_shimin)
+    transition(application, "received", role="system")  # the fee is paid (what payments does)
     transition(application, "returned", role="reviewer", actor=reviewer_shimin, comment="部数を1部にしてください")
     detail = api("GET", f"/applications/{draft['id']}").json()
     assert detail["correctable"] and detail["return_comment"] == "部数を1部にしてください"

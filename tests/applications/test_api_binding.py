@@ -96,8 +96,7 @@ def test_one_signature_makes_one_application(catalog_a, pki, taro, reviewer_shim
     with tenant(catalog_a):
         assert Application.objects.count() == 1
     # A correction signed with the first submission's signature is refused too.
-    transition(application, "submitted", role="system")
-    transition(application, "received", role="reviewer", actor=reviewer_shimin)
+    transition(application, "received", role="system")  # the fee is paid (what payments does)
     transition(application, "returned", role="reviewer", actor=reviewer_shimin, comment="枚数を確認してください")
     with pytest.raises(ApplicationError) as exc:
         resubmit(application, taro, JUMINHYO, signed=signed)

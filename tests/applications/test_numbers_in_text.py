@@ -181,8 +181,7 @@ def test_a_correction_asks_first_and_signs_the_masked_text(client, catalog_a, ta
         version = services.published("juminhyo-copy")
     application, _ = services.submit(version, taro, JUMINHYO, idempotency_key=key(),
                                      signed=sign(pki.taro, version, taro, JUMINHYO))
-    services.transition(application, "submitted", role="system")
-    services.transition(application, "received", role="reviewer", actor=reviewer_shimin)
+    services.transition(application, "received", role="system")  # the fee is paid (what payments does)
     services.transition(application, "returned", role="reviewer", actor=reviewer_shimin, comment="住所を確認してください")
     signed_in(client, catalog_a, taro)
     where = f"/{catalog_a.code}/applications/{application.public_id}/correct/"

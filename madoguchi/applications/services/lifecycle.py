@@ -39,6 +39,14 @@ def transition(application: Application, target: str, *, role: str, actor=None, 
     return application
 
 
+def payment_received(application: Application) -> Application:
+    """The fee is paid: 支払い待ち → 受付 (received), by the system. The payments app calls it
+    inside the transaction that records the payment's success, so both commit or neither
+    does (the payment's own events and audit name the application). Refuses
+    (TransitionRefused) an application that is not waiting for its payment."""
+    return transition(application, Status.RECEIVED, role=Role.SYSTEM)
+
+
 def withdraw(application: Application, person) -> Application:
     return transition(application, Status.WITHDRAWN, role=Role.RESIDENT, actor=person)
 

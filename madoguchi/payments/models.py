@@ -1,0 +1,137 @@
+"""A payment of an application's fee, its refunds and its append-only event history.
+
+A payment names its provider (the registry's name, or `counter` for 窓口払い) and the
+provider's reference; its status goes created → pending → succeeded / failed / expired /
+cancelled, then refunded or partially refunded. One application has at most one payment
+that is not failed, expired or cancelled: a database constraint, so a double tap or two
+servers can never charge it twice.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from madoguchi.municipalities.tenancy import TenantOwned
+
+
+class Status(models.TextChoices):
+    CREATED = "created", _("作成")
+    PENDING = "pending", _("お支払い手続中")
+    SUCCEEDED = "succeeded", _("支払済み")
+    FAILED = "failed", _("失敗")
+    EXPIRED = "expired", _("期限切れ")
+    CANCELLED = "cancelled", _("取消し")
+    REFUNDED = "refunded", _("返金済み")
+    PARTIALLY_REFUNDED = "partially_refunded", _("一部返金済み")
+
+
+# A payment in one of these ends without money taken: the application may be paid again.
+ENDED_UNPAID = frozenset({Status.FAILED, Status.EXPIRED, Status.CANCELLED})
+PAID = frozenset({Status.SUCCEEDED, Status.PARTIALLY_REFUNDED, Status.REFUNDED})
+
+
+class Method(models.TextChoices):
+    ONLINE = "online", _("オンライン")
+    CASH = "cash", _("現金")
+    CARD = "card", _("カード")
+
+
+class Payment(TenantOwned):
+    public_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    application = models.ForeignKey("applications.Application", on_delete=models.PROTECT, related_name="payments")
+    amount_yen = models.PositiveIntegerField(_("金額"))
+    provider = models.CharField(_("決済手段"), max_length=32)  # a PROVIDERS name, or "counter"
+    provider_reference = models.CharField(max_length=200, blank=True)
+    checkout_url = models.CharField(max_length=1000, blank=True)  # the provider's page, while pending
+    method = models.CharField(_("支払方法"), max_length=8, choices=Method.choices, default=Method.ONLINE)
+    till_receipt = models.CharField(_("レシート番号"), max_length=40, blank=True)  # 窓口払い: the till's number
+    idempotency_key = models.CharField(max_length=64)
+    status = models.CharField(_("状態"), max_length=20, choices=Status.choices, default=Status.CREATED)
+    refunded_yen = models.PositiveIntegerField(default=0)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+")  # 窓口払い: the member of staff
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("支払い")
+        verbose_name_plural = _("支払い")
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "public_id"], name="payment_unique_public_id"),
+            models.UniqueConstraint(fields=["municipality", "idempotency_key"], name="payment_unique_idempotency"),
+            # Never charged twice: one payment per application that is not failed/expired/cancelled.
+            models.UniqueConstraint(fields=["municipality", "application"],
+                                    condition=~Q(status__in=sorted(ENDED_UNPAID)), name="payment_one_live"),
+            models.UniqueConstraint(fields=["municipality", "provider", "provider_reference"],
+                                    condition=~Q(provider_reference=""), name="payment_unique_reference"),
+            models.CheckConstraint(condition=Q(amount_yen__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(condition=Q(refunded_yen__lte=models.F("amount_yen")),
+                                   name="payment_refund_not_above_amount"),
+        ]
+        indexes = [models.Index(fields=["municipality", "application"], name="payment_by_application")]
+
+    @property
+    def refundable_yen(self) -> int:
+        return self.amount_yen - self.refunded_yen if self.status in PAID else 0
+
+
+class Refund(TenantOwned):
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount_yen = models.PositiveIntegerField(_("返金額"))
+    reason = models.CharField(_("返金の理由"), max_length=500)
+    provider_reference = models.CharField(max_length=200, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(amount_yen__gt=0), name="refund_amount_positive")]
+
+
+class AppendOnly(Exception):
+    pass
+
+
+class PaymentEvent(TenantOwned):
+    """One change of a payment, appended; never updated or deleted."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="events")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    kind = models.CharField(max_length=40)  # created, checkout, succeeded, counter, refund, …
+    data = models.JSONField(default=dict, blank=True)  # references only
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["municipality", "payment", "at"], name="payment_event_by_payment")]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnly("payment events are append-only")
+        return super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("payment events are append-only")
+
+
+class DemoCheckout(TenantOwned):
+    """The demo provider's own ledger (DEMO ONLY): what its hosted page shows and what the
+    resident did there. Stands in for the provider's side, which madoguchi asks for the
+    result; never read from the browser's return."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "open"
+        PAID = "paid", "paid"
+        CANCELLED = "cancelled", "cancelled"
+
+    reference = models.CharField(max_length=64)
+    amount_yen = models.PositiveIntegerField()
+    return_url = models.CharField(max_length=300)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "reference"], name="demo_checkout_reference")]

@@ -1,0 +1,51 @@
+"""The payment provider plug point: one interface, implementations by name (madoguchi.registry).
+
+A provider takes a payment to its hosted page (`checkout`), tells its result when asked
+(`fetch`: the status is confirmed with the provider, never taken from the browser's
+return) and refunds. `PAYMENT_PROVIDER` (`MADOGUCHI_PAYMENT_PROVIDER`) names the one a
+municipality uses; `PAYMENT_PROVIDERS` maps a municipality code to another name.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from madoguchi.registry import Registry, UnknownName
+
+
+@dataclass(frozen=True)
+class Checkout:
+    reference: str  # the provider's reference of the checkout
+    redirect_url: str  # where the resident's browser goes to pay
+
+
+class Provider:
+    """A payment provider. Constructed per use; a provider that may not run here raises
+    ImproperlyConfigured from its constructor."""
+
+    def checkout(self, payment, *, return_url: str) -> Checkout:
+        raise NotImplementedError
+
+    def fetch(self, payment) -> str:
+        """The provider's status of the payment's checkout: pending, succeeded, failed,
+        expired or cancelled."""
+        raise NotImplementedError
+
+    def refund(self, payment, amount_yen: int) -> str:
+        """Refunds `amount_yen` of a succeeded payment; returns the provider's refund reference."""
+        raise NotImplementedError
+
+
+PROVIDERS: Registry[type[Provider]] = Registry("payment provider")
+
+
+def name_for(municipality) -> str:
+    return getattr(settings, "PAYMENT_PROVIDERS", {}).get(municipality.code) or settings.PAYMENT_PROVIDER
+
+
+def get(name: str) -> Provider:
+    try:
+        return PROVIDERS.get(name)()
+    except UnknownName as exc:
+        raise ImproperlyConfigured(f"PAYMENT_PROVIDER: {exc}") from None

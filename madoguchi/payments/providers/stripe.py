@@ -1,0 +1,66 @@
+"""Stripe through its maintained library (`stripe`): Checkout Sessions for the hosted page,
+the session retrieved to confirm a result, refunds on the session's PaymentIntent, and
+webhooks verified with `Stripe-Signature` (services.stripe_webhook).
+
+`STRIPE_API_KEY` and `STRIPE_WEBHOOK_SECRET` are the account's; `STRIPE_API_BASE` changes
+the API's address (a proxy; the tests' local server). Missing keys refuse the provider.
+"""
+
+import stripe
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import PROVIDERS, Checkout, Provider
+
+# A Checkout Session's state as our statuses (docs: checkout.session `status`, `payment_status`).
+_EXPIRED = "expired"
+
+
+def client() -> stripe.StripeClient:
+    if not settings.STRIPE_API_KEY:
+        raise ImproperlyConfigured("the stripe payment provider needs STRIPE_API_KEY (MADOGUCHI_STRIPE_API_KEY)")
+    base = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
+    return stripe.StripeClient(settings.STRIPE_API_KEY, base_addresses=base, max_network_retries=0,
+                               http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS))
+
+
+@PROVIDERS.register("stripe", "Stripe Checkout Sessions and refunds through the stripe package; signed webhooks")
+class StripeProvider(Provider):
+    def __init__(self):
+        self.client = client()
+
+    def checkout(self, payment, *, return_url: str) -> Checkout:
+        application = payment.application
+        session = self.client.v1.checkout.sessions.create(params={
+            "mode": "payment", "success_url": return_url, "cancel_url": return_url,
+            "client_reference_id": str(payment.public_id),
+            "metadata": {"payment": str(payment.public_id), "municipality": payment.municipality.code},
+            "line_items": [{"quantity": 1, "price_data": {
+                "currency": "jpy", "unit_amount": payment.amount_yen,
+                "product_data": {"name": f"手数料 {application.receipt_number}"}}}],
+        }, options={"idempotency_key": f"checkout-{payment.idempotency_key}"})
+        return Checkout(reference=session.id, redirect_url=session.url)
+
+    def fetch(self, payment) -> str:
+        session = self.client.v1.checkout.sessions.retrieve(payment.provider_reference)
+        if session.payment_status in ("paid", "no_payment_required"):
+            if session.amount_total != payment.amount_yen or session.currency != "jpy":
+                return "failed"  # not what was asked for: never counted as paid
+            return "succeeded"
+        if session.status == _EXPIRED:
+            return "expired"
+        return "pending"
+
+    def refund(self, payment, amount_yen: int) -> str:
+        session = self.client.v1.checkout.sessions.retrieve(payment.provider_reference)
+        refund = self.client.v1.refunds.create(
+            params={"payment_intent": session.payment_intent, "amount": amount_yen},
+            options={"idempotency_key": f"refund-{payment.idempotency_key}-{payment.refunded_yen}-{amount_yen}"})
+        return refund.id
+
+
+def verify(payload: bytes, signature: str | None):
+    """The webhook's event, its `Stripe-Signature` checked (raises stripe.SignatureVerificationError)."""
+    if not settings.STRIPE_WEBHOOK_SECRET:
+        raise ImproperlyConfigured("the stripe webhook needs STRIPE_WEBHOOK_SECRET (MADOGUCHI_STRIPE_WEBHOOK_SECRET)")
+    return stripe.Webhook.construct_event(payload, signature or "", settings.STRIPE_WEBHOOK_SECRET)

@@ -1,0 +1,132 @@
+"""A FAKE of Stripe's API for the tests, and it says so (its ids carry `fake`): a real HTTP
+server speaking the parts of the protocol the adapter uses — form-encoded requests with
+bracketed keys, Bearer keys, Idempotency-Key, JSON objects with `object`, errors as
+`{"error": {...}}` — for Checkout Sessions (create, retrieve) and refunds; and webhook
+events signed as Stripe documents `Stripe-Signature` (t=…,v1=HMAC-SHA256 of "t.payload").
+"""
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+API_KEY = "sk_test_fake_madoguchi"
+WEBHOOK_SECRET = "whsec_fake_madoguchi"
+
+
+def sign(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+class FakeStripe:
+    def __init__(self):
+        self.sessions: dict[str, dict] = {}
+        self.refunds: list[dict] = []
+        self.idempotent: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.fail_next = 0  # answer the next N requests with a 500
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                fake._handle(self, "GET", {})
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                fake._handle(self, "POST", dict(parse_qsl(body, keep_blank_values=True)))
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    # What a customer does on the hosted page, and what Stripe then sends.
+    def pay(self, session_id: str, amount: int | None = None) -> None:
+        with self.lock:
+            s = self.sessions[session_id]
+            s.update(status="complete", payment_status="paid", payment_intent="pi_fake_" + secrets.token_hex(8))
+            if amount is not None:
+                s["amount_total"] = amount
+
+    def expire(self, session_id: str) -> None:
+        with self.lock:
+            self.sessions[session_id].update(status="expired")
+
+    def event(self, kind: str, session_id: str, *, event_id: str | None = None) -> bytes:
+        return json.dumps({"id": event_id or "evt_fake_" + secrets.token_hex(8), "object": "event", "type": kind,
+                           "api_version": "2025-01-01", "created": int(time.time()), "livemode": False,
+                           "data": {"object": dict(self.sessions.get(session_id) or {"id": session_id,
+                                                                                      "object": "checkout.session"})}
+                           }).encode()
+
+    def _handle(self, h, method, form):
+        self.requests.append((method, h.path))
+        if h.headers.get("Authorization") != f"Bearer {API_KEY}":
+            return self._send(h, 401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key"}})
+        if self.fail_next:
+            self.fail_next -= 1
+            return self._send(h, 500, {"error": {"type": "api_error", "message": "fake outage"}})
+        key = h.headers.get("Idempotency-Key")
+        if method == "POST" and key and key in self.idempotent:
+            return self._raw(h, 200, self.idempotent[key])
+        status, body = self._route(method, h.path, form)
+        raw = json.dumps(body).encode()
+        if method == "POST" and key and status == 200:
+            self.idempotent[key] = raw
+        self._raw(h, status, raw)
+
+    def _route(self, method, path, form):
+        with self.lock:
+            if method == "POST" and path == "/v1/checkout/sessions":
+                sid = "cs_test_fake_" + secrets.token_hex(12)
+                s = {"id": sid, "object": "checkout.session", "mode": form.get("mode"), "status": "open",
+                     "payment_status": "unpaid", "currency": form.get("line_items[0][price_data][currency]"),
+                     "amount_total": int(form["line_items[0][price_data][unit_amount]"]) *
+                     int(form.get("line_items[0][quantity]", "1")),
+                     "client_reference_id": form.get("client_reference_id"), "success_url": form.get("success_url"),
+                     "cancel_url": form.get("cancel_url"), "payment_intent": None,
+                     "url": f"{self.base_url}/c/pay/{sid}", "livemode": False,
+                     "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")}}
+                self.sessions[sid] = s
+                return 200, s
+            if method == "GET" and path.startswith("/v1/checkout/sessions/"):
+                s = self.sessions.get(path.rsplit("/", 1)[1])
+                return (200, s) if s else (404, {"error": {"type": "invalid_request_error",
+                                                           "message": "No such checkout.session"}})
+            if method == "POST" and path == "/v1/refunds":
+                paid = [s for s in self.sessions.values() if s["payment_intent"] == form.get("payment_intent")]
+                done = sum(r["amount"] for r in self.refunds if r["payment_intent"] == form.get("payment_intent"))
+                amount = int(form.get("amount", "0"))
+                if not paid or amount <= 0 or done + amount > paid[0]["amount_total"]:
+                    return 400, {"error": {"type": "invalid_request_error", "param": "amount",
+                                           "message": "Refund amount is greater than unrefunded amount"}}
+                r = {"id": "re_fake_" + secrets.token_hex(8), "object": "refund", "amount": amount,
+                     "currency": "jpy", "payment_intent": form.get("payment_intent"), "status": "succeeded"}
+                self.refunds.append(r)
+                return 200, r
+            return 404, {"error": {"type": "invalid_request_error", "message": f"Unrecognized request URL {path}"}}
+
+    def _send(self, h, status, body):
+        self._raw(h, status, json.dumps(body).encode())
+
+    def _raw(self, h, status, raw):
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Request-Id", "req_fake_" + secrets.token_hex(6))
+        h.send_header("Content-Length", str(len(raw)))
+        h.end_headers()
+        h.wfile.write(raw)
