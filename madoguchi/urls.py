@@ -38,6 +38,7 @@ urlpatterns = [
     path("<municipality:code>/", include("madoguchi.oidc.urls")),
     path("<municipality:code>/", include("madoguchi.applications.urls")),
     path("<municipality:code>/", include("madoguchi.documents.urls")),
+    path("<municipality:code>/", include("madoguchi.notices.urls")),
     path("<municipality:code>/staff/documents/", include("madoguchi.documents.staff_urls")),
     path("<municipality:code>/staff/exports/", include("madoguchi.exports.urls")),
 ]

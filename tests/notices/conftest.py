@@ -1,0 +1,57 @@
+"""A real SMTP server (aiosmtpd) on a free port receives the notices' mail over TCP."""
+
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.utils import timezone
+
+from madoguchi.municipalities.tenancy import tenant
+from madoguchi.notices.models import EmailAddress
+from tests.applications.conftest import (  # noqa: F401  (fixtures)
+    HANAKO, TARO, app_settings, catalog_a, dev_pki, hanako, pki, taro)
+
+
+class Sink:
+    """Accepts every recipient except bounce@… (550, permanent) and busy@… (451, transient)."""
+
+    def __init__(self):
+        self.messages = []  # (envelope recipients, raw bytes)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("bounce@"):
+            return "550 5.1.1 no such user"
+        if address.startswith("busy@"):
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp(settings):
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_USE_TLS = False
+    settings.DEFAULT_FROM_EMAIL = "oshirase@madoguchi.example"
+    settings.SITE_URL = "https://madoguchi.example"
+    yield sink
+    controller.stop()
+
+
+def verified_address(municipality, person, address):
+    with tenant(municipality):
+        return EmailAddress.objects.create(municipality=municipality, person=person, address=address,
+                                           verified_at=timezone.now())
