@@ -12,7 +12,7 @@ class NoticesConfig(AppConfig):
         # notice channel registry (applications/notices/base.py), which imports none of them.
         from madoguchi.applications.notices.base import CHANNELS
 
-        from .channels import DELIVERY_CHANNELS, email  # noqa: F401  (registers e-mail)
+        from .channels import DELIVERY_CHANNELS, email, webpush  # noqa: F401  (registers e-mail, push)
         from .services import adapter_for
 
         for entry in DELIVERY_CHANNELS.entries():

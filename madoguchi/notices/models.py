@@ -68,3 +68,19 @@ class EmailAddress(TenantOwned):
 
 
 USABLE_EMAIL = Q(verified_at__isnull=False, invalid_at__isnull=True, unsubscribed_at__isnull=True)
+
+
+class PushSubscription(TenantOwned):
+    """One device's Web Push subscription (RFC 8030 endpoint, RFC 8291 keys) for notices.
+    Removed by the resident on the account page, or when the push service answers 404/410."""
+
+    person = models.ForeignKey("identity.Person", on_delete=models.CASCADE, related_name="+")
+    endpoint = models.URLField(max_length=1000)
+    p256dh = models.CharField(max_length=100)  # the device's P-256 public key, base64url
+    auth = models.CharField(max_length=40)  # the 16-byte authentication secret, base64url
+    label = models.CharField(max_length=60, blank=True)  # a device name for the account page
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "endpoint"], name="push_endpoint_unique")]
+        indexes = [models.Index(fields=["municipality", "person"], name="push_by_person")]

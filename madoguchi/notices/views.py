@@ -1,17 +1,22 @@
-"""The resident's e-mail for notices: register (account page), verify by link, one-click
-unsubscribe (RFC 8058). Thin: the rules are in emails.py."""
+"""The resident's e-mail and devices for notices: register an address (account page), verify
+it by link, one-click unsubscribe (RFC 8058); subscribe and remove a device for Web Push.
+Thin: the rules are in emails.py and push.py."""
+
+import json
 
 from django.contrib import messages
-from django.http import HttpResponse
+
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from madoguchi.core.access import public_view
 from madoguchi.identity import sessions
 
-from . import emails
+from . import emails, push, vapid
 
 
 @require_POST
@@ -26,6 +31,7 @@ def email_register(request, code):
     except emails.AddressError as exc:
         return render(request, "notices/email_error.html", {"field": exc.field, "error": str(exc),
                                                             "email_address": emails.address_of(request.resident),
+                                                            "devices": push.devices_of(request.resident),
                                                             "value": request.POST.get("email", "")[:254]}, status=400)
     messages.info(request, _("確認のメールを送りました。メールのリンクを開くと登録が完了します。"))
     return redirect("portal:account", code)
@@ -55,3 +61,69 @@ def email_unsubscribe(request, code, token):
     if request.POST.get("List-Unsubscribe") == "One-Click":
         return HttpResponse(_("配信を停止しました。"), content_type="text/plain; charset=utf-8")
     return render(request, "notices/email_unsubscribe.html", {"done": True})
+
+
+@require_POST
+@sessions.resident_required
+def push_subscribe(request, code):
+    """The page's script posts the browser's PushSubscription.toJSON() (CSRF header)."""
+    try:
+        data = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse({"field": "subscription", "error": _("subscription: JSON として読めません。")}, status=400)
+    label = request.headers.get("User-Agent", "")
+    try:
+        row = push.subscribe(request.resident, data, label=_device_label(label))
+    except push.SubscriptionError as exc:
+        return JsonResponse({"field": exc.field, "error": str(exc)}, status=400)
+    return JsonResponse({"id": row.pk}, status=201)
+
+
+@require_POST
+@sessions.resident_required
+def push_remove(request, code, pk):
+    if push.unsubscribe(request.resident, pk):
+        messages.info(request, _("端末の登録を解除しました。"))
+    return redirect("portal:account", code)
+
+
+@public_view
+@require_GET
+def push_key(request, code):
+    """The municipality's applicationServerKey for PushManager.subscribe."""
+    key = vapid.public_key(code)
+    if key is None:
+        return JsonResponse({"error": _("この自治体はプッシュ通知を準備していません。")}, status=404)
+    return JsonResponse({"applicationServerKey": key})
+
+
+def _device_label(user_agent: str) -> str:
+    for needle, name in (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("Windows", "Windows"),
+                         ("Macintosh", "Mac"), ("Linux", "Linux")):
+        if needle in user_agent:
+            return name
+    return ""
+
+
+@public_view
+@require_GET
+def service_worker(request, code):
+    """Served under /<code>/ so its scope is the municipality's portal."""
+    return render(request, "notices/sw.js", {"icon_url": static("notices/icon-192.png")},
+                  content_type="text/javascript; charset=utf-8")
+
+
+@public_view
+@require_GET
+def manifest(request, code):
+    """The web app manifest: the portal installs as an app whose scope is /<code>/."""
+    name = request.municipality.name
+    body = {
+        "name": f"{name} {_('オンライン窓口')}", "short_name": name, "lang": "ja",
+        "start_url": f"/{code}/", "scope": f"/{code}/", "display": "standalone",
+        "background_color": "#ffffff", "theme_color": "#004191",
+        "icons": [{"src": static(f"notices/icon-{s}.png"), "sizes": f"{s}x{s}", "type": "image/png",
+                   "purpose": "any"} for s in (192, 512)],
+    }
+    return JsonResponse(body, content_type="application/manifest+json",
+                        json_dumps_params={"ensure_ascii": False})

@@ -353,6 +353,10 @@ EMAIL_HOST_PASSWORD = os.environ.get("MADOGUCHI_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("MADOGUCHI_EMAIL_STARTTLS", False)
 EMAIL_TIMEOUT = env_int("MADOGUCHI_EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("MADOGUCHI_EMAIL_FROM", "madoguchi@localhost")
+# Web Push (RFC 8292): the contact the push services see in the VAPID claim.
+NOTICES_PUSH_CONTACT = os.environ.get("MADOGUCHI_PUSH_CONTACT", "mailto:madoguchi@localhost")
+# A push endpoint must be https; only the test configuration accepts http (a local push service).
+NOTICES_PUSH_INSECURE_ENDPOINTS = False
 
 # Audit checkpoints (issue 13; docs/operations.md): each chain's head, signed, written outside
 # the database so a truncated trail is found even by someone who can rewrite the database.

@@ -55,3 +55,17 @@ def verified_address(municipality, person, address):
     with tenant(municipality):
         return EmailAddress.objects.create(municipality=municipality, person=person, address=address,
                                            verified_at=timezone.now())
+
+
+@pytest.fixture
+def push_service(muni_a, settings, tmp_path):
+    from madoguchi.notices import vapid
+
+    from .pushservice import PushService
+
+    settings.DATA_DIR = tmp_path / "data"
+    settings.SITE_URL = "https://madoguchi.example"
+    vapid.ensure(muni_a.code)
+    service = PushService(vapid.public_key(muni_a.code))
+    yield service
+    service.stop()

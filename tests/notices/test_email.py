@@ -161,6 +161,6 @@ def test_an_unknown_notice_channel_is_refused_naming_the_known_ones():
     try:
         channels()
     except ImproperlyConfigured as exc:
-        assert str(exc) == "NOTICE_CHANNELS: unknown notice channel 'fax'; known: email, inbox"
+        assert str(exc) == "NOTICE_CHANNELS: unknown notice channel 'fax'; known: email, inbox, push"
     else:
         raise AssertionError("fax was accepted")
