@@ -84,3 +84,15 @@ class PushSubscription(TenantOwned):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["municipality", "endpoint"], name="push_endpoint_unique")]
         indexes = [models.Index(fields=["municipality", "person"], name="push_by_person")]
+
+
+class Silenced(TenantOwned):
+    """A category the resident does not want on their e-mail and devices (the inbox keeps
+    everything). EMERGENCY is never silenced: the engine ignores such a row."""
+
+    person = models.ForeignKey("identity.Person", on_delete=models.CASCADE, related_name="+")
+    category = models.CharField(max_length=20, choices=Category.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "person", "category"],
+                                               name="silenced_once")]

@@ -22,6 +22,7 @@ from django.utils import timezone
 from madoguchi.audit.services import record
 from madoguchi.municipalities.tenancy import current_municipality
 
+from . import preferences
 from .channels import DELIVERY_CHANNELS, PermanentFailure
 from .messages import message
 from .models import Category, Delivery
@@ -37,9 +38,12 @@ def channel(name: str):
 
 
 def enqueue(person_ids: Iterable[int], *, channel_name: str, category: str, kind: str, link: str) -> list[Delivery]:
-    """A delivery to each person the channel reaches (others are skipped, not failed)."""
+    """A delivery to each person the channel reaches and who has not silenced the category
+    (others are skipped, not failed)."""
     Category(category)  # an unknown category is a programming error: fail here
-    reachable = channel(channel_name).recipients(set(person_ids))
+    person_ids = set(person_ids)
+    person_ids -= preferences.silenced_among(person_ids, category)
+    reachable = channel(channel_name).recipients(person_ids) if person_ids else set()
     municipality = current_municipality()
     rows = Delivery.objects.bulk_create([
         Delivery(municipality=municipality, person_id=pid, channel=channel_name, category=category, kind=kind,

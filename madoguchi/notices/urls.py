@@ -13,4 +13,5 @@ urlpatterns = [
     path("notices/push/key", views.push_key, name="push_key"),
     path("sw.js", views.service_worker, name="service_worker"),
     path("manifest.webmanifest", views.manifest, name="manifest"),
+    path("account/notices/", views.preferences_save, name="preferences"),
 ]

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from madoguchi.core.access import public_view
 from madoguchi.identity import sessions
 
-from . import emails, push, vapid
+from . import emails, preferences, push, vapid
 
 
 @require_POST
@@ -32,6 +32,7 @@ def email_register(request, code):
         return render(request, "notices/email_error.html", {"field": exc.field, "error": str(exc),
                                                             "email_address": emails.address_of(request.resident),
                                                             "devices": push.devices_of(request.resident),
+                                                            "categories": preferences.categories_of(request.resident),
                                                             "value": request.POST.get("email", "")[:254]}, status=400)
     messages.info(request, _("確認のメールを送りました。メールのリンクを開くと登録が完了します。"))
     return redirect("portal:account", code)
@@ -127,3 +128,18 @@ def manifest(request, code):
     }
     return JsonResponse(body, content_type="application/manifest+json",
                         json_dumps_params={"ensure_ascii": False})
+
+
+@require_POST
+@sessions.resident_required
+def preferences_save(request, code):
+    try:
+        preferences.set_wanted(request.resident, request.POST.getlist("categories"))
+    except preferences.PreferenceError as exc:
+        return render(request, "notices/email_error.html", {
+            "field": exc.field, "error": str(exc), "email_address": emails.address_of(request.resident),
+            "devices": push.devices_of(request.resident), "categories": preferences.categories_of(request.resident)},
+            status=400)
+    messages.info(request, _("通知の設定を保存しました。"))
+    return redirect("portal:account", code)
+
