@@ -19,7 +19,7 @@ def test_a_silenced_category_is_not_sent_but_emergency_always_is(client, catalog
     verified_address(catalog_a, taro, "taro@example.jp")
     signed_in(client, catalog_a, taro)
     page = client.get(f"/{catalog_a.code}/account/").content.decode()
-    assert 'value="emergency" id="cat-emergency" checked disabled' in page
+    assert 'value="emergency" id="cat-emergency" checked disabled>' in page
     # Everything unchecked (a hostile client also posts emergency unchecked): only emergency stays.
     response = client.post(f"/{catalog_a.code}/account/notices/", {"categories": []})
     assert response.status_code == 302
