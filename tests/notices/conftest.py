@@ -69,3 +69,21 @@ def push_service(muni_a, settings, tmp_path):
     service = PushService(vapid.public_key(muni_a.code))
     yield service
     service.stop()
+
+
+def run_worker() -> int:
+    """The database backend's worker loop (django_tasks_db's Worker: claim a ready task,
+    run it, record its result) in this process, until no task is ready; returns how many
+    ran. `db_worker` itself closes the connection between tasks, which the test's
+    transaction would not survive."""
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    worker = Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
+                    max_tasks=None, worker_id="test-worker", excluded_queue_names=[])
+    ran = 0
+    while (result := DBTaskResult.objects.ready().filter(backend_name="default").get_locked()) is not None:
+        result.claim(worker.worker_id)
+        worker.run_task(result)
+        ran += 1
+    return ran

@@ -7,7 +7,6 @@ import email
 import email.policy
 import re
 
-from django.core.management import call_command
 from django.test import override_settings
 
 from madoguchi.applications.services import transition
@@ -20,12 +19,9 @@ from tests.documents.conftest import kikikanri_reviewer, submit_risai  # noqa: F
 
 from tests.individual_numbers import DEMO_INDIVIDUAL_NUMBERS
 
-from .conftest import verified_address
+from .conftest import run_worker, verified_address
 
 
-
-def run_worker():
-    call_command("db_worker", batch=True, interval=0.01)
 
 
 def parse(raw: bytes):

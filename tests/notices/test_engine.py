@@ -6,7 +6,6 @@ import datetime as dt
 import email
 import email.policy
 
-from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -17,11 +16,8 @@ from madoguchi.notices.channels import DELIVERY_CHANNELS, DeliveryChannel
 from madoguchi.notices.models import Category, Delivery
 from madoguchi.registry import UnknownName
 
-from .conftest import verified_address
+from .conftest import run_worker, verified_address
 
-
-def run_worker():
-    call_command("db_worker", batch=True, interval=0.01)
 
 
 def queue(municipality, *persons, channel="email", kind="application.returned"):

@@ -16,9 +16,8 @@ from madoguchi.notices.models import Category, Delivery, PushSubscription
 from tests.applications.test_pages import signed_in
 from tests.documents.conftest import kikikanri_reviewer, submit_risai  # noqa: F401  (fixture)
 
+from .conftest import run_worker
 
-def run_worker():
-    call_command("db_worker", batch=True, interval=0.01)
 
 
 def subscribe(client, municipality, subscription, **headers):
