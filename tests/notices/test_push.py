@@ -201,3 +201,20 @@ def test_the_demo_creates_each_municipality_s_vapid_key(db, settings, tmp_path):
     assert all(vapid.public_key(spec["code"]) is None for spec in DEMO_MUNICIPALITIES)
     call_command("demo")
     assert all(vapid.public_key(spec["code"]) for spec in DEMO_MUNICIPALITIES)
+
+
+def test_an_eleventh_device_is_refused_and_a_device_changing_hands_moves(client, muni_a, taro, hanako, push_service):
+    signed_in(client, muni_a, taro)
+    devices = [push_service.device() for _ in range(11)]
+    for device in devices[:10]:
+        assert subscribe(client, muni_a, device.subscription(push_service.base)).status_code == 201
+    response = subscribe(client, muni_a, devices[10].subscription(push_service.base))
+    assert response.status_code == 400 and response.json()["field"] == "endpoint"
+    # The same device again is an update, not an eleventh.
+    assert subscribe(client, muni_a, devices[0].subscription(push_service.base)).status_code == 201
+    other = client.__class__()
+    signed_in(other, muni_a, hanako)
+    assert subscribe(other, muni_a, devices[0].subscription(push_service.base)).status_code == 201
+    with tenant(muni_a):
+        assert PushSubscription.objects.filter(person=taro).count() == 9
+        assert PushSubscription.objects.get(endpoint=devices[0].subscription(push_service.base)["endpoint"]).person == hanako
