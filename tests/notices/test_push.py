@@ -218,3 +218,12 @@ def test_an_eleventh_device_is_refused_and_a_device_changing_hands_moves(client,
     with tenant(muni_a):
         assert PushSubscription.objects.filter(person=taro).count() == 9
         assert PushSubscription.objects.get(endpoint=devices[0].subscription(push_service.base)["endpoint"]).person == hanako
+
+
+def test_the_vapid_command_refuses_an_unknown_municipality_with_exit_2(db, settings, tmp_path, capsys):
+    from madoguchi.cli import manage
+
+    settings.DATA_DIR = tmp_path / "data"
+    assert manage("notices_vapid", "000000") == 2
+    assert capsys.readouterr().err == "madoguchi: code 000000: no such municipality\n"
+    assert not (tmp_path / "data" / "vapid").exists()

@@ -14,6 +14,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, code, rotate, **options):
         if not Municipality.objects.filter(code=code).exists():
-            raise CommandError(f"unknown municipality {code!r}")
+            raise CommandError(f"code {code}: no such municipality", returncode=2)
         written = vapid.ensure(code, rotate=rotate)
         self.stdout.write(f"{'created' if written else 'kept'} {vapid.path_of(code)}\n{vapid.public_key(code)}")
