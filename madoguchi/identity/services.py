@@ -229,3 +229,13 @@ def resident_link_of(person: Person, *, municipality_id: int | None = None) -> R
     else:
         links = ResidentLink.objects
     return links.select_related("record").filter(person_id=person.pk).first()
+
+
+def linked_person_ids(*, address_prefix: str = "") -> list[int]:
+    """The persons linked to a current (住民) resident record of the municipality in scope,
+    optionally only those whose registered address starts with `address_prefix` (a 町丁目):
+    the segments of a broadcast (notices)."""
+    links = ResidentLink.objects.filter(record__status=ResidentRecord.Status.RESIDENT)
+    if address_prefix:
+        links = links.filter(record__address__startswith=address_prefix)
+    return sorted(set(links.values_list("person_id", flat=True)))

@@ -23,6 +23,9 @@ TITLES = {
 
 
 def message(delivery) -> Message:
-    title = TITLES.get(delivery.kind, gettext_noop("お知らせがあります"))
-    return Message(title=_(title), category_label=str(Category(delivery.category).label),
+    if delivery.broadcast_id is not None:
+        title = delivery.broadcast.title  # staff's words, written for every recipient alike
+    else:
+        title = _(TITLES.get(delivery.kind, gettext_noop("お知らせがあります")))
+    return Message(title=title, category_label=str(Category(delivery.category).label),
                    url=settings.SITE_URL + delivery.link)

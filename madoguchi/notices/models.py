@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -30,7 +31,9 @@ class Delivery(TenantOwned):
     person = models.ForeignKey("identity.Person", on_delete=models.CASCADE, related_name="+")
     channel = models.CharField(max_length=20)
     category = models.CharField(max_length=20, choices=Category.choices)
-    kind = models.CharField(max_length=40)  # the message's key (messages.TITLES)
+    kind = models.CharField(max_length=40)  # the message's key (messages.TITLES), or "broadcast"
+    broadcast = models.ForeignKey("notices.Broadcast", on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="deliveries")
     link = models.CharField(max_length=200)  # a path in the portal, read after sign-in
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -96,3 +99,31 @@ class Silenced(TenantOwned):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["municipality", "person", "category"],
                                                name="silenced_once")]
+
+
+class Broadcast(TenantOwned):
+    """お知らせ配信: a notice from the city hall to a segment of its residents. Its title is
+    what every delivery carries (with the category and a link); a municipality-wide or an
+    emergency broadcast is sent only after a second member of staff approved it."""
+
+    class Segment(models.TextChoices):
+        ALL = "all", _("市内全域")
+        DISTRICT = "district", _("町丁目")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("下書き")
+        APPROVED = "approved", _("承認済み")
+        SENT = "sent", _("配信済み")
+
+    public_id = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
+    title = models.CharField(max_length=100)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    segment = models.CharField(max_length=10, choices=Segment.choices)
+    district = models.CharField(max_length=100, blank=True)  # an address prefix (町丁目)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.PositiveIntegerField(default=0)  # persons in the segment when sent

@@ -37,7 +37,8 @@ def channel(name: str):
     return DELIVERY_CHANNELS.get(name)()
 
 
-def enqueue(person_ids: Iterable[int], *, channel_name: str, category: str, kind: str, link: str) -> list[Delivery]:
+def enqueue(person_ids: Iterable[int], *, channel_name: str, category: str, kind: str, link: str,
+            broadcast=None) -> list[Delivery]:
     """A delivery to each person the channel reaches and who has not silenced the category
     (others are skipped, not failed)."""
     Category(category)  # an unknown category is a programming error: fail here
@@ -47,7 +48,7 @@ def enqueue(person_ids: Iterable[int], *, channel_name: str, category: str, kind
     municipality = current_municipality()
     rows = Delivery.objects.bulk_create([
         Delivery(municipality=municipality, person_id=pid, channel=channel_name, category=category, kind=kind,
-                 link=link) for pid in sorted(reachable)])
+                 link=link, broadcast=broadcast) for pid in sorted(reachable)])
     ids = [str(d.public_id) for d in rows]
     if ids:
         code = municipality.code
