@@ -41,6 +41,7 @@ urlpatterns = [
     path("<municipality:code>/", include("madoguchi.notices.urls")),
     path("<municipality:code>/staff/documents/", include("madoguchi.documents.staff_urls")),
     path("<municipality:code>/staff/exports/", include("madoguchi.exports.urls")),
+    path("<municipality:code>/staff/broadcasts/", include("madoguchi.notices.staff_urls")),
 ]
 
 handler400 = "madoguchi.core.views.bad_request"
