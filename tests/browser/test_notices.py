@@ -72,3 +72,33 @@ def test_notification_settings_on_a_phone(server, browser):
     # The two refusals above (400) are the only console errors: no CSP violation, no script error.
     assert [e for e in errors if "status of 400" not in e] == [] and len(errors) == 2
     context.close()
+
+
+def test_broadcast_pages_for_staff(server, browser):
+    from tests.server import totp_code
+
+    context = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server.base_url}/{CODE}/staff/login/")
+    page.get_by_label("ユーザー名").fill("demo-admin")
+    page.get_by_label("パスワード").fill("madoguchi-demo-password")
+    page.get_by_label("確認コード（6桁）").fill(totp_code(server.totp_secrets["demo-admin"]))
+    page.get_by_role("button", name="ログイン").click()
+    page.wait_for_url(re.compile(rf"/{CODE}/staff/$"))
+    page.get_by_role("link", name="お知らせ配信").click()
+    assert axe_violations(page) == []
+    page.get_by_label("表題").fill("本町一丁目で断水の予定があります")
+    page.get_by_label("分類").select_option("announcements")
+    page.get_by_label("配信先").select_option("district")
+    page.get_by_label(re.compile("町丁目")).fill("東京都窓口市本町一丁目")
+    page.get_by_role("button", name="下書きを作る").click()
+    page.get_by_role("heading", name="本町一丁目で断水の予定があります").wait_for()
+    assert "[市からのお知らせ] 本町一丁目で断水の予定があります" in page.locator("main").inner_text()
+    screenshot(page, "notices-broadcast-draft")
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="配信する").click()
+    page.get_by_role("heading", name="配信の状況").wait_for()
+    assert "メールアドレスや通知を受け取る端末の登録がありませんでした" in page.locator("main").inner_text()
+    screenshot(page, "notices-broadcast-sent")
+    assert axe_violations(page) == []
+    context.close()
