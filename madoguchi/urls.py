@@ -40,8 +40,10 @@ urlpatterns = [
     path("<municipality:code>/", include("madoguchi.documents.urls")),
     path("<municipality:code>/", include("madoguchi.payments.urls")),
     path("<municipality:code>/staff/payments/", include("madoguchi.payments.staff_urls")),
+    path("<municipality:code>/", include("madoguchi.notices.urls")),
     path("<municipality:code>/staff/documents/", include("madoguchi.documents.staff_urls")),
     path("<municipality:code>/staff/exports/", include("madoguchi.exports.urls")),
+    path("<municipality:code>/staff/broadcasts/", include("madoguchi.notices.staff_urls")),
 ]
 
 handler400 = "madoguchi.core.views.bad_request"

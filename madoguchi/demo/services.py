@@ -142,6 +142,9 @@ def load_demo_residents_and_cards(data_dir: Path) -> list[tuple[str, Path]]:
         store.import_crl(ca.crl(purpose, next_update=dt.timedelta(days=7)).public_bytes(Encoding.DER), trust)
     from madoguchi.documents.services import ensure_demo
 
+    from madoguchi.notices import vapid
+
     for spec in DEMO_MUNICIPALITIES:  # the development LGPKI CA, signing certificates and seals (issue 9)
         ensure_demo(Municipality.objects.get(code=spec["code"]))
+        vapid.ensure(spec["code"])  # Web Push (issue 16): the municipality's VAPID key
     return cards

@@ -235,3 +235,13 @@ def under_support_measure(person: Person) -> bool:
     """支援措置 (DV, stalking, abuse): whether any resident record linked to the person, in
     any municipality, carries it (oidc then withholds the address from relying parties)."""
     return ResidentLink.unscoped.filter(person=person, record__support_measure=True).exists()
+
+
+def linked_person_ids(*, address_prefix: str = "") -> list[int]:
+    """The persons linked to a current (住民) resident record of the municipality in scope,
+    optionally only those whose registered address starts with `address_prefix` (a 町丁目):
+    the segments of a broadcast (notices)."""
+    links = ResidentLink.objects.filter(record__status=ResidentRecord.Status.RESIDENT)
+    if address_prefix:
+        links = links.filter(record__address__startswith=address_prefix)
+    return sorted(set(links.values_list("person_id", flat=True)))

@@ -8,6 +8,9 @@ from madoguchi.core.access import public_view
 from madoguchi.identity import services as identity
 from madoguchi.identity import sessions
 from madoguchi.municipalities.models import Municipality
+from madoguchi.notices import emails as notice_emails
+from madoguchi.notices import push as notice_push
+from madoguchi.notices import preferences as notice_preferences
 from madoguchi.oidc.services import consents_of
 
 
@@ -60,4 +63,6 @@ def account(request, code):
         "person": person, "credentials": identity.card_credentials_of(person),
         "link": identity.resident_link_of(person), "recent_sign_ins": recent,
         "assurance": request.resident_assurance, "consents": consents_of(person),
+        "email_address": notice_emails.address_of(person), "devices": notice_push.devices_of(person),
+        "categories": notice_preferences.categories_of(person),
     })

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "madoguchi.portal",
     "madoguchi.oidc",
     "madoguchi.procedures",
+    "madoguchi.notices",  # before applications: it registers notice channels applications checks
     "madoguchi.applications",
     "madoguchi.documents",
     "madoguchi.payments",
@@ -343,7 +344,20 @@ DOCUMENT_SIGNERS = env_list("MADOGUCHI_DOCUMENT_SIGNERS", ["installed", "develop
 DOCUMENTS_AUTOMATIC = env_bool("MADOGUCHI_DOCUMENTS_AUTOMATIC", True)
 # The channels a resident is told of their applications' transitions through
 # (applications/notices/base.py CHANNELS): the in-portal inbox; Web Push and e-mail come later.
+# `email` (madoguchi/notices) sends through the delivery engine to verified addresses.
 NOTICE_CHANNELS = env_list("MADOGUCHI_NOTICE_CHANNELS", ["inbox"])
+# Mail of notices (docs/notices.md): Django's SMTP backend in production.
+EMAIL_HOST = os.environ.get("MADOGUCHI_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("MADOGUCHI_EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("MADOGUCHI_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("MADOGUCHI_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("MADOGUCHI_EMAIL_STARTTLS", False)
+EMAIL_TIMEOUT = env_int("MADOGUCHI_EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("MADOGUCHI_EMAIL_FROM", "madoguchi@localhost")
+# Web Push (RFC 8292): the contact the push services see in the VAPID claim.
+NOTICES_PUSH_CONTACT = os.environ.get("MADOGUCHI_PUSH_CONTACT", "mailto:madoguchi@localhost")
+# A push endpoint must be https; only the test configuration accepts http (a local push service).
+NOTICES_PUSH_INSECURE_ENDPOINTS = False
 
 # Audit checkpoints (issue 13; docs/operations.md): each chain's head, signed, written outside
 # the database so a truncated trail is found even by someone who can rewrite the database.

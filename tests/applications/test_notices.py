@@ -44,5 +44,5 @@ def test_the_listener_delivers_through_the_configured_channels(catalog_a, taro, 
 
 def test_an_unknown_channel_is_a_configuration_error_that_names_it(settings):
     settings.NOTICE_CHANNELS = ["inbox", "carrier-pigeon"]
-    with pytest.raises(ImproperlyConfigured, match="unknown notice channel 'carrier-pigeon'; known: inbox"):
+    with pytest.raises(ImproperlyConfigured, match="unknown notice channel 'carrier-pigeon'; known: email, inbox, push"):
         notices.channels()

@@ -1,0 +1,48 @@
+"""E-mail through Django's mail backend (SMTP in production): multipart text + HTML in
+UTF-8 (the subject as an RFC 2047 encoded word), with List-Unsubscribe and RFC 8058
+one-click List-Unsubscribe-Post. An SMTP 5xx answer is permanent: the address is marked
+invalid and never used again; a 4xx answer or a connection failure is retried."""
+
+import smtplib
+import socket
+
+from madoguchi.notices.channels.base import DELIVERY_CHANNELS, DeliveryChannel, Message, PermanentFailure, TransientFailure
+
+
+def _smtp_code(exc: smtplib.SMTPException) -> int | None:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in exc.recipients.values()]
+        return max(codes) if codes else None
+    return getattr(exc, "smtp_code", None)
+
+
+@DELIVERY_CHANNELS.register("email", "e-mail to the resident's verified address through Django's mail backend")
+class EmailChannel(DeliveryChannel):
+    name = "email"
+
+    def recipients(self, person_ids):
+        from madoguchi.notices.models import USABLE_EMAIL, EmailAddress
+
+        return set(EmailAddress.objects.filter(USABLE_EMAIL, person_id__in=person_ids).values_list("person_id", flat=True))
+
+    def send(self, delivery, message: Message) -> None:
+        from madoguchi.notices import emails
+        from madoguchi.notices.models import USABLE_EMAIL, EmailAddress
+
+        address = EmailAddress.objects.filter(USABLE_EMAIL, person_id=delivery.person_id).first()
+        if address is None:
+            raise PermanentFailure("no usable address")
+        try:
+            emails.notice_mail(address, message).send()
+        except smtplib.SMTPException as exc:
+            code = _smtp_code(exc)
+            if code is not None and 500 <= code < 600:
+                raise PermanentFailure(f"SMTP {code}") from None
+            raise TransientFailure(f"SMTP {code or type(exc).__name__}") from None
+        except (OSError, socket.timeout) as exc:
+            raise TransientFailure(type(exc).__name__) from None
+
+    def forget(self, delivery, reason: str) -> None:
+        from madoguchi.notices import emails
+
+        emails.mark_invalid(delivery.person_id, reason)

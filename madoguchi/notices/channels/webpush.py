@@ -1,0 +1,60 @@
+"""Web Push (RFC 8030 delivery, RFC 8291 aes128gcm encryption, RFC 8292 VAPID) through
+pywebpush, with the municipality's VAPID key. One delivery goes to every device of the
+person: a 404/410 answer removes that device's subscription; a delivery is sent when one
+device took it, retried when none did and one may later, failed when none is left."""
+
+import json
+
+import requests
+from django.conf import settings
+from pywebpush import WebPushException, webpush
+
+from madoguchi.municipalities.tenancy import current_municipality
+from madoguchi.notices.channels.base import DELIVERY_CHANNELS, DeliveryChannel, Message, PermanentFailure, TransientFailure
+
+TTL = 24 * 3600
+
+
+@DELIVERY_CHANNELS.register("push", "Web Push to the resident's subscribed devices (VAPID key per municipality)")
+class WebPushChannel(DeliveryChannel):
+    name = "push"
+
+    def recipients(self, person_ids):
+        from madoguchi.notices.models import PushSubscription
+
+        return set(PushSubscription.objects.filter(person_id__in=person_ids).values_list("person_id", flat=True))
+
+    def send(self, delivery, message: Message) -> None:
+        from madoguchi.notices import push, vapid
+        from madoguchi.notices.models import PushSubscription
+
+        code = current_municipality().code
+        key = vapid.private_key(code)
+        if key is None:
+            raise TransientFailure(f"no VAPID key for {code}")
+        from py_vapid import Vapid02
+
+        signer = Vapid02(private_key=key)
+        payload = json.dumps({"title": message.title, "category": message.category_label, "url": message.url},
+                             ensure_ascii=False)
+        devices = list(PushSubscription.objects.filter(person_id=delivery.person_id))
+        sent, transient = 0, []
+        for device in devices:
+            try:
+                webpush({"endpoint": device.endpoint, "keys": {"p256dh": device.p256dh, "auth": device.auth}},
+                        data=payload, vapid_private_key=signer, vapid_claims={"sub": settings.NOTICES_PUSH_CONTACT},
+                        content_encoding="aes128gcm", ttl=TTL, timeout=10)
+                sent += 1
+            except WebPushException as exc:
+                status = exc.response.status_code if exc.response is not None else None
+                if status in (404, 410):
+                    push.gone(device, status)
+                else:
+                    transient.append(f"push {status}")
+            except requests.RequestException as exc:
+                transient.append(type(exc).__name__)
+        if sent:
+            return
+        if transient:
+            raise TransientFailure(", ".join(transient)[:150])
+        raise PermanentFailure("no subscribed device left")

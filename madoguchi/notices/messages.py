@@ -1,0 +1,31 @@
+"""The text of a delivery: a title by kind, the category and a link. Never a name, an
+application's data (not even its receipt number) or an individual number: the resident
+reads the content after signing in."""
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from .channels import Message
+from .models import Category
+
+TITLES = {
+    "application.submitted": gettext_noop("申請を受け付けました"),
+    "application.payment_required": gettext_noop("手数料のお支払いをお待ちしています"),
+    "application.received": gettext_noop("担当課が申請の審査を始めました"),
+    "application.returned": gettext_noop("申請内容の補正をお願いします"),
+    "application.resubmitted": gettext_noop("補正した申請を受け付けました"),
+    "application.approved": gettext_noop("申請の審査が終わりました"),
+    "application.rejected": gettext_noop("申請の審査が終わりました"),
+    "application.completed": gettext_noop("手続が完了しました"),
+    "application.withdrawn": gettext_noop("申請を取り下げました"),
+}
+
+
+def message(delivery) -> Message:
+    if delivery.broadcast_id is not None:
+        title = delivery.broadcast.title  # staff's words, written for every recipient alike
+    else:
+        title = _(TITLES.get(delivery.kind, gettext_noop("お知らせがあります")))
+    return Message(title=title, category_label=str(Category(delivery.category).label),
+                   url=settings.SITE_URL + delivery.link)

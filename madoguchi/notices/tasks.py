@@ -1,0 +1,22 @@
+"""Background work of notices, run by the Tasks worker (`madoguchi worker`)."""
+
+from django_tasks import task
+
+from madoguchi.municipalities.models import Municipality
+from madoguchi.municipalities.tenancy import tenant
+
+
+@task()
+def send_delivery(municipality_code: str, delivery_id: str) -> str:
+    from . import services
+
+    with tenant(Municipality.objects.get(code=municipality_code)):
+        return services.attempt(delivery_id)
+
+
+@task()
+def send_verification(municipality_code: str, address_id: int) -> None:
+    from . import emails
+
+    with tenant(Municipality.objects.get(code=municipality_code)):
+        emails.send_verification(address_id)

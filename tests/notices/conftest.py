@@ -1,0 +1,89 @@
+"""A real SMTP server (aiosmtpd) on a free port receives the notices' mail over TCP."""
+
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.utils import timezone
+
+from madoguchi.municipalities.tenancy import tenant
+from madoguchi.notices.models import EmailAddress
+from tests.applications.conftest import (  # noqa: F401  (fixtures)
+    HANAKO, TARO, app_settings, catalog_a, dev_pki, hanako, pki, taro)
+
+
+class Sink:
+    """Accepts every recipient except bounce@… (550, permanent) and busy@… (451, transient)."""
+
+    def __init__(self):
+        self.messages = []  # (envelope recipients, raw bytes)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("bounce@"):
+            return "550 5.1.1 no such user"
+        if address.startswith("busy@"):
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp(settings):
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_USE_TLS = False
+    settings.DEFAULT_FROM_EMAIL = "oshirase@madoguchi.example"
+    settings.SITE_URL = "https://madoguchi.example"
+    yield sink
+    controller.stop()
+
+
+def verified_address(municipality, person, address):
+    with tenant(municipality):
+        return EmailAddress.objects.create(municipality=municipality, person=person, address=address,
+                                           verified_at=timezone.now())
+
+
+@pytest.fixture
+def push_service(muni_a, settings, tmp_path):
+    from madoguchi.notices import vapid
+
+    from .pushservice import PushService
+
+    settings.DATA_DIR = tmp_path / "data"
+    settings.SITE_URL = "https://madoguchi.example"
+    vapid.ensure(muni_a.code)
+    service = PushService(vapid.public_key(muni_a.code))
+    yield service
+    service.stop()
+
+
+def run_worker() -> int:
+    """The database backend's worker loop (django_tasks_db's Worker: claim a ready task,
+    run it, record its result) in this process, until no task is ready; returns how many
+    ran. `db_worker` itself closes the connection between tasks, which the test's
+    transaction would not survive."""
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    worker = Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
+                    max_tasks=None, worker_id="test-worker", excluded_queue_names=[])
+    ran = 0
+    while (result := DBTaskResult.objects.ready().filter(backend_name="default").get_locked()) is not None:
+        result.claim(worker.worker_id)
+        worker.run_task(result)
+        ran += 1
+    return ran
