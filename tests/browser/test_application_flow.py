@@ -18,6 +18,25 @@ def use_demo_card(page, password=None, pin="1234"):
     page.get_by_role("button", name="仮想カードで読み取る").click()
 
 
+def signed_in_on_a_phone(server, browser, code=CODE):
+    """A resident signed in with the demo card on a 390×844 page; returns the page, an axe
+    `check(name)` and the violations it collects by name."""
+    context = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    violations = {}
+
+    def check(name):
+        found = axe_violations(page)
+        if found:
+            violations[name] = found
+
+    page.goto(f"{server.base_url}/{code}/login/")
+    page.get_by_role("button", name="本人確認をしてログインする").click()
+    use_demo_card(page, password="MADO2026")
+    page.wait_for_url(re.compile(rf"/{code}/account/$"), timeout=15000)
+    return page, check, violations
+
+
 def test_request_a_residence_record_copy_on_a_phone(server, browser):
     context = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844})
     page = context.new_page()

@@ -7,8 +7,8 @@ The server's database is scanned for the number when the module ends (tests/serv
 import re
 
 from tests.applications.helpers import as_typed, synthetic_number
-from tests.browser.conftest import axe_violations, screenshot
-from tests.browser.test_application_flow import use_demo_card
+from tests.browser.conftest import screenshot
+from tests.browser.test_application_flow import signed_in_on_a_phone
 
 CODE = "139998"
 NUMBER = synthetic_number(43)  # a demo number: the scans after the suite look for it
@@ -17,19 +17,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
 def test_the_damage_description_warns_and_masks_on_a_phone(server, browser):
-    context = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844})
-    page = context.new_page()
-    violations = {}
-
-    def check(name):
-        found = axe_violations(page)
-        if found:
-            violations[name] = found
-
-    page.goto(f"{server.base_url}/{CODE}/login/")
-    page.get_by_role("button", name="本人確認をしてログインする").click()
-    use_demo_card(page, password="MADO2026")
-    page.wait_for_url(re.compile(rf"/{CODE}/account/$"), timeout=15000)
+    page, check, violations = signed_in_on_a_phone(server, browser, CODE)
 
     page.goto(f"{server.base_url}/{CODE}/procedures/risai-shoumei/apply/")
     page.locator("[name=phone]").fill("03-0000-0000")
@@ -67,4 +55,4 @@ def test_the_damage_description_warns_and_masks_on_a_phone(server, browser):
     assert re.search(r"受付番号:\s*\S+", page.locator("main").inner_text())
     check("receipt")
     assert violations == {}
-    context.close()
+    page.context.close()

@@ -3,24 +3,12 @@ received (受付済み). axe on every page of the payment."""
 
 import re
 
-from tests.browser.conftest import axe_violations, screenshot
-from tests.browser.test_application_flow import CODE, use_demo_card
+from tests.browser.conftest import screenshot
+from tests.browser.test_application_flow import CODE, signed_in_on_a_phone, use_demo_card
 
 
 def test_pay_a_fee_with_the_demo_provider_on_a_phone(server, browser):
-    context = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844})
-    page = context.new_page()
-    violations = {}
-
-    def check(name):
-        found = axe_violations(page)
-        if found:
-            violations[name] = found
-
-    page.goto(f"{server.base_url}/{CODE}/login/")
-    page.get_by_role("button", name="本人確認をしてログインする").click()
-    use_demo_card(page, password="MADO2026")
-    page.wait_for_url(re.compile(rf"/{CODE}/account/$"), timeout=15000)
+    page, check, violations = signed_in_on_a_phone(server, browser, CODE)
     page.goto(f"{server.base_url}/{CODE}/procedures/juminhyo-copy/apply/")
     page.locator("[name=phone]").fill("03-0000-0000")
     page.get_by_label("本人のみ").check()
@@ -61,4 +49,4 @@ def test_pay_a_fee_with_the_demo_provider_on_a_phone(server, browser):
     screenshot(page, "payment-my-applications")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert violations == {}, violations
-    context.close()
+    page.context.close()
