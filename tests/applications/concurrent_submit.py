@@ -9,20 +9,13 @@ import threading
 import uuid
 
 
-def main() -> int:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.settings")
-    import django
-
-    django.setup()
+def migrate_with_taro():
+    """Migrates the fresh database and makes 窓口市 with its catalog and 窓口　太郎, a Person
+    linked to his 住民記録 (after django.setup(); shared with tests/payments/concurrent_pay.py)."""
     from django.core.management import call_command
-    from django.db import connection
 
-    from madoguchi.applications.models import Application
-    from madoguchi.applications.services import ApplicationError, submit
     from madoguchi.identity.models import Person, ResidentLink
     from madoguchi.municipalities.models import Municipality
-    from madoguchi.municipalities.tenancy import tenant
-    from madoguchi.procedures.models import Procedure
     from madoguchi.procedures.services import install_catalog
     from madoguchi.residents.models import ResidentRecord
 
@@ -35,6 +28,23 @@ def main() -> int:
                                             birth_date=dt.date(1980, 4, 1), sex="1", address="東京都窓口市本町一丁目1番1号",
                                             household_id="H1", is_household_head=True)
     ResidentLink.unscoped.create(municipality=municipality, person=person, record=record, method="automatic")
+    return municipality, person
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.settings")
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from madoguchi.applications.models import Application
+    from madoguchi.applications.services import ApplicationError, submit
+    from madoguchi.identity.models import Person
+    from madoguchi.municipalities.tenancy import tenant
+    from madoguchi.procedures.models import Procedure
+
+    municipality, person = migrate_with_taro()
     other = Person.objects.create(verified_name="窓口　花子", verified_birth_date=dt.date(1982, 8, 15), verified_sex="2",
                                   verified_address="東京都窓口市本町一丁目1番1号", verified_at=dt.datetime.now(dt.UTC))
     with tenant(municipality):

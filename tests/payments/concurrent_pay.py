@@ -9,36 +9,25 @@ import sys
 import threading
 import uuid
 
+from tests.applications.concurrent_submit import migrate_with_taro
+
 
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.settings")
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.db import connection
 
     from madoguchi.applications.models import Application
     from madoguchi.applications.services import submit
     from madoguchi.core.dates import today_in_japan
-    from madoguchi.identity.models import Person, ResidentLink
-    from madoguchi.municipalities.models import Municipality
     from madoguchi.municipalities.tenancy import tenant
     from madoguchi.payments import services
     from madoguchi.payments.models import DemoCheckout, Payment, PaymentEvent
     from madoguchi.procedures.models import Procedure
-    from madoguchi.procedures.services import install_catalog
-    from madoguchi.residents.models import ResidentRecord
 
-    call_command("migrate", verbosity=0)
-    municipality = Municipality.objects.create(code="139998", name="窓口市", name_kana="まどぐちし")
-    install_catalog(municipality)
-    person = Person.objects.create(verified_name="窓口　太郎", verified_birth_date=dt.date(1980, 4, 1), verified_sex="1",
-                                   verified_address="東京都窓口市本町一丁目1番1号", verified_at=dt.datetime.now(dt.UTC))
-    record = ResidentRecord.unscoped.create(municipality=municipality, resident_number="100001", name="窓口　太郎",
-                                            birth_date=dt.date(1980, 4, 1), sex="1", address="東京都窓口市本町一丁目1番1号",
-                                            household_id="H1", is_household_head=True)
-    ResidentLink.unscoped.create(municipality=municipality, person=person, record=record, method="automatic")
+    municipality, person = migrate_with_taro()
     with tenant(municipality):
         version = Procedure.objects.get(slug="sodai-gomi").current_version()
     data = {"applicant_name": "窓口　太郎", "collection_address": "東京都窓口市本町一丁目1番1号", "phone": "03-0000-0000",
