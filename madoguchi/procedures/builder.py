@@ -417,8 +417,8 @@ def update_attachments(d: dict, values: dict) -> dict:
             a["min_count"] = values["min_count"]
         else:
             a.pop("min_count", None)
-    if "max_mb" in changed:
-        a["max_bytes"] = int(values["max_mb"] * 1048576)
+    if "max_mb" in changed or a.get("max_bytes", 0) < 1024:
+        a["max_bytes"] = max(1, int((values["max_mb"] or 5) * 1048576))
     if "types" in changed:
         a["types"] = list(values["types"])
     if {"label_ja", "label_en"} & changed:

@@ -71,6 +71,9 @@ class FieldForm(forms.Form):
     def __init__(self, *args, conditions=(), taken=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["condition"].choices = [("", _("いつも表示する"))] + list(conditions)
+        current = (kwargs.get("initial") or {}).get("widget")
+        if current and current not in dict(WIDGET_LABELS):  # a kind only the JSON makes (household_members)
+            self.fields["widget"].choices = WIDGET_LABELS + [(current, current)]
         self.taken = set(taken)
 
     def clean_name(self):
@@ -110,7 +113,7 @@ ChoiceFormSet = formset_factory(ChoiceRowForm, extra=3, can_delete=True, max_num
 class AttachmentsForm(forms.Form):
     max_count = forms.IntegerField(label=gettext_lazy("添付できるファイルの数（0なら添付なし）"), min_value=0, max_value=20)
     min_count = forms.IntegerField(label=gettext_lazy("必ず添付するファイルの数"), min_value=0, max_value=20)
-    max_mb = forms.DecimalField(label=gettext_lazy("1件の大きさの上限（MB）"), min_value=0.1, max_value=20,
+    max_mb = forms.DecimalField(label=gettext_lazy("1件の大きさの上限（MB）"), min_value=0, max_value=20,
                                 decimal_places=1)
     types = forms.MultipleChoiceField(label=gettext_lazy("受け付けるファイルの種類"), choices=FILE_TYPES, required=False,
                                       widget=forms.CheckboxSelectMultiple)
@@ -121,6 +124,8 @@ class AttachmentsForm(forms.Form):
         data = super().clean()
         if data.get("max_mb") is not None:
             data["max_mb"] = float(data["max_mb"])
+        if data.get("max_count") and not data.get("max_mb"):
+            self.add_error("max_mb", _("1件の大きさの上限を入力してください。"))
         if data.get("max_count") and not data.get("types"):
             self.add_error("types", _("受け付けるファイルの種類を1つ以上選んでください。"))
         if (data.get("min_count") or 0) > (data.get("max_count") or 0):
