@@ -495,6 +495,20 @@ def export_places(d: dict) -> list[tuple[str, str]]:
     return out
 
 
+def drawable(d: dict) -> dict:
+    """A copy the resident's renderer can draw while the draft is unfinished: a choice
+    field without choices yet shows none, a group without fields shows empty rows."""
+    d = copy.deepcopy(d)
+    for s in sections(d):
+        for f in s.get("fields", []) if isinstance(s.get("fields"), list) else []:
+            for g in [f, *f.get("fields", [])] if isinstance(f, dict) else []:
+                if isinstance(g, dict) and g.get("widget") in CHOICE_WIDGETS:
+                    g.setdefault("choices", [])
+                if isinstance(g, dict) and g.get("widget") == "group":
+                    g.setdefault("fields", [])
+    return d
+
+
 # ---------------------------------------------------------------------------------------
 # Problems in Japanese, naming the field
 

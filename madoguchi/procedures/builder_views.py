@@ -190,6 +190,7 @@ def _rows(formset, keys) -> list[dict]:
 def preview_sections(d: dict, only=None):
     """The resident's form for the preview pane, drawn by the resident's own renderer
     (`procedures/forms.py` and `applications/_field.html`); None when it cannot be drawn."""
+    d = builder.drawable(d)
     try:
         drawn = resident_forms.sections(d, {}, {}, ())
     except (KeyError, TypeError, IndexError, AttributeError, ValueError):
