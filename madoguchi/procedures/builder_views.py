@@ -6,6 +6,7 @@ definition, `editor.update_draft` checks the rights, stores and audits."""
 from django import forms
 from django.contrib import messages
 from django.forms import formset_factory
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -397,6 +398,8 @@ def field_edit(request, code, pk, number, section, field, sub=None):
         if refused:
             return refused
         op = request.POST.get("op", "field")
+        if op == "preview":
+            return _live_preview(request, d, place, form, choices)
         if op in ("add_sub", "move_sub", "remove_sub") and len(place) == 2:
             return _group_change(request, version, d, place, op, code, pk, number)
         if form.is_valid() and choices.is_valid():
@@ -425,6 +428,21 @@ def field_edit(request, code, pk, number, section, field, sub=None):
                        for k, g in enumerate(current.get("fields", []))] if len(place) == 2 else [],
         "preview": preview_sections(d, only=place[0]),
     }, status=status)
+
+
+def _live_preview(request, d, place, form, choices):
+    """The preview pane for the values being typed, not saved (builder.js asks for it)."""
+    if not (form.is_valid() and choices.is_valid()):
+        return HttpResponse(status=204)
+    values = dict(form.cleaned_data)
+    values["choices"] = [{"value": r["value"], "label_ja": r["label_ja"], "label_en": r["label_en"]}
+                         for r in _rows(choices, ("value", "label_ja", "label_en"))]
+    if len({c["value"] for c in values["choices"]}) != len(values["choices"]):
+        return HttpResponse(status=204)
+    drawn = preview_sections(builder.update_field(d, place, values), only=place[0])
+    response = render(request, "procedures/_preview.html", {"sections": drawn})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _group_change(request, version, d, place, op, code, pk, number):

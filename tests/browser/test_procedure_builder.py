@@ -101,6 +101,9 @@ def test_a_clerk_builds_and_publishes_a_procedure_without_json(server, browser):
         page.get_by_label(f"{row}行目: 選択肢（英語）").fill(en)
         page.get_by_label(f"{row}行目: 値（出力される値。半角英数字）").fill(value)
     page.get_by_label("識別名（出力や条件で使う。半角英小文字・数字・「_」）").fill("park")
+    # The preview follows what is typed, before saving (builder.js; the server draws it).
+    page.locator("#live-preview").get_by_text("中央公園").wait_for()
+    assert not page.get_by_label("最小値（数）").is_visible()  # settings of other kinds are hidden
     page.get_by_role("button", name="この項目を保存する").click()
     assert "項目「使用する公園」を保存しました" in main.inner_text()
     assert page.locator("#preview").get_by_label("中央公園").count() == 1  # the resident's radio button
@@ -152,7 +155,7 @@ def label_is(text):
 
 
 def submit(page):
-    with page.expect_navigation():
+    with page.expect_navigation(timeout=60000):
         page.keyboard.press("Enter")
 
 

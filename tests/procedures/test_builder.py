@@ -223,3 +223,15 @@ def test_a_reviewer_edits_through_the_builder_but_not_the_json(reviewer, catalog
     assert reviewer.post(where, {"part": "definition", "definition": "{}"}).status_code == 403
     assert reviewer.post(where + "build/", {"op": "add_section", "ns-title_ja": "追加"}).status_code == 302
     assert only_version(muni_a, "builder-reviewer").definition["form"]["sections"][1]["title"]["ja"] == "追加"
+
+
+def test_the_live_preview_draws_what_is_typed_and_saves_nothing(admin, catalog, muni_a):  # noqa: F811
+    where = new(admin, "builder-live", "blank")
+    before = only_version(muni_a, "builder-live").definition
+    data = {"op": "preview", "label_ja": "お名前（ふりがな）", "label_en": "Name", "widget": "text", "name": "applicant_name",
+            **formset_data([], "ch")}
+    response = admin.post(where + "fields/0/0/", data)
+    assert response.status_code == 200 and "お名前（ふりがな）" in response.content.decode()
+    assert "<html" not in response.content.decode()  # the pane only
+    assert only_version(muni_a, "builder-live").definition == before
+    assert admin.post(where + "fields/0/0/", {**data, "name": "Bad"}).status_code == 204
