@@ -287,6 +287,7 @@ def test_review_page_names_places_and_dates_in_words(catalog_a, pki, taro, staff
     assert "<code>/children" not in page and "<code>/applicant_mynumber" not in page
     assert "昭和55年4月1日（1980年4月1日）" in page  # the signer's (and the record's) birth date
     assert "<dd>1980-04-01</dd>" not in page
+    assert "<dt>申請日時</dt><dd>令和" in page  # dates on the page in the era too
 
 
 def test_pointer_labels():
