@@ -450,7 +450,8 @@ def _group_change(request, version, d, place, op, code, pk, number):
     group = builder.field_at(d, place)[0]
     if op == "add_sub":
         form = NewFieldForm(request.POST, prefix="nf")
-        if not form.is_valid() or form.cleaned_data["widget"] in ("group", "mynumber") and False:
+        if not form.is_valid():
+            messages.error(request, _("新しい項目の名称（日本語）と種類を入力してください。"))
             return redirect("procedures:field", code, pk, number, *place)
         if form.cleaned_data["widget"] == "group":
             messages.error(request, _("繰り返しの中に繰り返しは作れません。"))

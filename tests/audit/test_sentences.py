@@ -68,8 +68,8 @@ def test_every_recorded_code_has_a_sentence():
         values = PATTERNS[pattern]()
         if values is not None:
             codes |= {pattern.format(v) for v in values}
-        else:
-            assert all(sentences.is_known(pattern.replace("{}", "membership", 1).format("added")) for _ in [0])
+        else:  # admin.<model>.<verb>: any model, the verbs ADMIN_VERBS knows
+            codes.add(pattern.replace("{}", "membership", 1).format("added"))
     missing = sorted(c for c in codes if not sentences.is_known(c))
     assert not missing, f"audit actions without a sentence: {missing}"
     assert Status.SUBMITTED in {t.target for t in TRANSITIONS}

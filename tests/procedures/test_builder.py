@@ -235,3 +235,31 @@ def test_the_live_preview_draws_what_is_typed_and_saves_nothing(admin, catalog, 
     assert "<html" not in response.content.decode()  # the pane only
     assert only_version(muni_a, "builder-live").definition == before
     assert admin.post(where + "fields/0/0/", {**data, "name": "Bad"}).status_code == 204
+
+
+def test_a_repeatable_group_through_its_pages(admin, catalog, muni_a):  # noqa: F811
+    where = new(admin, "builder-group", "blank")
+    response = admin.post(where + "build/", {"op": "add_field", "section": "0", "nf0-label_ja": "子ども",
+                                             "nf0-widget": "group"})
+    group_page = response["Location"]
+    assert group_page.endswith("/fields/0/1/")
+    page = admin.get(where).content.decode()
+    assert "繰り返しの中に項目を1つ以上追加してください。" in page and 'id="publish" disabled' in page
+    response = admin.post(group_page, {"op": "add_sub", "nf-label_ja": "子どもの氏名", "nf-widget": "text"})
+    assert response.status_code == 302 and response["Location"].endswith("/fields/0/1/0/")
+    sub_page = response["Location"]
+    assert "子どもの氏名" in admin.get(group_page).content.decode()
+    data = {"op": "field", "label_ja": "子どもの氏名", "label_en": "Child's name", "widget": "text", "required": "on",
+            "name": "child_name", "max_length": "100", **formset_data([], "ch")}
+    assert admin.post(sub_page, data).status_code == 302
+    d = only_version(muni_a, "builder-group").definition
+    group = d["form"]["sections"][0]["fields"][1]
+    assert group["fields"][0]["name"] == "child_name"
+    items = d["schema"]["properties"][group["name"]]["items"]
+    assert items["required"] == ["child_name"] and items["properties"]["child_name"]["maxLength"] == 100
+    page = admin.get(where).content.decode()
+    assert "問題はありません。公開できます。" in page
+    assert admin.post(group_page, {"op": "add_sub", "nf-label_ja": "入れ子", "nf-widget": "group"}).status_code == 302
+    assert len(only_version(muni_a, "builder-group").definition["form"]["sections"][0]["fields"][1]["fields"]) == 1
+    assert admin.post(group_page, {"op": "remove_sub", "sub": "0"}).status_code == 302
+    assert only_version(muni_a, "builder-group").definition["form"]["sections"][0]["fields"][1]["fields"] == []
