@@ -288,10 +288,32 @@ def mynumber_fields(application) -> list[dict]:
     from madoguchi.procedures.forms import text
     from madoguchi.procedures import definition as defn
 
+    from madoguchi.procedures.labels import pointer_label
+
+    definition = application.version.definition
     labels = {}
-    for field_ in defn.iter_fields(application.version.definition):
+    for field_ in defn.iter_fields(definition):
         labels[field_["name"]] = text(field_.get("label"))
-    return queries.mynumber_fields(application, labels)
+    rows = queries.mynumber_fields(application, labels)
+    for row in rows:  # the place in words: 「子ども（1人目）の個人番号」, not /children/0/mynumber
+        row["label"] = pointer_label(definition, row["pointer"])
+    return rows
+
+
+def legal_birth(value) -> str:
+    """A birth date (ISO or YYYYMMDD, as certificates and records give it) in the era and the
+    Western year, in the page's language; the value as given when it is not a date."""
+    from django.utils import translation
+
+    from madoguchi.core.dates import format_legal_date, parse_legal_date
+
+    if not value:
+        return ""
+    try:
+        date = value if isinstance(value, dt.date) else parse_legal_date(str(value))
+        return format_legal_date(date, translation.get_language() or "ja")
+    except ValueError:
+        return str(value)
 
 
 def _certificate(der: bytes) -> dict:
@@ -342,7 +364,7 @@ def signature_panel(application, now: dt.datetime | None = None) -> dict | None:
         "valid": sign.get("verdict") == Verdict.VALID.value, "log": sign.get("log", ""),
         "signing_time_claimed": _parse_time(sign.get("signing_time_claimed")),
         "content_sha256": sign.get("content_sha256", ""), "document_sha256": signature.document_sha256,
-        "facts": facts, "sex_label": {"1": _("男"), "2": _("女"), "9": _("適用不能")}.get(facts.get("sex"), "—"),
+        "facts": facts, "birth_label": legal_birth(facts.get("birth")), "sex_label": {"1": _("男"), "2": _("女"), "9": _("適用不能")}.get(facts.get("sex"), "—"),
         "chain": chain, "revocation": revocation,
         "revocation_time": _parse_time(revocation.get("crl_this_update")),
     }
@@ -396,7 +418,7 @@ def resident_match(application) -> dict:
     rows = [
         {"label": _("氏名"), "signer": signer["name"], "record": r.name,
          "same": search_key(signer["name"]) in {r.name_key, r.alternative_key} - {""}},
-        {"label": _("生年月日"), "signer": signer["birth"], "record": r.birth_date.isoformat(),
+        {"label": _("生年月日"), "signer": legal_birth(signer["birth"]), "record": legal_birth(r.birth_date),
          "same": signer["birth"] == r.birth_date.isoformat()},
         {"label": _("性別"), "signer": sexes.get(signer["sex"], signer["sex"]), "record": r.get_sex_display(),
          "same": signer["sex"] == r.sex},

@@ -25,7 +25,7 @@ from madoguchi.core import jsontext
 from madoguchi.municipalities.tenancy import tenant
 
 from . import services
-from .definition import LONE_SURROGATE, MAX_DEFINITION_BYTES, definition_errors
+from .definition import LONE_SURROGATE, MAX_DEFINITION_BYTES, definition_errors, iter_fields
 from .models import Procedure, ProcedureVersion
 
 
@@ -110,10 +110,20 @@ def catalog_definitions() -> dict[str, dict]:
     return {d["slug"]: d for _, d in services.read_definitions(services.catalog_dir())}
 
 
+def own_errors(definition) -> list[str]:
+    """The definition's checks, and the editor's: a repeatable group with no field of its
+    own would show the resident empty blocks."""
+    errors = definition_errors(definition)
+    if not errors:
+        errors += [f"/form/fields/{f['name']}: a group needs fields" for f in iter_fields(definition)
+                   if f.get("widget") == "group" and not f.get("fields")]
+    return errors
+
+
 def publish_errors(municipality, definition) -> list[str]:
     """Why this definition cannot be published here: the definition's own checks, and
     its department must be one of the municipality's."""
-    errors = definition_errors(definition)
+    errors = own_errors(definition)
     if not errors:
         from madoguchi.staff.models import Department
 

@@ -22,7 +22,7 @@ from madoguchi.staff.decorators import staff_member_required
 from madoguchi.staff.models import Department
 
 from . import definition as defn
-from . import editor, services
+from . import builder, editor, services
 from . import forms as resident_forms
 from .models import Procedure, ProcedureVersion
 
@@ -65,7 +65,7 @@ class BasicsForm(forms.Form):
         ("signature", gettext_lazy("電子署名（署名用電子証明書）"))])
     fee_kind = forms.ChoiceField(label=gettext_lazy("手数料"), choices=[
         ("none", gettext_lazy("なし")), ("fixed", gettext_lazy("定額")),
-        ("per_copy", gettext_lazy("1通ごと（項目は JSON で編集）"))])
+        ("per_copy", gettext_lazy("1通ごと（内訳は下の「手数料の内訳」で設定）"))])
     fee_yen = forms.IntegerField(label=gettext_lazy("定額の手数料（円）"), min_value=0, max_value=1000000, required=False)
     open_from = forms.DateField(label=gettext_lazy("受付開始日"), required=False,
                                 widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
@@ -215,7 +215,7 @@ def procedure_detail(request, code, pk):
         "can_publish": editor.can_publish(request.membership)})
 
 
-def _version_page(request, version, *, basics=None, json_form=None, problems=None, status=200):
+def _version_page(request, version, *, basics=None, json_form=None, problems=None, status=200, builder_overrides=None):
     membership = request.membership
     d = version.definition
     editable = version.status == ProcedureVersion.Status.DRAFT and editor.can_edit(membership, version.procedure)
@@ -223,12 +223,21 @@ def _version_page(request, version, *, basics=None, json_form=None, problems=Non
         basics = BasicsForm(initial=BasicsForm.initial_from(d), departments=_departments(request.municipality))
     if json_form is None:
         json_form = DefinitionForm(initial={"definition": editor.pretty(d)})
-    check = problems if problems is not None else editor.publish_errors(version.municipality, d)
-    return render(request, "procedures/staff_version.html", {
+    from .builder_views import version_context
+
+    context = version_context(request, version, overrides=builder_overrides)
+    if problems is not None:
+        # A refusal of this request (text that is not JSON, a publish refused): shown first,
+        # in Japanese where the builder knows the message.
+        refused = builder.problems(problems, d if isinstance(d, dict) else None)
+        known = {p["raw"] for p in context["builder"]["problems"]}
+        context["builder"]["problems"] = [p for p in refused if p["raw"] not in known] + context["builder"]["problems"]
+    context.update({
         "procedure": version.procedure, "version": version, "title": resident_forms.text(d.get("title"))
         if isinstance(d, dict) else "", "editable": editable, "basics": basics, "json_form": json_form,
-        "problems": _split(check), "can_publish": editor.can_publish(membership),
-        "can_edit": editor.can_edit(membership, version.procedure)}, status=status)
+        "can_publish": editor.can_publish(membership),
+        "can_edit": editor.can_edit(membership, version.procedure)})
+    return render(request, "procedures/staff_version.html", context, status=status)
 
 
 @never_cache
@@ -250,6 +259,9 @@ def version_edit(request, code, pk, number):
         definition = basics.apply(version.definition if isinstance(version.definition, dict) else {})
         json_form = None
     else:
+        if not editor.can_publish(request.membership):
+            # The JSON is the administrators' advanced view; others edit through the builder.
+            return _refused(request, editor.EditRefused(_("定義全体（JSON）を編集できるのは管理者だけです。")))
         basics = None
         json_form = DefinitionForm(request.POST)
         if not json_form.is_valid():

@@ -17,6 +17,12 @@ class SignInForm(forms.Form):
     )
 
 
+class CodeForm(forms.Form):
+    """The second step alone, after a wrong code: the password was right a moment ago."""
+
+    otp_token = SignInForm.base_fields["otp_token"]
+
+
 class MunicipalitySettingsForm(forms.ModelForm):
     website_url = forms.URLField(label=_("公式ウェブサイト"), required=False, assume_scheme="https")
 

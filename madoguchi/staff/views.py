@@ -3,8 +3,9 @@ from django.contrib.auth import logout
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -12,8 +13,9 @@ from madoguchi.audit.models import AuditEvent
 from madoguchi.audit.services import record
 from madoguchi.core.access import public_view
 
+from . import services
 from .decorators import staff_member_required
-from .forms import MunicipalitySettingsForm, SignInForm
+from .forms import CodeForm, MunicipalitySettingsForm, SignInForm
 from .models import Membership
 from .services import SignInFailed, sign_in
 
@@ -27,6 +29,15 @@ def sign_in_view(request, code):
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()) \
             or not next_url.startswith(f"/{municipality.code}/staff/"):
         next_url = reverse("staff:dashboard", args=[municipality.code])
+    pending = services.pending_user(request, municipality)
+    if request.method == "POST" and request.POST.get("step") == "restart":
+        services.forget_pending(request)
+        return redirect(f"{reverse('staff:login', args=[municipality.code])}?{urlencode({'next': next_url})}")
+    if request.method == "GET":
+        services.forget_pending(request)
+        pending = None
+    if pending is not None and request.method == "POST" and request.POST.get("step") == "code":
+        return _code_step(request, municipality, pending, next_url)
     form = SignInForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -34,14 +45,44 @@ def sign_in_view(request, code):
             try:
                 sign_in(request, municipality, form.cleaned_data["username"], form.cleaned_data["password"],
                         form.cleaned_data["otp_token"])
-            except SignInFailed:
-                form.add_error(None, _("ユーザー名、パスワードまたは確認コードが正しくありません。"))
+            except SignInFailed as exc:
+                if exc.reason in ("bad_totp", "throttled") and not exc.locked:
+                    # The password was right: ask for a new code only, the wrong one cleared.
+                    return _code_page(request, CodeForm(), next_url, exc.reason,
+                                      form.cleaned_data["username"], status=400)
+                form.add_error(None, _("ユーザー名またはパスワードが正しくありません。"))
                 status = 400
             else:
                 return redirect(next_url)
         else:
             status = 400
     return render(request, "staff/sign_in.html", {"form": form, "next": next_url}, status=status)
+
+
+CODE_MESSAGES = {
+    "bad_totp": gettext_lazy("パスワードは確認できました。確認コードが正しくありません。認証アプリに表示されている新しい確認コードを入力してください。"),
+    "throttled": gettext_lazy("確認コードの誤りが続いたため、少しの間受け付けられません。数秒待ってから、認証アプリに表示されている新しい確認コードを入力してください。"),
+}
+
+
+def _code_page(request, form, next_url, reason, username, status=200):
+    return render(request, "staff/sign_in_code.html", {
+        "form": form, "next": next_url, "message": CODE_MESSAGES.get(reason, ""), "username": username},
+        status=status)
+
+
+def _code_step(request, municipality, pending, next_url):
+    user, membership = pending
+    form = CodeForm(request.POST)
+    if not form.is_valid():
+        return _code_page(request, form, next_url, "", user.get_username(), status=400)
+    try:
+        services.code_step(request, municipality, user, membership, form.cleaned_data["otp_token"])
+    except SignInFailed as exc:
+        if exc.locked:
+            services.forget_pending(request)
+        return _code_page(request, CodeForm(), next_url, exc.reason, user.get_username(), status=400)
+    return redirect(next_url)
 
 
 @require_POST

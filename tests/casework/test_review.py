@@ -273,3 +273,32 @@ def test_individual_number_never_in_the_search_columns(catalog_a, pki, taro):
         assert APPLICANT_NUMBER not in column and CHILD_NUMBER not in column
         assert APPLICANT_NUMBER[:4] not in column.replace(" ", "")  # not even the masked prefix
     assert synthetic_number(11) == APPLICANT_NUMBER
+
+
+def test_review_page_names_places_and_dates_in_words(catalog_a, pki, taro, staff):
+    """The individual numbers' places by the definition's labels, not JSON pointers, and the
+    signer's birth date in the era with the Western year."""
+    from tests.applications.test_mynumber import jidou
+
+    application = submit_signed(catalog_a, "jidou-teate", taro, pki.taro, jidou())
+    page = staff("kosodate").client.get(url(application)).content.decode()
+    assert "<td>子（1人目）の子の個人番号</td>" in page
+    assert "<td>請求者の個人番号</td>" in page
+    assert "<code>/children" not in page and "<code>/applicant_mynumber" not in page
+    assert "昭和55年4月1日（1980年4月1日）" in page  # the signer's (and the record's) birth date
+    assert "<dd>1980-04-01</dd>" not in page
+    assert "<dt>申請日時</dt><dd>令和" in page  # dates on the page in the era too
+
+
+def test_pointer_labels():
+    import json
+
+    from madoguchi.procedures.labels import pointer_label
+    from madoguchi.procedures.services import catalog_dir
+
+    d = json.loads((catalog_dir() / "jidou-teate.json").read_text(encoding="utf-8"))
+    assert pointer_label(d, "/children/0/mynumber") == "子（1人目）の子の個人番号"
+    assert pointer_label(d, "/children/2") == "子（3人目）"
+    assert pointer_label(d, "/applicant_mynumber") == "請求者の個人番号"
+    assert pointer_label(d, "/nothing/0") == "/nothing/0"  # unknown: the pointer as it is
+    assert pointer_label(d, "/children/0/nothing") == "/children/0/nothing"

@@ -116,3 +116,54 @@ def test_a_session_from_another_municipality_does_not_open_this_one(client_admin
     response = client_admin_b.get(f"/{muni_a.code}/staff/")
     assert response.status_code == 302
     assert response["Location"].startswith(f"/{muni_a.code}/staff/login/")
+
+
+@pytest.mark.django_db
+def test_a_wrong_code_says_so_and_asks_for_a_new_code_only(client, muni_a, admin_a):
+    """The message names the step that failed; the wrong code is not sent back; the next
+    right code (without the password again) signs in, even right after the wrong one."""
+    import time
+
+    user, device = admin_a
+    right = totp_now(device)
+    wrong = f"{(int(right) + 1) % 1000000:06d}"
+    response = client.post(f"/{muni_a.code}/staff/login/",
+                           {"username": user.username, "password": PASSWORD, "otp_token": wrong})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "パスワードは確認できました。確認コードが正しくありません。" in body
+    assert "パスワードまたは" not in body and wrong not in body
+    assert 'name="password"' not in body  # the second step asks for the code only
+    time.sleep(1.1)  # django-otp throttles a device for 1 s after one wrong code
+    response = client.post(f"/{muni_a.code}/staff/login/", {"step": "code", "otp_token": totp_now(device)})
+    assert response.status_code == 302 and response["Location"] == f"/{muni_a.code}/staff/"
+    assert len(events(muni_a, "staff.signed_in")) == 1
+
+
+@pytest.mark.django_db
+def test_a_code_right_away_after_a_wrong_one_is_explained(client, muni_a, admin_a):
+    user, device = admin_a
+    right = totp_now(device)
+    wrong = f"{(int(right) + 1) % 1000000:06d}"
+    client.post(f"/{muni_a.code}/staff/login/", {"username": user.username, "password": PASSWORD, "otp_token": wrong})
+    response = client.post(f"/{muni_a.code}/staff/login/", {"step": "code", "otp_token": right})
+    assert response.status_code == 400
+    assert "確認コードの誤りが続いたため" in response.content.decode()
+    assert [e.data["reason"] for e in events(muni_a, "staff.sign_in_failed")] == ["bad_totp", "throttled"]
+
+
+@pytest.mark.django_db
+def test_a_wrong_password_names_the_password(client, muni_a, admin_a):
+    user, device = admin_a
+    response = client.post(f"/{muni_a.code}/staff/login/",
+                           {"username": user.username, "password": "wrong", "otp_token": totp_now(device)})
+    body = response.content.decode()
+    assert "ユーザー名またはパスワードが正しくありません。" in body and "確認コードが正しくありません" not in body
+
+
+@pytest.mark.django_db
+def test_the_code_step_needs_a_password_step_in_this_session(client, muni_a, admin_a):
+    user, device = admin_a
+    response = client.post(f"/{muni_a.code}/staff/login/", {"step": "code", "otp_token": totp_now(device)})
+    assert response.status_code == 400  # the full form again: nothing pending
+    assert client.get(f"/{muni_a.code}/staff/").status_code == 302

@@ -1,0 +1,140 @@
+"""Audit actions as sentences a person reads (the staff dashboard, the audit pages).
+
+Every action code the code records has a sentence here (tests/audit/test_sentences.py
+finds the codes in the source and checks); an unknown code still reads as a sentence
+(「記録された操作: …」) so a page never shows a bare code alone. Japanese first, English
+through Django i18n.
+"""
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as __
+
+SENTENCES = {
+    # staff
+    "staff.signed_in": __("職員がログインしました"),
+    "staff.signed_out": __("職員がログアウトしました"),
+    "staff.sign_in_failed": __("職員のログインが失敗しました"),
+    "staff.enrolled": __("職員のアカウントを登録しました"),
+    "municipality.settings_changed": __("自治体の設定を変更しました"),
+    # residents and identity
+    "resident.signed_in": __("住民がマイナンバーカードでログインしました"),
+    "resident.signed_out": __("住民がログアウトしました"),
+    "residents.imported": __("住民記録を取り込みました"),
+    "identity.identified": __("マイナンバーカードで本人を確認しました"),
+    "identity.resident_linked": __("利用者を住民記録に紐付けました"),
+    "identity.link_review_opened": __("住民記録との紐付けの確認を依頼しました"),
+    "identity.link_review_resolved": __("住民記録との紐付けの確認を終えました"),
+    "identity.card_released": __("マイナンバーカードの紐付けを解除しました"),
+    "identity.card_mixture_refused": __("別の人のマイナンバーカードが混ざったため手続を止めました"),
+    # card ceremonies
+    "ceremony.opened": __("マイナンバーカードの読み取りを始めました"),
+    "ceremony.completed": __("マイナンバーカードの読み取りが完了しました"),
+    "ceremony.failed": __("マイナンバーカードの読み取りが失敗しました"),
+    # procedures
+    "procedures.draft_saved": __("手続の下書きを作成しました"),
+    "procedures.draft_updated": __("手続の下書きを保存しました"),
+    "procedures.published": __("手続の版を公開しました"),
+    "procedures.retired": __("手続の受付を終了しました"),
+    "procedures.draft_discarded": __("手続の下書きを削除しました"),
+    # applications (one per status reached, and the others)
+    "applications.submitted": __("住民が申請しました"),
+    "applications.payment_required": __("申請が手数料の支払い待ちになりました"),
+    "applications.received": __("申請を受け付けました"),
+    "applications.returned": __("申請者に補正をお願いしました"),
+    "applications.resubmitted": __("申請者が補正して再申請しました"),
+    "applications.approved": __("申請を承認しました"),
+    "applications.rejected": __("申請を却下しました"),
+    "applications.completed": __("申請の処理を完了しました"),
+    "applications.withdrawn": __("申請者が申請を取り下げました"),
+    "applications.draft_deleted": __("申請の下書きを削除しました"),
+    "applications.purged": __("保存期間を過ぎた申請を削除しました"),
+    "applications.notice_read": __("住民がお知らせを読みました"),
+    "applications.mynumber_revealed": __("職員が個人番号を表示しました"),
+    "applications.attachment_clean": __("添付書類を無害化しました"),
+    "applications.attachment_rejected": __("添付書類を無害化できませんでした"),
+    # casework
+    "casework.assigned": __("申請の担当者を変更しました"),
+    "casework.commented": __("申請に内部メモを追加しました"),
+    # payments
+    "payments.created": __("手数料の支払いを作成しました"),
+    "payments.pending": __("手数料の支払い手続が始まりました"),
+    "payments.succeeded": __("手数料が支払われました"),
+    "payments.failed": __("手数料の支払いが失敗しました"),
+    "payments.expired": __("手数料の支払いが期限切れになりました"),
+    "payments.cancelled": __("手数料の支払いを取り消しました"),
+    "payments.refunded": __("手数料を返金しました"),
+    "payments.partially_refunded": __("手数料の一部を返金しました"),
+    "payments.application_not_waiting": __("支払い待ちでない申請への支払いを記録しました"),
+    # documents
+    "documents.issued": __("文書を発行しました"),
+    "documents.downloaded": __("発行文書をダウンロードしました"),
+    "documents.profile_created": __("文書の様式を作成しました"),
+    "documents.signing_key_installed": __("文書の署名鍵を設定しました"),
+    # exports
+    "exports.requested": __("基幹連携の出力を依頼しました"),
+    "exports.started": __("基幹連携の出力を始めました"),
+    "exports.finished": __("基幹連携の出力が完了しました"),
+    "exports.failed": __("基幹連携の出力が失敗しました"),
+    "exports.expired": __("基幹連携の出力ファイルが期限切れで削除されました"),
+    "exports.downloaded": __("基幹連携の出力ファイルをダウンロードしました"),
+    "exports.mynumber_downloaded": __("個人番号を含む出力ファイルをダウンロードしました"),
+    # notices
+    "notices.email_registered": __("住民がメールアドレスを登録しました"),
+    "notices.email_verified": __("住民がメールアドレスを確認しました"),
+    "notices.email_removed": __("住民がメールアドレスを削除しました"),
+    "notices.email_invalid": __("届かないメールアドレスを停止しました"),
+    "notices.email_unsubscribed": __("住民がメールの配信を停止しました"),
+    "notices.push_subscribed": __("住民がプッシュ通知を登録しました"),
+    "notices.push_removed": __("プッシュ通知の登録を削除しました"),
+    "notices.preferences_changed": __("住民がお知らせの受け取り方を変更しました"),
+    "notices.delivery_failed": __("お知らせを届けられませんでした"),
+    "notices.broadcast_created": __("お知らせの配信を作成しました"),
+    "notices.broadcast_approved": __("お知らせの配信を承認しました"),
+    "notices.broadcast_sent": __("お知らせを配信しました"),
+    # OpenID Connect
+    "oidc.authorized": __("連携サービスへのログインを許可しました"),
+    "oidc.consent_granted": __("住民が連携サービスへの情報提供に同意しました"),
+    "oidc.consent_denied": __("住民が連携サービスへの情報提供を断りました"),
+    "oidc.consent_revoked": __("住民が連携サービスへの同意を取り消しました"),
+    "oidc.token_issued": __("連携サービスにトークンを発行しました"),
+    "oidc.code_replayed": __("使用済みの認可コードが再び使われたため拒否しました"),
+    "oidc.refresh_replayed": __("使用済みのリフレッシュトークンが再び使われたため拒否しました"),
+    "oidc.logout": __("連携サービスからログアウトしました"),
+    "oidc.sign_transaction_registered": __("連携サービスが電子署名を依頼しました"),
+    "oidc.sign_started": __("連携サービスの電子署名を始めました"),
+    "oidc.signed": __("連携サービスのために電子署名しました"),
+    "oidc.sign_refused": __("連携サービスの電子署名を拒否しました"),
+    "oidc.signature_fetched": __("連携サービスが電子署名を受け取りました"),
+    "oidc.client_registered": __("連携サービスを登録しました"),
+    "oidc.client_deactivated": __("連携サービスを停止しました"),
+    "oidc.client_secret_rotated": __("連携サービスの秘密鍵を更新しました"),
+    "oidc.client_keys_replaced": __("連携サービスの公開鍵を更新しました"),
+    "oidc.key_created": __("署名鍵を作成しました"),
+    "oidc.key_retired": __("署名鍵の使用を終えました"),
+    "oidc.key_withdrawn": __("署名鍵を取り下げました"),
+    # the audit trail itself, the demo
+    "audit.chains_verified": __("操作記録の改ざん検査を行いました"),
+    "audit.verified_from_back_office": __("職員画面から操作記録の改ざん検査を行いました"),
+    "demo.loaded": __("デモデータを読み込みました"),
+}
+
+# Codes made from a pattern: admin.<model>.<added|changed|deleted>
+ADMIN_VERBS = {"added": __("設定管理画面で%(model)sを追加しました"),
+               "changed": __("設定管理画面で%(model)sを変更しました"),
+               "deleted": __("設定管理画面で%(model)sを削除しました")}
+
+
+def sentence(action: str) -> str:
+    """The sentence for an audit action code; a readable fallback for an unknown one."""
+    known = SENTENCES.get(action)
+    if known is not None:
+        return str(known)
+    parts = action.split(".")
+    if len(parts) == 3 and parts[0] == "admin" and parts[2] in ADMIN_VERBS:
+        return str(ADMIN_VERBS[parts[2]]) % {"model": parts[1]}
+    return _("記録された操作（%(code)s）") % {"code": action}
+
+
+def is_known(action: str) -> bool:
+    parts = action.split(".")
+    return action in SENTENCES or (len(parts) == 3 and parts[0] == "admin" and parts[2] in ADMIN_VERBS)
