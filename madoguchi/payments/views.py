@@ -138,14 +138,17 @@ def staff_payments(request, code, public_id):
             if request.POST.get("action") == "counter":
                 services.record_counter(application, request.user, method=request.POST.get("method", ""),
                                         till_receipt=request.POST.get("till_receipt", ""))
-            elif request.POST.get("action") == "refund":
+            elif request.POST.get("action") in ("refund", "retry_refund"):
                 payment = Payment.objects.filter(application=application,
                                                  public_id=_uuid(request.POST.get("payment"))).first()
                 if payment is None:
                     raise services.PaymentError("not_found", _("この支払いはありません。"), status=400,
                                                 field="payment")
-                services.refund(payment, request.user, amount_yen=request.POST.get("amount_yen"),
-                                reason=request.POST.get("reason", ""))
+                if request.POST.get("action") == "retry_refund":
+                    services.retry_refund(payment, request.user)
+                else:
+                    services.refund(payment, request.user, amount_yen=request.POST.get("amount_yen"),
+                                    reason=request.POST.get("reason", ""))
             else:
                 raise services.PaymentError("invalid_action", "action", status=400, field="action")
         except services.PaymentError as exc:

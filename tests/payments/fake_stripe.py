@@ -31,6 +31,7 @@ class FakeStripe:
         self.idempotent: dict[str, bytes] = {}
         self.requests: list[tuple[str, str]] = []
         self.fail_next = 0  # answer the next N requests with a 500
+        self.lose_next_answer = 0  # do the next N POSTs, then answer 500 (a reply lost on the way)
         self.lock = threading.Lock()
         fake = self
 
@@ -87,6 +88,9 @@ class FakeStripe:
         raw = json.dumps(body).encode()
         if method == "POST" and key and status == 200:
             self.idempotent[key] = raw
+        if self.lose_next_answer and method == "POST":
+            self.lose_next_answer -= 1
+            return self._send(h, 500, {"error": {"type": "api_error", "message": "fake: done, answer lost"}})
         self._raw(h, status, raw)
 
     def _route(self, method, path, form):

@@ -5,6 +5,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 
+from madoguchi.applications import notices
 from madoguchi.applications.models import Application, Notice
 from madoguchi.audit.models import AuditEvent
 from madoguchi.municipalities.tenancy import tenant
@@ -154,6 +155,11 @@ def test_counter_payment_then_partial_and_full_refund(owed, taro, cashier):
         payment.refresh_from_db()
         assert payment.status == "refunded" and payment.refunded_yen == 1600
         assert AuditEvent.objects.filter(action="payments.refunded").count() == 2
+        # The resident is told of each refund: a notice of kind refunded, references only.
+        refunds = Notice.objects.filter(application_id=owed.pk, kind="refunded")
+        assert refunds.count() == 2
+        text = notices.text(refunds.first())
+        assert "返金" in text and owed.receipt_number in text and "1,600" not in text
         event = PaymentEvent.objects.filter(payment=payment).first()
         with pytest.raises(AppendOnly):
             event.save()

@@ -47,6 +47,18 @@ def payment_received(application: Application) -> Application:
     return transition(application, Status.RECEIVED, role=Role.SYSTEM)
 
 
+def notify_refunded(application: Application) -> None:
+    """The payments app's seam for a refund of the application's fee: the resident's notice
+    (kind `refunded`, references only) through the notice channels, inside the caller's
+    transaction. Not a transition: the application's status is unchanged and the other
+    transition listeners (documents) are not called."""
+    from .. import notices
+    from ..transitions import Transition
+
+    notices.notify([Transition(application=application, source=application.status, target="refunded",
+                               role=Role.SYSTEM)])
+
+
 def withdraw(application: Application, person) -> Application:
     return transition(application, Status.WITHDRAWN, role=Role.RESIDENT, actor=person)
 

@@ -32,9 +32,17 @@ class Provider:
         expired or cancelled."""
         raise NotImplementedError
 
-    def refund(self, payment, amount_yen: int) -> str:
-        """Refunds `amount_yen` of a succeeded payment; returns the provider's refund reference."""
+    def refund(self, payment, amount_yen: int, *, idempotency_key: str) -> str:
+        """Refunds `amount_yen` of a succeeded payment; returns the provider's refund reference.
+        Called outside any database transaction, perhaps again after a failure or a timeout:
+        the same `idempotency_key` must give the same refund, never a second one. Raises
+        RefundRefused when the provider refuses it for good (retrying would not help); any
+        other exception leaves the refund requested, for a retry."""
         raise NotImplementedError
+
+
+class RefundRefused(Exception):
+    """The provider refused a refund for good (not an outage): the refund is marked failed."""
 
 
 PROVIDERS: Registry[type[Provider]] = Registry("payment provider")

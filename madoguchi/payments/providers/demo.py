@@ -36,5 +36,5 @@ class DemoProvider(Provider):
             return "failed"
         return {"open": "pending", "paid": "succeeded", "cancelled": "cancelled"}[checkout.state]
 
-    def refund(self, payment, amount_yen: int) -> str:
-        return "demo_refund_" + secrets.token_urlsafe(12)
+    def refund(self, payment, amount_yen: int, *, idempotency_key: str) -> str:
+        return "demo_refund_" + idempotency_key[-24:]  # the same key, the same refund

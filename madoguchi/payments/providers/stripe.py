@@ -10,7 +10,7 @@ import stripe
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import PROVIDERS, Checkout, Provider
+from .base import PROVIDERS, Checkout, Provider, RefundRefused
 
 # A Checkout Session's state as our statuses (docs: checkout.session `status`, `payment_status`).
 _EXPIRED = "expired"
@@ -51,11 +51,14 @@ class StripeProvider(Provider):
             return "expired"
         return "pending"
 
-    def refund(self, payment, amount_yen: int) -> str:
+    def refund(self, payment, amount_yen: int, *, idempotency_key: str) -> str:
         session = self.client.v1.checkout.sessions.retrieve(payment.provider_reference)
-        refund = self.client.v1.refunds.create(
-            params={"payment_intent": session.payment_intent, "amount": amount_yen},
-            options={"idempotency_key": f"refund-{payment.idempotency_key}-{payment.refunded_yen}-{amount_yen}"})
+        try:
+            refund = self.client.v1.refunds.create(
+                params={"payment_intent": session.payment_intent, "amount": amount_yen},
+                options={"idempotency_key": idempotency_key})
+        except stripe.InvalidRequestError as exc:  # a 4xx: Stripe did not refund and will not
+            raise RefundRefused(str(exc.user_message or exc)[:200]) from exc
         return refund.id
 
 
