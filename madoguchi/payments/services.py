@@ -156,13 +156,21 @@ def _succeed(payment: Payment, *, kind: str, actor=None, **data) -> Payment:
         _audit("succeeded", payment, actor, **data)
         try:
             with transaction.atomic():
-                applications.payment_received(payment.application)
+                applications.payment_received(payment.application, payment=receipt_facts(payment))
         except applications.TransitionRefused:
             # Money was taken for an application no longer waiting (withdrawn meanwhile):
             # the payment stays recorded, for staff to refund.
             _event(payment, payment.status, "application_not_waiting")
             _audit("application_not_waiting", payment, actor)
     return payment
+
+
+def receipt_facts(payment: Payment) -> dict:
+    """What the 領収書 says of a succeeded payment (JSON, no personal data): handed to the
+    transition's listeners through applications.services.payment_received."""
+    return {"id": str(payment.public_id), "amount_yen": payment.amount_yen, "provider": payment.provider,
+            "method": payment.method,
+            "till_receipt": payment.till_receipt, "paid_at": payment.succeeded_at.isoformat()}
 
 
 def _end(payment: Payment, status: Status) -> Payment:

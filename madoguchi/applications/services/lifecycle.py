@@ -39,12 +39,20 @@ def transition(application: Application, target: str, *, role: str, actor=None, 
     return application
 
 
-def payment_received(application: Application) -> Application:
+def payment_received(application: Application, payment: dict | None = None) -> Application:
     """The fee is paid: 支払い待ち → 受付 (received), by the system. The payments app calls it
     inside the transaction that records the payment's success, so both commit or neither
     does (the payment's own events and audit name the application). Refuses
-    (TransitionRefused) an application that is not waiting for its payment."""
-    return transition(application, Status.RECEIVED, role=Role.SYSTEM)
+    (TransitionRefused) an application that is not waiting for its payment. `payment`: the
+    payment's facts (JSON: id, amount_yen, provider, method, till_receipt, paid_at), carried
+    by the published transition to its listeners (documents issues the 領収書 from them)."""
+    given = application
+    with tenant(application.municipality), transaction.atomic():
+        application = Application.objects.select_for_update().get(pk=application.pk)
+        move = check(application.status, Status.RECEIVED, Role.SYSTEM)
+        _move(application, move.source, Status.RECEIVED, Role.SYSTEM, payment=payment)
+    given.status, given.updated_at = application.status, application.updated_at
+    return application
 
 
 def notify_refunded(application: Application) -> None:
