@@ -13,6 +13,7 @@ from madoguchi.municipalities.tenancy import tenant
 from madoguchi.payments import services
 from madoguchi.pki import lgpki, pades
 from tests.applications.test_pages import signed_in
+from tests.browser.conftest import ARTIFACTS
 from tests.conftest import sign_in
 from tests.documents.test_documents import text_of
 
@@ -52,6 +53,7 @@ def test_an_online_payment_issues_a_signed_receipt(owed, taro, tmp_path):
 
         signed = documents.read(document)
     path = tmp_path / "receipt.pdf"
+    (ARTIFACTS / "payment-receipt.pdf").write_bytes(signed)
     path.write_bytes(signed)
     text = text_of(path).replace(" ", "")
     assert "領収書" in text and "1,600円" in text and f"{owed.receipt_number}-R" in text
