@@ -16,6 +16,7 @@ from madoguchi.core.access import public_view
 from madoguchi.applications import queries
 from madoguchi.applications import services as applications
 from madoguchi.identity.sessions import resident_required
+from madoguchi.procedures import definition as definition_fees
 from madoguchi.procedures import forms
 from madoguchi.staff.decorators import staff_member_required
 
@@ -39,19 +40,10 @@ def _own_payment(request, public_id):
 
 
 def _breakdown(definition: dict, data: dict) -> list[dict]:
-    """The fee's lines as the definition computes it (procedures.definition.fee_yen): per
-    copy, the unit price times the number asked for."""
-    fee = definition.get("fee") or {"kind": "none"}
-    if fee["kind"] != "per_copy":
-        return []
-    lines = []
-    for item in fee["items"]:
-        count = data.get(item["field"], 0)
-        count = count if isinstance(count, int) and not isinstance(count, bool) else 0
-        if count:
-            lines.append({"label": forms.text(item.get("label")), "yen": item["yen"], "count": count,
-                          "subtotal": item["yen"] * count})
-    return lines
+    """The fee's lines as the definition computes the amount (procedures.definition.fee_lines:
+    per copy, postage), their labels in the resident's language."""
+    return [{**line, "label": forms.text(line["label"]) if line["label"] else ""}
+            for line in definition_fees.fee_lines(definition, data)]
 
 
 @never_cache

@@ -131,6 +131,14 @@ def _consistency_errors(d: dict) -> list[str]:
             errors.append(f"/fee/items/{i}/field: {item['field']!r} needs a minimum of 0 or more")
     if fee["kind"] != "per_copy" and "items" in fee:
         errors.append("/fee/items: only a per_copy fee has items")
+    postage = fee.get("postage")
+    if postage is not None:
+        if fee["kind"] == "none":
+            errors.append("/fee/postage: a free procedure (kind none) has no postage")
+        if ("field" in postage) != ("equals" in postage):
+            errors.append("/fee/postage: give field and equals together, or neither (always charged)")
+        elif "field" in postage and postage["field"] not in props:
+            errors.append(f"/fee/postage/field: {postage['field']!r} is not a property")
     for i, column in enumerate(d.get("export", [])):
         first = column["pointer"].split("/")[1]
         if first not in props:
@@ -373,17 +381,32 @@ def data_errors(definition: dict, data, today: dt.date | None = None) -> dict[st
 # Fees, period, eligibility
 
 
-def fee_yen(definition: dict, data: dict) -> int:
+def fee_lines(definition: dict, data: dict) -> list[dict]:
+    """The fee's breakdown, the one source of both the amount shown and the amount charged:
+    lines of {kind: fixed | copy | postage, label (a text or None), yen (unit), count,
+    subtotal}. Per copy: the unit price times the number asked for (lines of 0 copies left
+    out); postage (郵送料): added when the definition's condition holds (or always)."""
     fee = definition.get("fee") or {"kind": "none"}
+    data = data if isinstance(data, dict) else {}
+    lines = []
     if fee["kind"] == "fixed":
-        return fee["yen"]
-    if fee["kind"] == "per_copy":
-        total = 0
+        lines.append({"kind": "fixed", "label": None, "yen": fee["yen"], "count": 1, "subtotal": fee["yen"]})
+    elif fee["kind"] == "per_copy":
         for item in fee["items"]:
-            copies = data.get(item["field"], 0) if isinstance(data, dict) else 0
-            total += item["yen"] * (copies if isinstance(copies, int) and not isinstance(copies, bool) else 0)
-        return total
-    return 0
+            copies = data.get(item["field"], 0)
+            copies = copies if isinstance(copies, int) and not isinstance(copies, bool) and copies > 0 else 0
+            if copies:
+                lines.append({"kind": "copy", "label": item.get("label"), "yen": item["yen"], "count": copies,
+                              "subtotal": item["yen"] * copies})
+    postage = fee.get("postage")
+    if postage and lines and ("field" not in postage or data.get(postage["field"]) == postage["equals"]):
+        lines.append({"kind": "postage", "label": postage.get("label"), "yen": postage["yen"], "count": 1,
+                      "subtotal": postage["yen"]})
+    return lines
+
+
+def fee_yen(definition: dict, data: dict) -> int:
+    return sum(line["subtotal"] for line in fee_lines(definition, data))
 
 
 def is_open(definition: dict, today: dt.date) -> bool:
