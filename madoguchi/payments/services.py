@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from madoguchi.applications import services as applications
 from madoguchi.audit.services import record
 from madoguchi.municipalities.tenancy import tenant
+from madoguchi.staff.services import is_cashier
 
 from .models import ENDED_UNPAID, PAID, Method, Payment, PaymentEvent, Refund, Status
 from .providers import base as providers
@@ -31,6 +32,12 @@ class PaymentError(Exception):
     def __init__(self, code: str, message: str, *, status: int = 409, field: str | None = None):
         self.code, self.status, self.field = code, status, field
         super().__init__(message)
+
+
+def _require_cashier(municipality, user) -> None:
+    """窓口払い and refunds are a cashier's (会計担当, the membership's flag), not every reviewer's."""
+    if user is None or not is_cashier(municipality, user):
+        raise PaymentError("not_cashier", _("窓口払いと返金の記録は会計担当の職員だけが行えます。"), status=403)
 
 
 def _event(payment: Payment, source: str, kind: str, **data) -> None:
@@ -186,9 +193,10 @@ def _end(payment: Payment, status: Status) -> Payment:
 
 
 def record_counter(application, user, *, method: str, till_receipt: str) -> Payment:
-    """窓口払い: a reviewer of the owning department records the fee paid in cash or by card
+    """窓口払い: a cashier (会計担当) of the owning department records the fee paid in cash or by card
     at the counter with the till's receipt number. `application` is the department's (from
     applications.queries.for_department). A pending online checkout is cancelled."""
+    _require_cashier(application.municipality, user)
     if method not in (Method.CASH, Method.CARD):
         raise PaymentError("invalid_method", _("支払方法を選んでください。"), status=400, field="method")
     till_receipt = (till_receipt or "").strip()
@@ -222,6 +230,7 @@ def refund(payment: Payment, user, *, amount_yen, reason: str) -> Refund:
     idempotency key (one transaction), the provider called outside any transaction, its
     result committed (a second one; _send_refund). A provider that fails or times out
     leaves the refund requested (PaymentError 503) for `retry_refund`."""
+    _require_cashier(payment.municipality, user)
     try:
         amount = int(amount_yen)
     except (TypeError, ValueError):
@@ -260,6 +269,7 @@ def retry_refund(payment: Payment, user) -> Refund:
     """Staff's retry of the payment's refund left requested by a failure or a timeout: the
     provider is asked again with the same idempotency key, so a refund it had made already
     is answered, not made twice."""
+    _require_cashier(payment.municipality, user)
     with tenant(payment.municipality):
         refund = payment.refunds.filter(status=Refund.Status.REQUESTED).first()
         if refund is None:

@@ -1,7 +1,7 @@
 """The resident's payment pages, the demo provider's hosted page (DEMO ONLY) and the staff
 page of an application's payments (窓口払い, refunds). Thin: they call services."""
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -120,13 +120,20 @@ def _department_application(request, public_id):
 
 
 @never_cache
-@staff_member_required("reviewer")
+@staff_member_required()
 def staff_payments(request, code, public_id):
-    """An application's payments for a reviewer of the owning department: 窓口払い and refunds."""
+    """An application's payments for a reviewer or a cashier (会計担当) of the owning
+    department; only a cashier records 窓口払い and refunds (403 with the reason otherwise)."""
+    membership = request.membership
+    if membership.role != "reviewer" and not membership.cashier:
+        raise PermissionDenied("role")
     application = _department_application(request, public_id)
     errors, status = {}, 200
     if request.method == "POST":
         try:
+            if not membership.cashier:
+                raise services.PaymentError("not_cashier", _("窓口払いと返金の記録は会計担当の職員だけが行えます。"),
+                                            status=403)
             if request.POST.get("action") == "counter":
                 services.record_counter(application, request.user, method=request.POST.get("method", ""),
                                         till_receipt=request.POST.get("till_receipt", ""))
@@ -152,7 +159,8 @@ def staff_payments(request, code, public_id):
     return render(request, "payments/staff.html", {
         "a": application, "payments": services.payments_of(application), "errors": errors,
         "methods": [(Method.CASH, Method.CASH.label), (Method.CARD, Method.CARD.label)],
-        "payable": application.status == services.PAYMENT_REQUIRED, "post": request.POST}, status=status)
+        "payable": application.status == services.PAYMENT_REQUIRED, "post": request.POST,
+        "cashier": membership.cashier}, status=status)
 
 
 def _uuid(value):
