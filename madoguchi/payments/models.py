@@ -150,6 +150,7 @@ class DemoCheckout(TenantOwned):
         OPEN = "open", "open"
         PAID = "paid", "paid"
         CANCELLED = "cancelled", "cancelled"
+        EXPIRED = "expired", "expired"
 
     reference = models.CharField(max_length=64)
     amount_yen = models.PositiveIntegerField()

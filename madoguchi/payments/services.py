@@ -328,6 +328,43 @@ def _complete_refund(payment: Payment, refund: Refund, user, *, counter: bool = 
     applications.notify_refunded(payment.application)
 
 
+def expire_abandoned(municipality, *, now=None) -> dict[str, int]:
+    """The municipality's checkouts pending longer than PAYMENT_PENDING_EXPIRY_MINUTES: each
+    is asked about (paid meanwhile: it succeeds as usual), else closed at the provider and
+    recorded expired, so its application is payable again. A provider that cannot be
+    reached leaves the payment pending for the next sweep. Returns counts by outcome."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    cutoff = (now or timezone.now()) - timedelta(minutes=settings.PAYMENT_PENDING_EXPIRY_MINUTES)
+    counts: dict[str, int] = {}
+    with tenant(municipality):
+        stale = list(Payment.objects.filter(status=Status.PENDING, updated_at__lt=cutoff).exclude(provider=COUNTER)
+                     .select_related("application", "municipality").order_by("updated_at")[:200])
+        for payment in stale:
+            try:
+                payment = confirm(payment)
+                if payment.status == Status.PENDING:
+                    providers.get(payment.provider).expire(payment)
+                    payment = confirm(payment)
+            except Exception as exc:  # noqa: BLE001  (the provider away: the next sweep asks again)
+                log.warning("expiring payment %s failed: %s", payment.pk, type(exc).__name__)
+                outcome = "unreachable"
+            else:
+                outcome = str(payment.status)
+            counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def sweep() -> dict:
+    """expire_abandoned() in every municipality: one of the worker's sweeps
+    (core/management/commands/worker.py)."""
+    from madoguchi.municipalities.models import Municipality
+
+    return {m.code: found for m in Municipality.objects.order_by("code") if (found := expire_abandoned(m))}
+
+
 # The Checkout Session events that may change a payment; any other type is logged and ignored.
 STRIPE_EVENTS = frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded",
                            "checkout.session.async_payment_failed", "checkout.session.expired"})

@@ -107,6 +107,13 @@ class FakeStripe:
                      "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")}}
                 self.sessions[sid] = s
                 return 200, s
+            if method == "POST" and path.startswith("/v1/checkout/sessions/") and path.endswith("/expire"):
+                s = self.sessions.get(path.split("/")[4])
+                if s is None or s["status"] != "open":
+                    return 400, {"error": {"type": "invalid_request_error",
+                                           "message": "Only Checkout Sessions with a status of open can be expired"}}
+                s["status"] = "expired"
+                return 200, s
             if method == "GET" and path.startswith("/v1/checkout/sessions/"):
                 s = self.sessions.get(path.rsplit("/", 1)[1])
                 return (200, s) if s else (404, {"error": {"type": "invalid_request_error",

@@ -223,3 +223,35 @@ def test_money_taken_for_a_withdrawn_application_stays_recorded_for_a_refund(owe
         assert Application.objects.get(pk=owed.pk).status == "withdrawn"
         assert PaymentEvent.objects.filter(payment=payment, kind="application_not_waiting").count() == 1
         assert AuditEvent.objects.filter(action="payments.application_not_waiting").count() == 1
+
+
+def test_staff_add_makes_a_cashier_audited(muni_a):
+    from django.core.management import call_command
+
+    from madoguchi.staff.models import Membership
+
+    call_command("staff_add", "--municipality", muni_a.code, "--username", "kaikei-1", "--role", "viewer",
+                 "--cashier", stdout=__import__("io").StringIO())
+    with tenant(muni_a):
+        membership = Membership.objects.get(user__username="kaikei-1")
+        assert membership.cashier
+        assert AuditEvent.objects.filter(action="staff.enrolled", object_id=str(membership.pk),
+                                         data__cashier=True).exists()
+
+
+def test_the_sweep_expires_an_abandoned_demo_checkout(owed, taro, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    payment = services.start(owed, taro, return_url=back)
+    later = timezone.now() + dt.timedelta(minutes=settings.PAYMENT_PENDING_EXPIRY_MINUTES + 1)
+    assert services.expire_abandoned(owed.municipality) == {}
+    assert services.expire_abandoned(owed.municipality, now=later) == {"expired": 1}
+    with tenant(owed.municipality):
+        payment.refresh_from_db()
+        assert payment.status == "expired"
+        assert DemoCheckout.objects.get(reference=payment.provider_reference).state == "expired"
+        assert AuditEvent.objects.filter(action="payments.expired", object_id=str(payment.pk)).exists()
+        assert Application.objects.get(pk=owed.pk).status == "payment_required"
+    assert services.start(owed, taro, return_url=back).status == "pending"  # payable again

@@ -217,3 +217,48 @@ def test_missing_keys_refuse_the_provider(client, owed, taro, settings):
         assert not Payment.objects.exists()
     body = b"{}"
     assert hook(client, owed.municipality.code, body, sign(body)).status_code == 404
+
+
+def test_the_sweep_expires_abandoned_checkouts_at_stripe(client, owed, taro, fake, settings, catalog_a):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    _response, payment = started(client, owed, taro)
+    assert services.sweep() == {}  # not stale yet
+    later = timezone.now() + dt.timedelta(minutes=settings.PAYMENT_PENDING_EXPIRY_MINUTES + 1)
+    fake.fail_next = 1  # Stripe away: the payment stays pending for the next sweep
+    assert services.expire_abandoned(owed.municipality, now=later) == {"unreachable": 1}
+    assert services.expire_abandoned(owed.municipality, now=later) == {"expired": 1}
+    assert fake.sessions[payment.provider_reference]["status"] == "expired"
+    assert ("POST", f"/v1/checkout/sessions/{payment.provider_reference}/expire") in fake.requests
+    assert status_of(owed) == "payment_required"
+    again = client.post(f"/{owed.municipality.code}/applications/{owed.public_id}/pay/")  # payable again
+    assert again.status_code == 302 and len(fake.sessions) == 2
+
+
+def test_the_sweep_finds_a_checkout_paid_meanwhile(client, owed, taro, fake, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    _response, payment = started(client, owed, taro)
+    fake.pay(payment.provider_reference)  # paid, but the webhook never came
+    later = timezone.now() + dt.timedelta(minutes=settings.PAYMENT_PENDING_EXPIRY_MINUTES + 1)
+    assert services.expire_abandoned(owed.municipality, now=later) == {"succeeded": 1}
+    assert status_of(owed) == "received"
+
+
+def test_stripe_accounts_per_municipality(client, owed, taro, fake, settings):
+    """Each municipality its own account: the key of STRIPE_ACCOUNTS for its code, and its
+    webhook secret (another municipality's secret does not verify)."""
+    code = owed.municipality.code
+    settings.STRIPE_API_KEY = "sk_test_not_this_one"
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_not_this_one"
+    settings.STRIPE_ACCOUNTS = {code: {"api_key": API_KEY, "webhook_secret": WEBHOOK_SECRET}}
+    response, payment = started(client, owed, taro)
+    assert response.status_code == 302 and payment.status == "pending"  # the fake took the municipality's key
+    fake.pay(payment.provider_reference)
+    body = fake.event("checkout.session.completed", payment.provider_reference)
+    assert hook(client, code, body, sign(body, secret="whsec_not_this_one")).status_code == 400
+    assert hook(client, code, body, sign(body)).json()["result"] == "succeeded"

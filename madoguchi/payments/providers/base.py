@@ -41,6 +41,13 @@ class Provider:
         raise NotImplementedError
 
 
+    def expire(self, payment) -> None:
+        """Closes an abandoned checkout at the provider so it can no longer be paid (the
+        worker's sweep). A checkout paid or closed meanwhile is left as it is: the caller
+        asks `fetch` afterwards."""
+        raise NotImplementedError
+
+
 class RefundRefused(Exception):
     """The provider refused a refund for good (not an outage): the refund is marked failed."""
 
