@@ -43,7 +43,7 @@ def _breakdown(definition: dict, data: dict) -> list[dict]:
     """The fee's lines as the definition computes the amount (procedures.definition.fee_lines:
     per copy, postage), their labels in the resident's language."""
     return [{**line, "label": forms.text(line["label"]) if line["label"] else ""}
-            for line in definition_fees.fee_lines(definition, data)]
+            for line in definition_fees.charged_lines(definition, data)]
 
 
 @never_cache

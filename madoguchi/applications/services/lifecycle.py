@@ -34,9 +34,27 @@ def transition(application: Application, target: str, *, role: str, actor=None, 
             raise TransitionRefused("not_yours", "only the applicant may do this")
         if role == Role.REVIEWER:
             _require_reviewer(application, actor)
+        if role == Role.REVIEWER and target == Status.PAYMENT_REQUIRED:
+            _exemption_not_accepted(application)
         _move(application, move.source, target, role, actor, comment)
     given.status, given.updated_at = application.status, application.updated_at
     return application
+
+
+def _exemption_not_accepted(application: Application) -> None:
+    """手数料免除 rule: an application whose resident claimed a fee exemption (the definition's
+    `fee.exemption`) is submitted without a fee (no 支払い待ち) and checked by staff; a
+    reviewer who does not accept the claim moves it submitted → payment_required, and the
+    fee becomes the fee before the exemption. Refused for an application with no claim."""
+    from madoguchi.procedures import definition as defn
+
+    definition = application.version.definition
+    if not defn.exemption_claimed(definition, application.data):
+        raise TransitionRefused("no_exemption", "only an application with a claimed fee exemption goes back to payment")
+    application.fee_yen = defn.gross_fee_yen(definition, application.data)
+    if application.fee_yen <= 0:
+        raise TransitionRefused("no_fee", "the application has no fee to pay")
+    application.save(update_fields=["fee_yen"])
 
 
 def payment_received(application: Application, payment: dict | None = None) -> Application:
