@@ -62,10 +62,23 @@ def pay(request, code, public_id):
             error, status = _("オンラインでのお支払いは現在ご利用いただけません。窓口でお支払いください。"), 503
         else:
             return redirect(services.checkout_url(payment) or reverse("payments:status", args=[code, payment.public_id]))
-    return render(request, "payments/pay.html", {
+    response = render(request, "payments/pay.html", {
         "a": application, "title": forms.text(application.version.definition["title"]),
         "lines": _breakdown(application.version.definition, application.data),
         "payable": application.status == services.PAYMENT_REQUIRED, "error": error}, status=status)
+    origins = _form_action_origins(application.municipality)
+    if origins:  # the form's POST is redirected to the provider's page: CSP form-action checks it
+        response._csp_update = {"form-action": list(origins)}
+    return response
+
+
+def _form_action_origins(municipality) -> tuple[str, ...]:
+    from .providers import base as providers
+
+    try:
+        return providers.get(providers.name_for(municipality)).form_action_origins
+    except ImproperlyConfigured:
+        return ()
 
 
 @never_cache

@@ -385,6 +385,8 @@ STRIPE_API_KEY = os.environ.get("MADOGUCHI_STRIPE_API_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("MADOGUCHI_STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = os.environ.get("MADOGUCHI_STRIPE_API_BASE", "")
 STRIPE_TIMEOUT_SECONDS = 10
+# Where Stripe's hosted Checkout page is (the 「お支払い」 page's CSP form-action allows it).
+STRIPE_CHECKOUT_ORIGIN = os.environ.get("MADOGUCHI_STRIPE_CHECKOUT_ORIGIN", "https://checkout.stripe.com")
 # Stripe accounts per municipality: code → {"api_key": …, "webhook_secret": …} (each
 # municipality its own account; the webhook URL is per municipality already). A code not
 # named uses STRIPE_API_KEY / STRIPE_WEBHOOK_SECRET. From MADOGUCHI_STRIPE_ACCOUNTS_FILE: a

@@ -262,3 +262,13 @@ def test_stripe_accounts_per_municipality(client, owed, taro, fake, settings):
     body = fake.event("checkout.session.completed", payment.provider_reference)
     assert hook(client, code, body, sign(body, secret="whsec_not_this_one")).status_code == 400
     assert hook(client, code, body, sign(body)).json()["result"] == "succeeded"
+
+
+def test_the_pay_pages_csp_lets_the_form_go_to_stripes_checkout(client, owed, taro, fake, settings):
+    """The 「お支払い」 POST is redirected to Stripe's hosted page; browsers check that redirect
+    against the page's form-action (found by the browser test: it was blocked)."""
+    signed_in(client, owed.municipality, taro)
+    page = client.get(f"/{owed.municipality.code}/applications/{owed.public_id}/pay/")
+    csp = page["Content-Security-Policy"]
+    form_action = next(d for d in csp.split(";") if d.strip().startswith("form-action"))
+    assert "'self'" in form_action and settings.STRIPE_CHECKOUT_ORIGIN in form_action

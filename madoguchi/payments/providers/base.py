@@ -24,6 +24,10 @@ class Provider:
     """A payment provider. Constructed per use; a provider that may not run here raises
     ImproperlyConfigured from its constructor."""
 
+    # The origins of the provider's hosted page: the 「お支払い」 form's POST is redirected
+    # there, so the page's CSP form-action must allow them (browsers check redirects).
+    form_action_origins: tuple[str, ...] = ()
+
     def checkout(self, payment, *, return_url: str) -> Checkout:
         raise NotImplementedError
 

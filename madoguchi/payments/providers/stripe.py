@@ -44,6 +44,7 @@ def client(code: str | None = None) -> stripe.StripeClient:
 class StripeProvider(Provider):
     def __init__(self):
         self.client = client()
+        self.form_action_origins = (settings.STRIPE_CHECKOUT_ORIGIN,)
 
     def checkout(self, payment, *, return_url: str) -> Checkout:
         application = payment.application
