@@ -52,7 +52,8 @@ def _t(source, target, roles, signs_again, note):
 TRANSITIONS = (
     _t("draft", "submitted", ["resident"], True, "the resident submits (signed when the procedure needs it)"),
     _t("draft", "withdrawn", ["resident"], False, "the resident discards a draft"),
-    _t("submitted", "payment_required", ["system"], False, "the procedure has a fee: it waits for the payment"),
+    _t("submitted", "payment_required", ["system", "reviewer"], False,
+       "the procedure has a fee: it waits for the payment (reviewer: a claimed fee exemption not accepted)"),
     _t("submitted", "received", ["reviewer", "system"], False, "the department accepts it for review"),
     _t("submitted", "withdrawn", ["resident"], False, "withdrawn before review"),
     _t("payment_required", "received", ["system"], False, "the fee is paid (payments: in the payment's transaction)"),

@@ -40,6 +40,9 @@ class Transition:
     actor: object = None
     comment: str = ""
     signed: bool = False
+    # The payment that moved 支払い待ち → 受付 (payment_received): references and facts only
+    # (payment id, amount in yen, provider, method, till receipt, paid at), for the 領収書.
+    payment: dict | None = None
 
     @property
     def is_submission(self) -> bool:

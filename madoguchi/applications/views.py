@@ -194,6 +194,8 @@ def review(request, code, public_id):
                                     **signing.signature_content(draft))
     return render(request, "applications/review.html", {
         "p": _summary(draft.version), "draft": draft, "rows": forms.display(definition, draft.data, _names(request, definition)),
+        "fee_lines": [{**line, "label": forms.text(line["label"]) if line["label"] else ""}
+                      for line in defn.charged_lines(definition, draft.data)],
         "error": error,
         "signs": definition["assurance"] == "signature"}, status=409 if error else 200)
 

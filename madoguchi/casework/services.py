@@ -39,7 +39,7 @@ SEARCH_COUNT_CAP = 200  # under a free-text search
 MAX_BULK = 100
 from madoguchi.core.dates import JST as TOKYO  # noqa: E402
 # A decision the resident must be told the reason of.
-REASON_REQUIRED = frozenset({Status.RETURNED, Status.REJECTED})
+REASON_REQUIRED = frozenset({Status.RETURNED, Status.REJECTED, Status.PAYMENT_REQUIRED})
 MAX_QUERY_CHARS = 60
 
 
@@ -205,7 +205,24 @@ def targets_for(membership: Membership, application) -> list[str]:
     """The transitions this staff member may make on this application now."""
     if not can_act(membership, application):
         return []
-    return allowed_targets(application.status, Role.REVIEWER)
+    targets = allowed_targets(application.status, Role.REVIEWER)
+    if Status.PAYMENT_REQUIRED in targets and not exemption_of(application):
+        targets.remove(Status.PAYMENT_REQUIRED)  # only a claimed fee exemption not accepted goes back to payment
+    return targets
+
+
+def exemption_of(application) -> dict | None:
+    """The fee exemption (手数料免除) the resident claims: its reason's label and the fee it
+    takes off, for the review page; None without a claim."""
+    from madoguchi.procedures import definition as defn
+    from madoguchi.procedures import forms as procedure_forms
+
+    definition = application.version.definition
+    code = defn.exemption_claimed(definition, application.data)
+    if not code:
+        return None
+    return {"code": code, "label": procedure_forms.text(defn.exemption_label(definition, code)),
+            "gross_yen": defn.gross_fee_yen(definition, application.data)}
 
 
 def decide(membership: Membership, user, application, target: str, comment: str = ""):

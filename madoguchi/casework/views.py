@@ -150,7 +150,9 @@ def _review_context(request, application, **extra):
         "comments": list(CaseComment.objects.filter(application=application).select_related("author")
                          .order_by("created_at", "id")),
         "events": services.events_of(application),
-        "targets": [(t, Status(t).label) for t in services.targets_for(membership, application)],
+        "targets": [(t, _("手数料免除を認めない（支払い待ちへ）") if t == Status.PAYMENT_REQUIRED else Status(t).label)
+                    for t in services.targets_for(membership, application)],
+        "exemption": services.exemption_of(application),
         "reason_required": sorted(services.REASON_REQUIRED),
         "can_act": services.can_act(membership, application),
         "reviewers": services.reviewers(membership),

@@ -26,8 +26,10 @@ DEMO_MUNICIPALITIES = [
         "departments": [("shimin", "市民課"), ("kosodate", "子育て支援課"), ("fukushi", "福祉課"),
                         ("kankyo", "環境課"), ("toshokan", "図書館"), ("kikikanri", "危機管理課"),
                         ("senkyo", "選挙管理委員会事務局")],
+        # demo-cashier: 会計担当 of 環境課 (粗大ごみ's fees): records 窓口払い and refunds.
         "staff": [("demo-admin", Membership.Role.ADMINISTRATOR, "shimin"),
-                  ("demo-reviewer", Membership.Role.REVIEWER, "kosodate")],
+                  ("demo-reviewer", Membership.Role.REVIEWER, "kosodate"),
+                  ("demo-cashier", Membership.Role.VIEWER, "kankyo", "cashier")],
     },
     {
         # Fictional: 大阪府 with municipality number 999 (279994), to show tenant isolation.
@@ -62,9 +64,10 @@ def load_demo() -> list[DemoLogin]:
                 if department is None:
                     department = Department.unscoped.create(municipality=municipality, code=code, name=name)
                 departments[code] = department
-            for username, role, department_code in spec["staff"]:
+            for username, role, department_code, *flags in spec["staff"]:
                 user, membership, device, _ = enrol_staff(
-                    municipality, username, role, departments[department_code], password=DEMO_PASSWORD
+                    municipality, username, role, departments[department_code], password=DEMO_PASSWORD,
+                    cashier="cashier" in flags,
                 )
                 logins.append(DemoLogin(municipality, username, role, device))
             if created:

@@ -20,16 +20,20 @@ class DocumentProfile(TenantOwned):
 
 class Document(TenantOwned):
     """A signed PDF issued for an application: a receipt at submission, a decision notice
-    when it is approved or rejected. One of each kind per application."""
+    when it is approved or rejected, a 領収書 when its fee is paid. One of each kind per
+    application (an application is paid once: payments' one-live-payment rule)."""
 
     class Kind(models.TextChoices):
         RECEIPT = "receipt", _("受付票")
         DECISION = "decision", _("決定通知書")
+        PAYMENT_RECEIPT = "payment_receipt", _("領収書")
 
     public_id = models.UUIDField(default=uuid.uuid4, editable=False)
     application = models.ForeignKey("applications.Application", on_delete=models.CASCADE, related_name="documents")
     kind = models.CharField(_("種類"), max_length=16, choices=Kind.choices)
     decision = models.CharField(max_length=20, blank=True)  # approved / rejected for a decision
+    # A 領収書's payment facts as the transition carried them (payments.services.receipt_facts).
+    data = models.JSONField(default=dict, blank=True)
     file = models.CharField(max_length=300)  # a name in the default storage
     sha256 = models.CharField(max_length=64)
     size = models.PositiveIntegerField()

@@ -75,7 +75,12 @@ def _seal_uri(prof: DocumentProfile) -> str:
     return "data:image/png;base64," + base64.b64encode(bytes(prof.seal_png)).decode()
 
 
-def context(application, kind: str) -> dict:
+def receipt_number(application, payment: dict) -> str:
+    """The 領収書's number: the application's 受付番号 and R (one 領収書 per application)."""
+    return f"{application.receipt_number}-R"
+
+
+def context(application, kind: str, payment: dict | None = None) -> dict:
     municipality = application.municipality
     prof = profile(municipality)
     definition = application.version.definition
@@ -89,15 +94,25 @@ def context(application, kind: str) -> dict:
         "issuer": prof.issuer_title or municipality.name, "seal": _seal_uri(prof),
         "decided": decided, "approved": decided is not None and decided.to_status == Status.APPROVED,
         "issued_at": timezone.now(),
+        "payment": _payment_context(application, payment) if kind == Document.Kind.PAYMENT_RECEIPT else None,
     }
 
 
-def render_pdf(application, kind: str) -> bytes:
+def _payment_context(application, payment: dict | None) -> dict:
+    import datetime as dt
+
+    if not payment:
+        raise DocumentError("a 領収書 needs its payment's facts")
+    return {**payment, "paid_at": dt.datetime.fromisoformat(payment["paid_at"]),
+            "amount": f"{int(payment['amount_yen']):,}", "number": receipt_number(application, payment)}
+
+
+def render_pdf(application, kind: str, payment: dict | None = None) -> bytes:
     """The unsigned PDF of a document (always in Japanese: it is the legal text)."""
     import weasyprint
 
     with translation.override("ja"):
-        html = render_to_string(f"documents/pdf/{kind}.html", context(application, kind))
+        html = render_to_string(f"documents/pdf/{kind}.html", context(application, kind, payment))
     return weasyprint.HTML(string=html, base_url=None).write_pdf()
 
 
@@ -106,9 +121,9 @@ def sign(municipality, pdf: bytes, *, reason: str) -> tuple[bytes, lgpki.Signing
     return pades.sign_pdf(pdf, ident, reason=reason, location=municipality.name, signer=signer), ident
 
 
-def issue(application, kind: str) -> Document:
+def issue(application, kind: str, payment: dict | None = None) -> Document:
     """Renders, signs and stores one document of `application` (idempotent: the existing
-    one is returned)."""
+    one is returned). `payment`: a 領収書's payment facts (the transition's)."""
     municipality = application.municipality
     with tenant(municipality):
         existing = Document.objects.filter(application=application, kind=kind).first()
@@ -117,8 +132,8 @@ def issue(application, kind: str) -> Document:
         label = Document.Kind(kind).label
         with translation.override("ja"):
             reason = f"{label} {application.receipt_number}"
-        signed, ident = sign(municipality, render_pdf(application, kind), reason=reason)
-        document = Document(municipality=municipality, application=application, kind=kind,
+        signed, ident = sign(municipality, render_pdf(application, kind, payment), reason=reason)
+        document = Document(municipality=municipality, application=application, kind=kind, data=payment or {},
                             sha256=hashlib.sha256(signed).hexdigest(), size=len(signed),
                             signer=ident.certificate.subject.rfc4514_string()[:200], signer_source=ident.source)
         if kind == Document.Kind.DECISION:
@@ -151,10 +166,13 @@ def after_transitions(transitions) -> None:
     from .tasks import issue_document
 
     for transition in transitions:
+        application = transition.application
         kind = ISSUED_ON.get(transition.target)
         if kind is not None:
-            application = transition.application
             issue_document.enqueue(str(application.municipality.code), str(application.public_id), str(kind))
+        if transition.payment:  # the fee paid (payments, through payment_received): its 領収書
+            issue_document.enqueue(str(application.municipality.code), str(application.public_id),
+                                   str(Document.Kind.PAYMENT_RECEIPT), transition.payment)
 
 
 def read(document: Document) -> bytes:

@@ -19,6 +19,7 @@ TITLES = {
     "application.rejected": gettext_noop("申請の審査が終わりました"),
     "application.completed": gettext_noop("手続が完了しました"),
     "application.withdrawn": gettext_noop("申請を取り下げました"),
+    "application.refunded": gettext_noop("手数料を返金しました"),
 }
 
 

@@ -80,15 +80,39 @@ class Payment(TenantOwned):
 
 
 class Refund(TenantOwned):
+    """A refund of a payment. Through a provider it is first recorded `requested` with its
+    idempotency key (one transaction), then the provider is called outside any transaction,
+    then its result is committed (`succeeded`, or `failed` when the provider refused it); a
+    provider that fails or times out leaves it `requested` for staff to retry with the same
+    key (the provider then answers with the same refund: never a double refund). A counter
+    refund (cash back at the till) is `succeeded` at once."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("返金処理中")
+        SUCCEEDED = "succeeded", _("返金済み")
+        FAILED = "failed", _("返金できませんでした")
+
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     amount_yen = models.PositiveIntegerField(_("返金額"))
     reason = models.CharField(_("返金の理由"), max_length=500)
     provider_reference = models.CharField(max_length=200, blank=True)
+    status = models.CharField(_("状態"), max_length=10, choices=Status.choices, default=Status.SUCCEEDED)
+    idempotency_key = models.CharField(max_length=64, blank=True)  # sent to the provider on every try
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True)  # the exception's class or the provider's words
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(amount_yen__gt=0), name="refund_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_yen__gt=0), name="refund_amount_positive"),
+            # One refund in flight per payment: the next waits until it succeeded or failed.
+            models.UniqueConstraint(fields=["municipality", "payment"], condition=Q(status="requested"),
+                                    name="refund_one_requested"),
+            models.UniqueConstraint(fields=["municipality", "idempotency_key"], condition=~Q(idempotency_key=""),
+                                    name="refund_unique_idempotency"),
+        ]
 
 
 class AppendOnly(Exception):
@@ -126,6 +150,7 @@ class DemoCheckout(TenantOwned):
         OPEN = "open", "open"
         PAID = "paid", "paid"
         CANCELLED = "cancelled", "cancelled"
+        EXPIRED = "expired", "expired"
 
     reference = models.CharField(max_length=64)
     amount_yen = models.PositiveIntegerField()

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from madoguchi.applications import services as applications
 from madoguchi.audit.services import record
 from madoguchi.municipalities.tenancy import tenant
+from madoguchi.staff.services import is_cashier
 
 from .models import ENDED_UNPAID, PAID, Method, Payment, PaymentEvent, Refund, Status
 from .providers import base as providers
@@ -31,6 +32,12 @@ class PaymentError(Exception):
     def __init__(self, code: str, message: str, *, status: int = 409, field: str | None = None):
         self.code, self.status, self.field = code, status, field
         super().__init__(message)
+
+
+def _require_cashier(municipality, user) -> None:
+    """窓口払い and refunds are a cashier's (会計担当, the membership's flag), not every reviewer's."""
+    if user is None or not is_cashier(municipality, user):
+        raise PaymentError("not_cashier", _("窓口払いと返金の記録は会計担当の職員だけが行えます。"), status=403)
 
 
 def _event(payment: Payment, source: str, kind: str, **data) -> None:
@@ -156,13 +163,21 @@ def _succeed(payment: Payment, *, kind: str, actor=None, **data) -> Payment:
         _audit("succeeded", payment, actor, **data)
         try:
             with transaction.atomic():
-                applications.payment_received(payment.application)
+                applications.payment_received(payment.application, payment=receipt_facts(payment))
         except applications.TransitionRefused:
             # Money was taken for an application no longer waiting (withdrawn meanwhile):
             # the payment stays recorded, for staff to refund.
             _event(payment, payment.status, "application_not_waiting")
             _audit("application_not_waiting", payment, actor)
     return payment
+
+
+def receipt_facts(payment: Payment) -> dict:
+    """What the 領収書 says of a succeeded payment (JSON, no personal data): handed to the
+    transition's listeners through applications.services.payment_received."""
+    return {"id": str(payment.public_id), "amount_yen": payment.amount_yen, "provider": payment.provider,
+            "method": payment.method,
+            "till_receipt": payment.till_receipt, "paid_at": payment.succeeded_at.isoformat()}
 
 
 def _end(payment: Payment, status: Status) -> Payment:
@@ -178,9 +193,10 @@ def _end(payment: Payment, status: Status) -> Payment:
 
 
 def record_counter(application, user, *, method: str, till_receipt: str) -> Payment:
-    """窓口払い: a reviewer of the owning department records the fee paid in cash or by card
+    """窓口払い: a cashier (会計担当) of the owning department records the fee paid in cash or by card
     at the counter with the till's receipt number. `application` is the department's (from
     applications.queries.for_department). A pending online checkout is cancelled."""
+    _require_cashier(application.municipality, user)
     if method not in (Method.CASH, Method.CARD):
         raise PaymentError("invalid_method", _("支払方法を選んでください。"), status=400, field="method")
     till_receipt = (till_receipt or "").strip()
@@ -209,7 +225,12 @@ def record_counter(application, user, *, method: str, till_receipt: str) -> Paym
 
 def refund(payment: Payment, user, *, amount_yen, reason: str) -> Refund:
     """A refund by staff with a reason, full or partial, never more than is left of the
-    payment: through its provider, or as a counter refund (cash back at the till)."""
+    payment: as a counter refund (cash back at the till, recorded at once), or through the
+    payment's provider in three steps — the refund recorded `requested` with its
+    idempotency key (one transaction), the provider called outside any transaction, its
+    result committed (a second one; _send_refund). A provider that fails or times out
+    leaves the refund requested (PaymentError 503) for `retry_refund`."""
+    _require_cashier(payment.municipality, user)
     try:
         amount = int(amount_yen)
     except (TypeError, ValueError):
@@ -220,24 +241,128 @@ def refund(payment: Payment, user, *, amount_yen, reason: str) -> Refund:
     reason = (reason or "").strip()
     if not reason or len(reason) > 500:
         raise PaymentError("invalid_reason", _("返金の理由を500文字以内で入力してください。"), status=400, field="reason")
-    with tenant(payment.municipality), transaction.atomic():
+    with tenant(payment.municipality):
+        with transaction.atomic():
+            payment = Payment.objects.select_for_update().select_related("application").get(pk=payment.pk)
+            if payment.status not in (Status.SUCCEEDED, Status.PARTIALLY_REFUNDED):
+                raise PaymentError("not_refundable", _("この支払いは返金できません。"))
+            if payment.refunds.filter(status=Refund.Status.REQUESTED).exists():
+                raise PaymentError("refund_in_flight", _("処理中の返金があります。先にその返金を再試行してください。"))
+            left = payment.amount_yen - payment.refunded_yen
+            if amount > left:
+                raise PaymentError("refund_too_large", _("返金額が返金できる額（%(left)s円）を超えています。")
+                                   % {"left": f"{left:,}"}, status=400, field="amount_yen")
+            counter = payment.provider == COUNTER
+            refund = Refund.objects.create(
+                municipality_id=payment.municipality_id, payment=payment, amount_yen=amount, reason=reason, by=user,
+                status=Refund.Status.SUCCEEDED if counter else Refund.Status.REQUESTED,
+                idempotency_key=uuid.uuid4().hex)
+            if counter:
+                _complete_refund(payment, refund, user, counter=True)
+                return refund
+            _event(payment, payment.status, "refund_requested", refund=refund.pk, amount_yen=amount)
+            _audit("refund_requested", payment, user, refund=refund.pk, refund_yen=amount)
+        return _send_refund(refund, user)
+
+
+def retry_refund(payment: Payment, user) -> Refund:
+    """Staff's retry of the payment's refund left requested by a failure or a timeout: the
+    provider is asked again with the same idempotency key, so a refund it had made already
+    is answered, not made twice."""
+    _require_cashier(payment.municipality, user)
+    with tenant(payment.municipality):
+        refund = payment.refunds.filter(status=Refund.Status.REQUESTED).first()
+        if refund is None:
+            raise PaymentError("no_refund_in_flight", _("再試行する返金はありません。"))
+        return _send_refund(refund, user)
+
+
+def _send_refund(refund: Refund, user) -> Refund:
+    payment = refund.payment
+    error, refused = "", False
+    try:
+        reference = providers.get(payment.provider).refund(payment, refund.amount_yen,
+                                                           idempotency_key=f"refund-{refund.idempotency_key}")
+    except providers.RefundRefused as exc:
+        error, refused = str(exc)[:200] or "refused", True
+    except Exception as exc:  # down, timing out, a 500: we do not know; the refund stays requested
+        error = type(exc).__name__[:200]
+        log.warning("refund %s: the provider failed: %s", refund.pk, error)
+    with transaction.atomic():
         payment = Payment.objects.select_for_update().select_related("application").get(pk=payment.pk)
-        if payment.status not in (Status.SUCCEEDED, Status.PARTIALLY_REFUNDED):
-            raise PaymentError("not_refundable", _("この支払いは返金できません。"))
-        left = payment.amount_yen - payment.refunded_yen
-        if amount > left:
-            raise PaymentError("refund_too_large", _("返金額が返金できる額（%(left)s円）を超えています。")
-                               % {"left": f"{left:,}"}, status=400, field="amount_yen")
-        reference = "" if payment.provider == COUNTER else providers.get(payment.provider).refund(payment, amount)
-        refund = Refund.objects.create(municipality_id=payment.municipality_id, payment=payment, amount_yen=amount,
-                                       reason=reason, provider_reference=reference, by=user)
-        source = payment.status
-        payment.refunded_yen += amount
-        payment.status = Status.REFUNDED if payment.refunded_yen == payment.amount_yen else Status.PARTIALLY_REFUNDED
-        payment.save(update_fields=["refunded_yen", "status", "updated_at"])
-        _event(payment, source, "refund", refund=refund.pk, amount_yen=amount)
-        _audit("refunded", payment, user, refund=refund.pk, refund_yen=amount)
-    return refund
+        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        if refund.status != Refund.Status.REQUESTED:
+            return refund  # a concurrent try recorded it: one effect
+        refund.attempts += 1
+        if not error:
+            refund.provider_reference = reference
+            _complete_refund(payment, refund, user)
+            return refund
+        refund.last_error = error
+        if refused:
+            refund.status, refund.completed_at = Refund.Status.FAILED, timezone.now()
+        refund.save(update_fields=["attempts", "last_error", "status", "completed_at"])
+        _event(payment, payment.status, "refund_refused" if refused else "refund_failed", refund=refund.pk,
+               error=error[:80])
+        _audit("refund_refused" if refused else "refund_failed", payment, user, refund=refund.pk,
+               refund_yen=refund.amount_yen, error=error[:80])
+    if refused:
+        raise PaymentError("refund_refused", _("決済事業者が返金を受け付けませんでした（%(error)s）。")
+                           % {"error": error}, status=502)
+    raise PaymentError("refund_provider_unavailable", _(
+        "決済事業者に返金を依頼できませんでした。返金は「返金処理中」のままです。しばらくしてから再試行してください。"),
+        status=503)
+
+
+def _complete_refund(payment: Payment, refund: Refund, user, *, counter: bool = False) -> None:
+    """Inside the caller's transaction, the payment locked: the refund counted, its event,
+    audit event and the resident's notice (kind `refunded`)."""
+    refund.status, refund.completed_at = Refund.Status.SUCCEEDED, timezone.now()
+    refund.save(update_fields=["status", "completed_at", "provider_reference", "attempts"])
+    source = payment.status
+    payment.refunded_yen += refund.amount_yen
+    payment.status = Status.REFUNDED if payment.refunded_yen == payment.amount_yen else Status.PARTIALLY_REFUNDED
+    payment.save(update_fields=["refunded_yen", "status", "updated_at"])
+    _event(payment, source, "refund", refund=refund.pk, amount_yen=refund.amount_yen, counter=counter)
+    _audit("refunded", payment, user, refund=refund.pk, refund_yen=refund.amount_yen, counter=counter)
+    applications.notify_refunded(payment.application)
+
+
+def expire_abandoned(municipality, *, now=None) -> dict[str, int]:
+    """The municipality's checkouts pending longer than PAYMENT_PENDING_EXPIRY_MINUTES: each
+    is asked about (paid meanwhile: it succeeds as usual), else closed at the provider and
+    recorded expired, so its application is payable again. A provider that cannot be
+    reached leaves the payment pending for the next sweep. Returns counts by outcome."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    cutoff = (now or timezone.now()) - timedelta(minutes=settings.PAYMENT_PENDING_EXPIRY_MINUTES)
+    counts: dict[str, int] = {}
+    with tenant(municipality):
+        stale = list(Payment.objects.filter(status=Status.PENDING, updated_at__lt=cutoff).exclude(provider=COUNTER)
+                     .select_related("application", "municipality").order_by("updated_at")[:200])
+        for payment in stale:
+            try:
+                payment = confirm(payment)
+                if payment.status == Status.PENDING:
+                    providers.get(payment.provider).expire(payment)
+                    payment = confirm(payment)
+            except Exception as exc:  # noqa: BLE001  (the provider away: the next sweep asks again)
+                log.warning("expiring payment %s failed: %s", payment.pk, type(exc).__name__)
+                outcome = "unreachable"
+            else:
+                outcome = str(payment.status)
+            counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def sweep() -> dict:
+    """expire_abandoned() in every municipality: one of the worker's sweeps
+    (core/management/commands/worker.py)."""
+    from madoguchi.municipalities.models import Municipality
+
+    return {m.code: found for m in Municipality.objects.order_by("code") if (found := expire_abandoned(m))}
 
 
 # The Checkout Session events that may change a payment; any other type is logged and ignored.

@@ -1,7 +1,7 @@
 """The resident's payment pages, the demo provider's hosted page (DEMO ONLY) and the staff
 page of an application's payments (窓口払い, refunds). Thin: they call services."""
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +16,7 @@ from madoguchi.core.access import public_view
 from madoguchi.applications import queries
 from madoguchi.applications import services as applications
 from madoguchi.identity.sessions import resident_required
+from madoguchi.procedures import definition as definition_fees
 from madoguchi.procedures import forms
 from madoguchi.staff.decorators import staff_member_required
 
@@ -39,19 +40,10 @@ def _own_payment(request, public_id):
 
 
 def _breakdown(definition: dict, data: dict) -> list[dict]:
-    """The fee's lines as the definition computes it (procedures.definition.fee_yen): per
-    copy, the unit price times the number asked for."""
-    fee = definition.get("fee") or {"kind": "none"}
-    if fee["kind"] != "per_copy":
-        return []
-    lines = []
-    for item in fee["items"]:
-        count = data.get(item["field"], 0)
-        count = count if isinstance(count, int) and not isinstance(count, bool) else 0
-        if count:
-            lines.append({"label": forms.text(item.get("label")), "yen": item["yen"], "count": count,
-                          "subtotal": item["yen"] * count})
-    return lines
+    """The fee's lines as the definition computes the amount (procedures.definition.fee_lines:
+    per copy, postage), their labels in the resident's language."""
+    return [{**line, "label": forms.text(line["label"]) if line["label"] else ""}
+            for line in definition_fees.charged_lines(definition, data)]
 
 
 @never_cache
@@ -70,10 +62,23 @@ def pay(request, code, public_id):
             error, status = _("オンラインでのお支払いは現在ご利用いただけません。窓口でお支払いください。"), 503
         else:
             return redirect(services.checkout_url(payment) or reverse("payments:status", args=[code, payment.public_id]))
-    return render(request, "payments/pay.html", {
+    response = render(request, "payments/pay.html", {
         "a": application, "title": forms.text(application.version.definition["title"]),
         "lines": _breakdown(application.version.definition, application.data),
         "payable": application.status == services.PAYMENT_REQUIRED, "error": error}, status=status)
+    origins = _form_action_origins(application.municipality)
+    if origins:  # the form's POST is redirected to the provider's page: CSP form-action checks it
+        response._csp_update = {"form-action": list(origins)}
+    return response
+
+
+def _form_action_origins(municipality) -> tuple[str, ...]:
+    from .providers import base as providers
+
+    try:
+        return providers.get(providers.name_for(municipality)).form_action_origins
+    except ImproperlyConfigured:
+        return ()
 
 
 @never_cache
@@ -128,24 +133,34 @@ def _department_application(request, public_id):
 
 
 @never_cache
-@staff_member_required("reviewer")
+@staff_member_required()
 def staff_payments(request, code, public_id):
-    """An application's payments for a reviewer of the owning department: 窓口払い and refunds."""
+    """An application's payments for a reviewer or a cashier (会計担当) of the owning
+    department; only a cashier records 窓口払い and refunds (403 with the reason otherwise)."""
+    membership = request.membership
+    if membership.role != "reviewer" and not membership.cashier:
+        raise PermissionDenied("role")
     application = _department_application(request, public_id)
     errors, status = {}, 200
     if request.method == "POST":
         try:
+            if not membership.cashier:
+                raise services.PaymentError("not_cashier", _("窓口払いと返金の記録は会計担当の職員だけが行えます。"),
+                                            status=403)
             if request.POST.get("action") == "counter":
                 services.record_counter(application, request.user, method=request.POST.get("method", ""),
                                         till_receipt=request.POST.get("till_receipt", ""))
-            elif request.POST.get("action") == "refund":
+            elif request.POST.get("action") in ("refund", "retry_refund"):
                 payment = Payment.objects.filter(application=application,
                                                  public_id=_uuid(request.POST.get("payment"))).first()
                 if payment is None:
                     raise services.PaymentError("not_found", _("この支払いはありません。"), status=400,
                                                 field="payment")
-                services.refund(payment, request.user, amount_yen=request.POST.get("amount_yen"),
-                                reason=request.POST.get("reason", ""))
+                if request.POST.get("action") == "retry_refund":
+                    services.retry_refund(payment, request.user)
+                else:
+                    services.refund(payment, request.user, amount_yen=request.POST.get("amount_yen"),
+                                    reason=request.POST.get("reason", ""))
             else:
                 raise services.PaymentError("invalid_action", "action", status=400, field="action")
         except services.PaymentError as exc:
@@ -157,7 +172,8 @@ def staff_payments(request, code, public_id):
     return render(request, "payments/staff.html", {
         "a": application, "payments": services.payments_of(application), "errors": errors,
         "methods": [(Method.CASH, Method.CASH.label), (Method.CARD, Method.CARD.label)],
-        "payable": application.status == services.PAYMENT_REQUIRED, "post": request.POST}, status=status)
+        "payable": application.status == services.PAYMENT_REQUIRED, "post": request.POST,
+        "cashier": membership.cashier}, status=status)
 
 
 def _uuid(value):

@@ -131,6 +131,26 @@ def _consistency_errors(d: dict) -> list[str]:
             errors.append(f"/fee/items/{i}/field: {item['field']!r} needs a minimum of 0 or more")
     if fee["kind"] != "per_copy" and "items" in fee:
         errors.append("/fee/items: only a per_copy fee has items")
+    exemption = fee.get("exemption")
+    if exemption is not None:
+        codes = [r["code"] for r in exemption["reasons"]]
+        schema = props.get(exemption["field"])
+        if fee["kind"] == "none":
+            errors.append("/fee/exemption: a free procedure (kind none) has nothing to exempt")
+        if len(set(codes)) != len(codes):
+            errors.append("/fee/exemption/reasons: the codes must differ")
+        if schema is None or schema.get("type") != "string":
+            errors.append(f"/fee/exemption/field: {exemption['field']!r} must be a string property")
+        elif "enum" in schema and set(schema["enum"]) - set(codes) - {""}:
+            errors.append(f"/fee/exemption/field: {exemption['field']!r} allows answers that are not reasons")
+    postage = fee.get("postage")
+    if postage is not None:
+        if fee["kind"] == "none":
+            errors.append("/fee/postage: a free procedure (kind none) has no postage")
+        if ("field" in postage) != ("equals" in postage):
+            errors.append("/fee/postage: give field and equals together, or neither (always charged)")
+        elif "field" in postage and postage["field"] not in props:
+            errors.append(f"/fee/postage/field: {postage['field']!r} is not a property")
     for i, column in enumerate(d.get("export", [])):
         first = column["pointer"].split("/")[1]
         if first not in props:
@@ -373,17 +393,67 @@ def data_errors(definition: dict, data, today: dt.date | None = None) -> dict[st
 # Fees, period, eligibility
 
 
-def fee_yen(definition: dict, data: dict) -> int:
+def fee_lines(definition: dict, data: dict) -> list[dict]:
+    """The fee's breakdown, the one source of both the amount shown and the amount charged:
+    lines of {kind: fixed | copy | postage, label (a text or None), yen (unit), count,
+    subtotal}. Per copy: the unit price times the number asked for (lines of 0 copies left
+    out); postage (郵送料): added when the definition's condition holds (or always)."""
     fee = definition.get("fee") or {"kind": "none"}
+    data = data if isinstance(data, dict) else {}
+    lines = []
     if fee["kind"] == "fixed":
-        return fee["yen"]
-    if fee["kind"] == "per_copy":
-        total = 0
+        lines.append({"kind": "fixed", "label": None, "yen": fee["yen"], "count": 1, "subtotal": fee["yen"]})
+    elif fee["kind"] == "per_copy":
         for item in fee["items"]:
-            copies = data.get(item["field"], 0) if isinstance(data, dict) else 0
-            total += item["yen"] * (copies if isinstance(copies, int) and not isinstance(copies, bool) else 0)
-        return total
-    return 0
+            copies = data.get(item["field"], 0)
+            copies = copies if isinstance(copies, int) and not isinstance(copies, bool) and copies > 0 else 0
+            if copies:
+                lines.append({"kind": "copy", "label": item.get("label"), "yen": item["yen"], "count": copies,
+                              "subtotal": item["yen"] * copies})
+    postage = fee.get("postage")
+    if postage and lines and ("field" not in postage or data.get(postage["field"]) == postage["equals"]):
+        lines.append({"kind": "postage", "label": postage.get("label"), "yen": postage["yen"], "count": 1,
+                      "subtotal": postage["yen"]})
+    return lines
+
+
+def exemption_claimed(definition: dict, data: dict) -> str | None:
+    """The reason code of the fee exemption (手数料免除) the resident claims, or None."""
+    exemption = (definition.get("fee") or {}).get("exemption")
+    if not exemption or not isinstance(data, dict):
+        return None
+    answer = data.get(exemption["field"])
+    return answer if answer in {r["code"] for r in exemption["reasons"]} else None
+
+
+def exemption_label(definition: dict, code: str):
+    """The definition's label (a text) of an exemption reason, or None."""
+    for reason in ((definition.get("fee") or {}).get("exemption") or {}).get("reasons", []):
+        if reason["code"] == code:
+            return reason["label"]
+    return None
+
+
+def charged_lines(definition: dict, data: dict) -> list[dict]:
+    """fee_lines, and when an exemption is claimed a last line taking the whole fee off
+    (kind exemption, its reason's label): what the resident is asked to pay."""
+    lines = fee_lines(definition, data)
+    code = exemption_claimed(definition, data)
+    gross = sum(line["subtotal"] for line in lines)
+    if code and gross:
+        lines.append({"kind": "exemption", "label": exemption_label(definition, code), "yen": -gross, "count": 1,
+                      "subtotal": -gross})
+    return lines
+
+
+def gross_fee_yen(definition: dict, data: dict) -> int:
+    """The fee before any exemption: charged when staff do not accept a claimed exemption."""
+    return sum(line["subtotal"] for line in fee_lines(definition, data))
+
+
+def fee_yen(definition: dict, data: dict) -> int:
+    """The fee charged: the lines' sum, 0 when an exemption is claimed (staff check it)."""
+    return sum(line["subtotal"] for line in charged_lines(definition, data))
 
 
 def is_open(definition: dict, today: dt.date) -> bool:

@@ -385,3 +385,18 @@ STRIPE_API_KEY = os.environ.get("MADOGUCHI_STRIPE_API_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("MADOGUCHI_STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = os.environ.get("MADOGUCHI_STRIPE_API_BASE", "")
 STRIPE_TIMEOUT_SECONDS = 10
+# Where Stripe's hosted Checkout page is (the 「お支払い」 page's CSP form-action allows it).
+STRIPE_CHECKOUT_ORIGIN = os.environ.get("MADOGUCHI_STRIPE_CHECKOUT_ORIGIN", "https://checkout.stripe.com")
+# Stripe accounts per municipality: code → {"api_key": …, "webhook_secret": …} (each
+# municipality its own account; the webhook URL is per municipality already). A code not
+# named uses STRIPE_API_KEY / STRIPE_WEBHOOK_SECRET. From MADOGUCHI_STRIPE_ACCOUNTS_FILE: a
+# JSON file (kept like the other secrets, outside the repository, mode 0600).
+STRIPE_ACCOUNTS: dict[str, dict[str, str]] = {}
+if os.environ.get("MADOGUCHI_STRIPE_ACCOUNTS_FILE"):
+    import json as _json
+
+    with open(os.environ["MADOGUCHI_STRIPE_ACCOUNTS_FILE"], encoding="utf-8") as _fh:
+        STRIPE_ACCOUNTS = _json.load(_fh)
+# A checkout pending longer than this is asked about and expired at the provider by the
+# worker's sweep (payments.services.sweep), so an abandoned one leaves the application payable.
+PAYMENT_PENDING_EXPIRY_MINUTES = env_int("MADOGUCHI_PAYMENT_PENDING_EXPIRY_MINUTES", 60)

@@ -101,9 +101,9 @@ class DepartmentAdmin(AuditedAdmin):
 
 @admin.register(Membership, site=admin_site)
 class MembershipAdmin(AuditedAdmin):
-    list_display = ["user", "department", "role"]
-    list_filter = ["role"]
-    fields = ["user", "department", "role"]
+    list_display = ["user", "department", "role", "cashier"]
+    list_filter = ["role", "cashier"]
+    fields = ["user", "department", "role", "cashier"]
     readonly_fields = ["user"]
 
     def has_add_permission(self, request):

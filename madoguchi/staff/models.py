@@ -34,6 +34,9 @@ class Membership(TenantOwned):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     department = models.ForeignKey(Department, on_delete=models.PROTECT, null=True, blank=True, related_name="members")
     role = models.CharField(_("役割"), max_length=16, choices=Role.choices, default=Role.VIEWER)
+    # 会計担当: may record counter payments (窓口払い) and counter or online refunds of the
+    # department's applications; beside the role (a reviewer is not a cashier unless flagged).
+    cashier = models.BooleanField(_("会計担当"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

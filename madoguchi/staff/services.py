@@ -128,7 +128,8 @@ def current_totp(device) -> str:
     return f"{token:0{device.digits}d}"
 
 
-def enrol_staff(municipality, username: str, role: str, department=None, password: str | None = None):
+def enrol_staff(municipality, username: str, role: str, department=None, password: str | None = None,
+                cashier: bool | None = None):
     """Creates or updates a staff account with its membership and one confirmed TOTP device.
 
     Returns (user, membership, device, created). An existing device keeps its secret, so
@@ -153,10 +154,18 @@ def enrol_staff(municipality, username: str, role: str, department=None, passwor
             membership = Membership(municipality=municipality, user=user)
         membership.role = role
         membership.department = department
+        if cashier is not None:
+            membership.cashier = cashier
         membership.save()
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
         if device is None:
             device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
         record("staff.enrolled", municipality=municipality, actor=None, obj=membership,
-               data={"role": role, "created": created})
+               data={"role": role, "created": created, "cashier": membership.cashier})
     return user, membership, device, created
+
+
+def is_cashier(municipality, user) -> bool:
+    """会計担当: the user's membership in the municipality carries the cashier flag (who may
+    record 窓口払い and refunds; payments checks it in its services)."""
+    return Membership.unscoped.filter(municipality=municipality, user=user, cashier=True).exists()

@@ -32,9 +32,19 @@ def owed(catalog_a, taro):
 
 @pytest.fixture
 def cashier(muni_a):
-    """A reviewer of the owning department (環境課, kankyo): the role that records 窓口払い and refunds."""
+    """A reviewer of the owning department (環境課, kankyo) who is its cashier (会計担当): records
+    窓口払い and refunds."""
     department = Department.unscoped.create(municipality=muni_a, code="kankyo", name="環境課")
     user, _membership, device, _ = enrol_staff(muni_a, "rev-kankyo", Membership.Role.REVIEWER, department,
+                                               password="a-long-test-password", cashier=True)
+    return user, device
+
+
+@pytest.fixture
+def plain_reviewer(muni_a, cashier):
+    """A reviewer of the owning department without the cashier flag."""
+    department = Department.unscoped.get(municipality=muni_a, code="kankyo")
+    user, _membership, device, _ = enrol_staff(muni_a, "rev-kankyo-2", Membership.Role.REVIEWER, department,
                                                password="a-long-test-password")
     return user, device
 

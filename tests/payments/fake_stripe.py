@@ -31,6 +31,8 @@ class FakeStripe:
         self.idempotent: dict[str, bytes] = {}
         self.requests: list[tuple[str, str]] = []
         self.fail_next = 0  # answer the next N requests with a 500
+        self.webhook_results = []
+        self.lose_next_answer = 0  # do the next N POSTs, then answer 500 (a reply lost on the way)
         self.lock = threading.Lock()
         fake = self
 
@@ -74,6 +76,8 @@ class FakeStripe:
                            }).encode()
 
     def _handle(self, h, method, form):
+        if h.path.startswith("/c/pay/"):  # the hosted page, in the customer's browser (no API key)
+            return self._hosted(h, method)
         self.requests.append((method, h.path))
         if h.headers.get("Authorization") != f"Bearer {API_KEY}":
             return self._send(h, 401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key"}})
@@ -87,6 +91,9 @@ class FakeStripe:
         raw = json.dumps(body).encode()
         if method == "POST" and key and status == 200:
             self.idempotent[key] = raw
+        if self.lose_next_answer and method == "POST":
+            self.lose_next_answer -= 1
+            return self._send(h, 500, {"error": {"type": "api_error", "message": "fake: done, answer lost"}})
         self._raw(h, status, raw)
 
     def _route(self, method, path, form):
@@ -102,6 +109,13 @@ class FakeStripe:
                      "url": f"{self.base_url}/c/pay/{sid}", "livemode": False,
                      "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")}}
                 self.sessions[sid] = s
+                return 200, s
+            if method == "POST" and path.startswith("/v1/checkout/sessions/") and path.endswith("/expire"):
+                s = self.sessions.get(path.split("/")[4])
+                if s is None or s["status"] != "open":
+                    return 400, {"error": {"type": "invalid_request_error",
+                                           "message": "Only Checkout Sessions with a status of open can be expired"}}
+                s["status"] = "expired"
                 return 200, s
             if method == "GET" and path.startswith("/v1/checkout/sessions/"):
                 s = self.sessions.get(path.rsplit("/", 1)[1])
@@ -119,6 +133,51 @@ class FakeStripe:
                 self.refunds.append(r)
                 return 200, r
             return 404, {"error": {"type": "invalid_request_error", "message": f"Unrecognized request URL {path}"}}
+
+    # The hosted checkout page (FAKE): what the session's `url` shows the customer. Paying
+    # settles the session, sends the signed checkout.session.completed webhook to
+    # `webhook_url` (as Stripe would, before the customer is back) and redirects to success_url.
+    webhook_url = ""
+    webhook_results: list
+
+    def _hosted(self, h, method):
+        sid = h.path.split("/")[3].split("?")[0]
+        s = self.sessions.get(sid)
+        if s is None:
+            return self._page(h, 404, "<h1>FAKE Stripe: no such session</h1>")
+        if method == "POST" and s["status"] == "open":
+            self.pay(sid)
+            body = self.event("checkout.session.completed", sid)
+            if self.webhook_url:
+                import urllib.request
+
+                request = urllib.request.Request(self.webhook_url, data=body, method="POST", headers={
+                    "Content-Type": "application/json", "Stripe-Signature": sign(body)})
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as answer:
+                        self.webhook_results.append((answer.status, json.loads(answer.read())))
+                except Exception as exc:  # noqa: BLE001  (recorded for the test to see)
+                    self.webhook_results.append((getattr(exc, "code", 0), str(exc)))
+            h.send_response(303)
+            h.send_header("Location", s["success_url"])
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        yen = f"{s['amount_total']:,}"
+        form = ('<form method="post"><button type="submit">支払う（偽のStripe・テスト用）</button></form>'
+                if s["status"] == "open" else f"<p>status: {s['status']}</p>")
+        return self._page(h, 200, f"<header><p><strong>FAKE Stripe Checkout — a local test double, "
+                                  f"not Stripe. Nothing is charged.</strong></p></header><main><h1>テスト用の偽の決済画面"
+                                  f"</h1><p>お支払い金額: {yen}円</p>{form}</main>")
+
+    def _page(self, h, status, body):
+        raw = f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>FAKE Stripe Checkout</title>' \
+              f'<meta name="viewport" content="width=device-width"></head><body>{body}</body></html>'.encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "text/html; charset=utf-8")
+        h.send_header("Content-Length", str(len(raw)))
+        h.end_headers()
+        h.wfile.write(raw)
 
     def _send(self, h, status, body):
         self._raw(h, status, json.dumps(body).encode())

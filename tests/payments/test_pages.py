@@ -1,9 +1,12 @@
 """The resident's pages (お支払い, the demo provider's hosted page, the return page) and the
 staff page (窓口払い, refunds)."""
 
+import pytest
+
 from madoguchi.applications.models import Application
 from madoguchi.audit.models import AuditEvent
 from madoguchi.municipalities.tenancy import tenant
+from madoguchi.payments import services
 from madoguchi.payments.models import DemoCheckout, Payment
 from tests.applications.test_pages import signed_in
 from tests.conftest import sign_in
@@ -20,10 +23,10 @@ def test_resident_pays_with_the_demo_provider_and_sees_received(client, owed, ta
     code = owed.municipality.code
     signed_in(client, owed.municipality, taro)
     page = client.get(f"/{code}/applications/{owed.public_id}/").content.decode()
-    assert f"/{code}/applications/{owed.public_id}/pay/" in page and "1600円" in page
+    assert f"/{code}/applications/{owed.public_id}/pay/" in page and "1,600円" in page
     page = client.get(f"/{code}/applications/{owed.public_id}/pay/")
-    assert page.status_code == 200 and "1600円" in page.content.decode()
-    assert "400円 × 1 = 400円" in page.content.decode() and "1200円 × 1 = 1200円" in page.content.decode()
+    assert page.status_code == 200 and "1,600円" in page.content.decode()
+    assert "400円 × 1 = 400円" in page.content.decode() and "1,200円 × 1 = 1,200円" in page.content.decode()
     response = client.post(f"/{code}/applications/{owed.public_id}/pay/")
     assert response.status_code == 302 and response["Location"].startswith(f"/{code}/payments/demo/demo_")
     demo = client.get(response["Location"]).content.decode()
@@ -117,6 +120,24 @@ def test_cashier_records_a_counter_payment_and_refunds_with_field_errors(client,
     signed_in(client, muni_a, taro)
     page = client.get(f"/{code}/applications/{owed.public_id}/").content.decode()
     assert "返金済み" in page and "窓口" in page
+
+
+def test_a_reviewer_who_is_not_a_cashier_cannot_record_or_refund(client, owed, plain_reviewer, cashier, muni_a):
+    assert sign_in(client, muni_a, *plain_reviewer).status_code == 302
+    url = f"/{muni_a.code}/staff/payments/{owed.public_id}/"
+    page = client.get(url)
+    assert page.status_code == 200 and "会計担当の職員だけ" in page.content.decode()
+    assert 'name="till_receipt"' not in page.content.decode()
+    refused = client.post(url, {"action": "counter", "method": "cash", "till_receipt": "T-1"})
+    assert refused.status_code == 403 and "会計担当の職員だけ" in refused.content.decode()
+    assert status_of(owed) == "payment_required"
+    with pytest.raises(services.PaymentError) as exc:  # the service refuses too, not only the page
+        services.record_counter(owed, plain_reviewer[0], method="cash", till_receipt="T-1")
+    assert exc.value.status == 403 and exc.value.code == "not_cashier"
+    payment = services.record_counter(owed, cashier[0], method="cash", till_receipt="T-2")
+    with pytest.raises(services.PaymentError) as exc:
+        services.refund(payment, plain_reviewer[0], amount_yen=100, reason="取消し")
+    assert exc.value.status == 403
 
 
 def test_a_reviewer_of_another_department_gets_404(client, owed, other_reviewer, muni_a):

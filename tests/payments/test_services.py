@@ -5,6 +5,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 
+from madoguchi.applications import notices
 from madoguchi.applications.models import Application, Notice
 from madoguchi.audit.models import AuditEvent
 from madoguchi.municipalities.tenancy import tenant
@@ -154,6 +155,11 @@ def test_counter_payment_then_partial_and_full_refund(owed, taro, cashier):
         payment.refresh_from_db()
         assert payment.status == "refunded" and payment.refunded_yen == 1600
         assert AuditEvent.objects.filter(action="payments.refunded").count() == 2
+        # The resident is told of each refund: a notice of kind refunded, references only.
+        refunds = Notice.objects.filter(application_id=owed.pk, kind="refunded")
+        assert refunds.count() == 2
+        text = notices.text(refunds.first())
+        assert "返金" in text and owed.receipt_number in text and "1,600" not in text
         event = PaymentEvent.objects.filter(payment=payment).first()
         with pytest.raises(AppendOnly):
             event.save()
@@ -217,3 +223,35 @@ def test_money_taken_for_a_withdrawn_application_stays_recorded_for_a_refund(owe
         assert Application.objects.get(pk=owed.pk).status == "withdrawn"
         assert PaymentEvent.objects.filter(payment=payment, kind="application_not_waiting").count() == 1
         assert AuditEvent.objects.filter(action="payments.application_not_waiting").count() == 1
+
+
+def test_staff_add_makes_a_cashier_audited(muni_a):
+    from django.core.management import call_command
+
+    from madoguchi.staff.models import Membership
+
+    call_command("staff_add", "--municipality", muni_a.code, "--username", "kaikei-1", "--role", "viewer",
+                 "--cashier", stdout=__import__("io").StringIO())
+    with tenant(muni_a):
+        membership = Membership.objects.get(user__username="kaikei-1")
+        assert membership.cashier
+        assert AuditEvent.objects.filter(action="staff.enrolled", object_id=str(membership.pk),
+                                         data__cashier=True).exists()
+
+
+def test_the_sweep_expires_an_abandoned_demo_checkout(owed, taro, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    payment = services.start(owed, taro, return_url=back)
+    later = timezone.now() + dt.timedelta(minutes=settings.PAYMENT_PENDING_EXPIRY_MINUTES + 1)
+    assert services.expire_abandoned(owed.municipality) == {}
+    assert services.expire_abandoned(owed.municipality, now=later) == {"expired": 1}
+    with tenant(owed.municipality):
+        payment.refresh_from_db()
+        assert payment.status == "expired"
+        assert DemoCheckout.objects.get(reference=payment.provider_reference).state == "expired"
+        assert AuditEvent.objects.filter(action="payments.expired", object_id=str(payment.pk)).exists()
+        assert Application.objects.get(pk=owed.pk).status == "payment_required"
+    assert services.start(owed, taro, return_url=back).status == "pending"  # payable again

@@ -146,6 +146,67 @@ def test_refunds_through_stripe(client, owed, taro, fake, cashier):
     assert payment.status == "refunded" and sum(r["amount"] for r in fake.refunds) == 1600
 
 
+def test_a_refund_whose_answer_is_lost_is_retried_never_doubled(client, owed, taro, fake, cashier):
+    """The provider is called outside the transaction: an outage leaves the refund requested;
+    a retry with the same idempotency key gets the refund the provider made already."""
+    from madoguchi.applications.models import Notice
+    from madoguchi.payments.models import Refund
+
+    user, _device = cashier
+    _response, payment = started(client, owed, taro)
+    fake.pay(payment.provider_reference)
+    services.confirm(payment)
+    fake.fail_next = 1  # the session's retrieve answers 500: nothing reaches Stripe's refunds
+    with pytest.raises(services.PaymentError) as exc:
+        services.refund(payment, user, amount_yen=1600, reason="取下げ")
+    assert exc.value.status == 503 and not fake.refunds
+    with tenant(owed.municipality):
+        refund = Refund.objects.get(payment=payment)
+        payment.refresh_from_db()
+    assert (refund.status, refund.attempts, payment.refunded_yen) == ("requested", 1, 0)
+    with pytest.raises(services.PaymentError) as exc:  # no second refund while one is in flight
+        services.refund(payment, user, amount_yen=100, reason="別件")
+    assert exc.value.code == "refund_in_flight"
+    fake.lose_next_answer = 1  # Stripe refunds, its answer is lost: still requested
+    with pytest.raises(services.PaymentError):
+        services.retry_refund(payment, user)
+    fake.requests.clear()
+    assert len(fake.refunds) == 1
+    with tenant(owed.municipality):
+        refund.refresh_from_db()
+        assert refund.status == "requested" and refund.attempts == 2
+    done = services.retry_refund(payment, user)  # the same key: Stripe answers the same refund
+    assert done.status == "succeeded" and done.provider_reference == fake.refunds[0]["id"]
+    assert len(fake.refunds) == 1
+    with tenant(owed.municipality):
+        payment.refresh_from_db()
+        assert payment.status == "refunded" and payment.refunded_yen == 1600
+        assert Notice.objects.filter(application_id=owed.pk, kind="refunded").count() == 1
+    with pytest.raises(services.PaymentError) as exc:
+        services.retry_refund(payment, user)
+    assert exc.value.code == "no_refund_in_flight"
+
+
+def test_a_refund_the_provider_refuses_fails_and_frees_the_payment(client, owed, taro, fake, cashier):
+    from madoguchi.payments.models import Refund
+
+    user, _device = cashier
+    _response, payment = started(client, owed, taro)
+    fake.pay(payment.provider_reference)
+    services.confirm(payment)
+    fake.refunds.append({"id": "re_fake_elsewhere", "amount": 1000,  # refunded in Stripe's dashboard
+                         "payment_intent": fake.sessions[payment.provider_reference]["payment_intent"]})
+    with pytest.raises(services.PaymentError) as exc:
+        services.refund(payment, user, amount_yen=1600, reason="取下げ")
+    assert exc.value.code == "refund_refused" and exc.value.status == 502
+    with tenant(owed.municipality):
+        assert Refund.objects.get(payment=payment).status == "failed"
+    services.refund(payment, user, amount_yen=600, reason="残り")
+    with tenant(owed.municipality):
+        payment.refresh_from_db()
+    assert payment.status == "partially_refunded" and payment.refunded_yen == 600
+
+
 def test_missing_keys_refuse_the_provider(client, owed, taro, settings):
     settings.PAYMENT_PROVIDER = "stripe"
     settings.STRIPE_API_KEY = ""
@@ -156,3 +217,58 @@ def test_missing_keys_refuse_the_provider(client, owed, taro, settings):
         assert not Payment.objects.exists()
     body = b"{}"
     assert hook(client, owed.municipality.code, body, sign(body)).status_code == 404
+
+
+def test_the_sweep_expires_abandoned_checkouts_at_stripe(client, owed, taro, fake, settings, catalog_a):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    _response, payment = started(client, owed, taro)
+    assert services.sweep() == {}  # not stale yet
+    later = timezone.now() + dt.timedelta(minutes=settings.PAYMENT_PENDING_EXPIRY_MINUTES + 1)
+    fake.fail_next = 1  # Stripe away: the payment stays pending for the next sweep
+    assert services.expire_abandoned(owed.municipality, now=later) == {"unreachable": 1}
+    assert services.expire_abandoned(owed.municipality, now=later) == {"expired": 1}
+    assert fake.sessions[payment.provider_reference]["status"] == "expired"
+    assert ("POST", f"/v1/checkout/sessions/{payment.provider_reference}/expire") in fake.requests
+    assert status_of(owed) == "payment_required"
+    again = client.post(f"/{owed.municipality.code}/applications/{owed.public_id}/pay/")  # payable again
+    assert again.status_code == 302 and len(fake.sessions) == 2
+
+
+def test_the_sweep_finds_a_checkout_paid_meanwhile(client, owed, taro, fake, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    _response, payment = started(client, owed, taro)
+    fake.pay(payment.provider_reference)  # paid, but the webhook never came
+    later = timezone.now() + dt.timedelta(minutes=settings.PAYMENT_PENDING_EXPIRY_MINUTES + 1)
+    assert services.expire_abandoned(owed.municipality, now=later) == {"succeeded": 1}
+    assert status_of(owed) == "received"
+
+
+def test_stripe_accounts_per_municipality(client, owed, taro, fake, settings):
+    """Each municipality its own account: the key of STRIPE_ACCOUNTS for its code, and its
+    webhook secret (another municipality's secret does not verify)."""
+    code = owed.municipality.code
+    settings.STRIPE_API_KEY = "sk_test_not_this_one"
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_not_this_one"
+    settings.STRIPE_ACCOUNTS = {code: {"api_key": API_KEY, "webhook_secret": WEBHOOK_SECRET}}
+    response, payment = started(client, owed, taro)
+    assert response.status_code == 302 and payment.status == "pending"  # the fake took the municipality's key
+    fake.pay(payment.provider_reference)
+    body = fake.event("checkout.session.completed", payment.provider_reference)
+    assert hook(client, code, body, sign(body, secret="whsec_not_this_one")).status_code == 400
+    assert hook(client, code, body, sign(body)).json()["result"] == "succeeded"
+
+
+def test_the_pay_pages_csp_lets_the_form_go_to_stripes_checkout(client, owed, taro, fake, settings):
+    """The 「お支払い」 POST is redirected to Stripe's hosted page; browsers check that redirect
+    against the page's form-action (found by the browser test: it was blocked)."""
+    signed_in(client, owed.municipality, taro)
+    page = client.get(f"/{owed.municipality.code}/applications/{owed.public_id}/pay/")
+    csp = page["Content-Security-Policy"]
+    form_action = next(d for d in csp.split(";") if d.strip().startswith("form-action"))
+    assert "'self'" in form_action and settings.STRIPE_CHECKOUT_ORIGIN in form_action

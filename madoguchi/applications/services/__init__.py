@@ -21,7 +21,7 @@ from .submission import (
     submit, submit_draft, submit_draft_signed,
 )
 from .lifecycle import (
-    transition, payment_received, withdraw, resubmit, save_correction, resubmit_correction, resubmit_correction_signed,
+    transition, payment_received, notify_refunded, withdraw, resubmit, save_correction, resubmit_correction, resubmit_correction_signed,
 )
 from .reading import (
     catalog, published, own, serialize, export_row, reveal, notices_of, mark_notice_read, return_comment,
@@ -33,7 +33,7 @@ __all__ = [
     "Signed", "Prepared", "signed_document", "draft_uploads", "correction_draft", "MAX_DATA_BYTES",
     "resident_record", "prefill", "document_bytes", "TEXT_NUMBER_CHOICES", "numbers_in_text", "prepare",
     "save_draft", "draft_data", "delete_draft", "add_attachment", "remove_attachment", "prepare_draft",
-    "open_signature", "submit", "submit_draft", "submit_draft_signed", "transition", "payment_received", "withdraw", "resubmit",
+    "open_signature", "submit", "submit_draft", "submit_draft_signed", "transition", "payment_received", "notify_refunded", "withdraw", "resubmit",
     "save_correction", "resubmit_correction", "resubmit_correction_signed", "catalog", "published", "own",
     "serialize", "export_row", "reveal", "notices_of", "mark_notice_read", "return_comment", "by_public_id",
 ]

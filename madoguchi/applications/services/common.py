@@ -178,11 +178,12 @@ def _actor(role: str, actor) -> tuple:
     return None, ""
 
 
-def _move(application, source: str, target: str, role: str, actor=None, comment: str = "", signed: bool = False):
+def _move(application, source: str, target: str, role: str, actor=None, comment: str = "", signed: bool = False,
+          payment: dict | None = None):
     """Writes one transition: the status, the history, an audit event and a notice."""
     application.status = target
     application.save(update_fields=["status", "updated_at"])
-    steps = [Transition(application, source, target, role, actor, comment, signed)]
+    steps = [Transition(application, source, target, role, actor, comment, signed, payment)]
     _history(application, steps)
     _audit(application, steps)
 

@@ -34,17 +34,55 @@ def transition(application: Application, target: str, *, role: str, actor=None, 
             raise TransitionRefused("not_yours", "only the applicant may do this")
         if role == Role.REVIEWER:
             _require_reviewer(application, actor)
+        if role == Role.REVIEWER and target == Status.PAYMENT_REQUIRED:
+            _exemption_not_accepted(application)
         _move(application, move.source, target, role, actor, comment)
     given.status, given.updated_at = application.status, application.updated_at
     return application
 
 
-def payment_received(application: Application) -> Application:
+def _exemption_not_accepted(application: Application) -> None:
+    """手数料免除 rule: an application whose resident claimed a fee exemption (the definition's
+    `fee.exemption`) is submitted without a fee (no 支払い待ち) and checked by staff; a
+    reviewer who does not accept the claim moves it submitted → payment_required, and the
+    fee becomes the fee before the exemption. Refused for an application with no claim."""
+    from madoguchi.procedures import definition as defn
+
+    definition = application.version.definition
+    if not defn.exemption_claimed(definition, application.data):
+        raise TransitionRefused("no_exemption", "only an application with a claimed fee exemption goes back to payment")
+    application.fee_yen = defn.gross_fee_yen(definition, application.data)
+    if application.fee_yen <= 0:
+        raise TransitionRefused("no_fee", "the application has no fee to pay")
+    application.save(update_fields=["fee_yen"])
+
+
+def payment_received(application: Application, payment: dict | None = None) -> Application:
     """The fee is paid: 支払い待ち → 受付 (received), by the system. The payments app calls it
     inside the transaction that records the payment's success, so both commit or neither
     does (the payment's own events and audit name the application). Refuses
-    (TransitionRefused) an application that is not waiting for its payment."""
-    return transition(application, Status.RECEIVED, role=Role.SYSTEM)
+    (TransitionRefused) an application that is not waiting for its payment. `payment`: the
+    payment's facts (JSON: id, amount_yen, provider, method, till_receipt, paid_at), carried
+    by the published transition to its listeners (documents issues the 領収書 from them)."""
+    given = application
+    with tenant(application.municipality), transaction.atomic():
+        application = Application.objects.select_for_update().get(pk=application.pk)
+        move = check(application.status, Status.RECEIVED, Role.SYSTEM)
+        _move(application, move.source, Status.RECEIVED, Role.SYSTEM, payment=payment)
+    given.status, given.updated_at = application.status, application.updated_at
+    return application
+
+
+def notify_refunded(application: Application) -> None:
+    """The payments app's seam for a refund of the application's fee: the resident's notice
+    (kind `refunded`, references only) through the notice channels, inside the caller's
+    transaction. Not a transition: the application's status is unchanged and the other
+    transition listeners (documents) are not called."""
+    from .. import notices
+    from ..transitions import Transition
+
+    notices.notify([Transition(application=application, source=application.status, target="refunded",
+                               role=Role.SYSTEM)])
 
 
 def withdraw(application: Application, person) -> Application:

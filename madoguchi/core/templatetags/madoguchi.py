@@ -24,3 +24,12 @@ def tokyo_time(value):
     if value in (None, ""):
         return ""
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+
+
+@register.filter
+def yen(value):
+    """An amount in yen with thousands separators (1600 → 1,600); the caller adds 円."""
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return ""

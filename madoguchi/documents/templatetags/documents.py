@@ -5,7 +5,7 @@ from madoguchi.documents.models import Document
 register = template.Library()
 
 NOTICE_KINDS = {"submitted": Document.Kind.RECEIPT, "approved": Document.Kind.DECISION,
-                "rejected": Document.Kind.DECISION}
+                "rejected": Document.Kind.DECISION, "received": Document.Kind.PAYMENT_RECEIPT}
 
 
 @register.inclusion_tag("documents/_resident_documents.html", takes_context=True)

@@ -24,6 +24,10 @@ class Provider:
     """A payment provider. Constructed per use; a provider that may not run here raises
     ImproperlyConfigured from its constructor."""
 
+    # The origins of the provider's hosted page: the 「お支払い」 form's POST is redirected
+    # there, so the page's CSP form-action must allow them (browsers check redirects).
+    form_action_origins: tuple[str, ...] = ()
+
     def checkout(self, payment, *, return_url: str) -> Checkout:
         raise NotImplementedError
 
@@ -32,9 +36,24 @@ class Provider:
         expired or cancelled."""
         raise NotImplementedError
 
-    def refund(self, payment, amount_yen: int) -> str:
-        """Refunds `amount_yen` of a succeeded payment; returns the provider's refund reference."""
+    def refund(self, payment, amount_yen: int, *, idempotency_key: str) -> str:
+        """Refunds `amount_yen` of a succeeded payment; returns the provider's refund reference.
+        Called outside any database transaction, perhaps again after a failure or a timeout:
+        the same `idempotency_key` must give the same refund, never a second one. Raises
+        RefundRefused when the provider refuses it for good (retrying would not help); any
+        other exception leaves the refund requested, for a retry."""
         raise NotImplementedError
+
+
+    def expire(self, payment) -> None:
+        """Closes an abandoned checkout at the provider so it can no longer be paid (the
+        worker's sweep). A checkout paid or closed meanwhile is left as it is: the caller
+        asks `fetch` afterwards."""
+        raise NotImplementedError
+
+
+class RefundRefused(Exception):
+    """The provider refused a refund for good (not an outage): the refund is marked failed."""
 
 
 PROVIDERS: Registry[type[Provider]] = Registry("payment provider")

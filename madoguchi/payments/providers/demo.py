@@ -34,7 +34,11 @@ class DemoProvider(Provider):
         checkout = DemoCheckout.objects.filter(reference=payment.provider_reference).first()
         if checkout is None:
             return "failed"
-        return {"open": "pending", "paid": "succeeded", "cancelled": "cancelled"}[checkout.state]
+        return {"open": "pending", "paid": "succeeded", "cancelled": "cancelled", "expired": "expired"}[checkout.state]
 
-    def refund(self, payment, amount_yen: int) -> str:
-        return "demo_refund_" + secrets.token_urlsafe(12)
+    def expire(self, payment) -> None:
+        DemoCheckout.objects.filter(reference=payment.provider_reference, state=DemoCheckout.State.OPEN).update(
+            state=DemoCheckout.State.EXPIRED)
+
+    def refund(self, payment, amount_yen: int, *, idempotency_key: str) -> str:
+        return "demo_refund_" + idempotency_key[-24:]  # the same key, the same refund
