@@ -83,7 +83,12 @@ SESSION_LOOKBACK_SECONDS = 2 * 86400  # a session lives at most 24 hours before 
 
 
 def _id(value):
-    return value if isinstance(value, str) or value is None else value.get("id")
+    return value if isinstance(value, str) or value is None else getattr(value, "id", None)
+
+
+def _municipality_of(session):
+    metadata = session.metadata.to_dict() if getattr(session, "metadata", None) else {}
+    return metadata.get("municipality")
 
 
 def stripe_settlements(client, municipality, *, start, end):
@@ -102,14 +107,13 @@ def stripe_settlements(client, municipality, *, start, end):
     for session in client.v1.checkout.sessions.list(params={
             "created": {"gte": gte - SESSION_LOOKBACK_SECONDS, "lt": lt}, "limit": 100}).auto_paging_iter():
         if session.payment_intent:
-            sessions[_id(session.payment_intent)] = (session.id, (session.metadata or {}).get("municipality"))
+            sessions[_id(session.payment_intent)] = (session.id, _municipality_of(session))
     for txn in transactions:
         source = txn.source if not isinstance(txn.source, str) else None
-        intent = _id(source.get("payment_intent")) if source is not None else None
+        intent = _id(getattr(source, "payment_intent", None)) if source is not None else None
         if intent and intent not in sessions:
             found = client.v1.checkout.sessions.list(params={"payment_intent": intent, "limit": 1}).data
-            sessions[intent] = ((found[0].id, (found[0].metadata or {}).get("municipality")) if found
-                                else (None, None))
+            sessions[intent] = (found[0].id, _municipality_of(found[0])) if found else (None, None)
         session_id, code = sessions.get(intent, (None, None))
         if code is not None and code != municipality.code:
             continue  # another municipality's payment on the same account
