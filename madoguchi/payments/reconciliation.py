@@ -32,7 +32,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -217,10 +217,8 @@ def _store(municipality, run, items: dict[tuple[str, str], _Item], *, progress, 
                 continue  # settled on another day and matched there
             old = existing.get(key)
             if old is None:
-                new.append(ReconciliationItem(
-                    municipality=municipality, run=run, kind=item.kind, reference=item.reference,
-                    transaction=item.transaction, payment_id=item.payment_id, ours_yen=item.ours_yen,
-                    theirs_yen=item.theirs_yen, fee_yen=item.fee_yen, outcome=item.outcome))
+                new.append((municipality.pk, run.pk, item.kind, item.reference, item.transaction, item.payment_id,
+                            item.ours_yen, item.theirs_yen, item.fee_yen, str(item.outcome), ""))
             elif old[5] is None and old[1:5] != (item.outcome, item.ours_yen, item.theirs_yen, item.fee_yen):
                 changed.append(ReconciliationItem(pk=old[0], municipality=municipality, outcome=item.outcome,
                                                   ours_yen=item.ours_yen, theirs_yen=item.theirs_yen,
@@ -230,11 +228,12 @@ def _store(municipality, run, items: dict[tuple[str, str], _Item], *, progress, 
                                "obj": ("payments.reconciliationitem", str(old[0])),
                                "data": {"run": run.pk, "from": old[1], "to": item.outcome}})
             done += 1
-            if progress and (len(new) >= BATCH or done == total):
-                ReconciliationItem.objects.bulk_create(new, batch_size=BATCH)
+            if len(new) >= BATCH * 5 or (done == total and new):
+                _insert_items(new)
                 new = []
-                progress(done, total)
-        ReconciliationItem.objects.bulk_create(new, batch_size=BATCH)
+                if progress:
+                    progress(done, total)
+        _insert_items(new)
         if changed:
             ReconciliationItem.objects.bulk_update(changed, ["outcome", "ours_yen", "theirs_yen", "fee_yen",
                                                              "payment_id", "transaction"], batch_size=BATCH)
@@ -261,6 +260,26 @@ def _store(municipality, run, items: dict[tuple[str, str], _Item], *, progress, 
     return run
 
 
+_ITEM_COLUMNS = ("municipality_id", "run_id", "kind", "reference", "transaction", "payment_id", "ours_yen",
+                 "theirs_yen", "fee_yen", "outcome", "resolution")
+
+
+def _insert_items(rows: list[tuple]) -> None:
+    """New items written as they are: COPY on PostgreSQL (a run may hold 100,000 items;
+    bench/payments_reconcile.py), bulk_create elsewhere."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(ReconciliationItem._meta.db_table)
+        columns = ", ".join(connection.ops.quote_name(c) for c in _ITEM_COLUMNS)
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    ReconciliationItem.objects.bulk_create([ReconciliationItem(**dict(zip(_ITEM_COLUMNS, row))) for row in rows],
+                                           batch_size=BATCH)
+
+
 def _matched_elsewhere(run, items) -> set[tuple[str, str]]:
     """Of our records the provider did not settle this day, those another run matched."""
     keys = [key for key, item in items.items() if item.outcome == Outcome.MISSING_THEIRS]
@@ -274,21 +293,17 @@ def _matched_elsewhere(run, items) -> set[tuple[str, str]]:
 
 
 def _close_elsewhere(run, keys: set[tuple[str, str]], actor) -> list[dict]:
-    """Other days' open 'missing on theirs' items this day's settlement matches: resolved."""
+    """Other days' open 'missing on theirs' items this day's settlement matches: resolved.
+    Open items are few (staff resolve them), so they are read and intersected here."""
     events, now = [], timezone.now()
-    refs = [r for _k, r in keys]
-    for i in range(0, len(refs), BATCH):
-        stale = list(ReconciliationItem.objects.filter(
-            run__provider=run.provider, outcome=Outcome.MISSING_THEIRS, resolved_at__isnull=True,
-            reference__in=refs[i:i + BATCH]).exclude(run=run).values_list("pk", "kind", "reference"))
-        for pk, kind, reference in stale:
-            if (kind, reference) not in keys:
-                continue
-            ReconciliationItem.objects.filter(pk=pk).update(
-                resolved_at=now, resolution=f"{run.day.isoformat()} の照合で一致（自動）")
-            events.append({"action": "payments.reconciliation_resolved", "actor": actor,
-                           "obj": ("payments.reconciliationitem", str(pk)),
-                           "data": {"run": run.pk, "automatic": True}})
+    stale = [pk for pk, kind, reference in ReconciliationItem.objects.filter(
+        run__provider=run.provider, outcome=Outcome.MISSING_THEIRS, resolved_at__isnull=True)
+        .exclude(run=run).values_list("pk", "kind", "reference") if (kind, reference) in keys]
+    for pk in stale:
+        ReconciliationItem.objects.filter(pk=pk).update(
+            resolved_at=now, resolution=f"{run.day.isoformat()} の照合で一致（自動）")
+        events.append({"action": "payments.reconciliation_resolved", "actor": actor,
+                       "obj": ("payments.reconciliationitem", str(pk)), "data": {"run": run.pk, "automatic": True}})
     return events
 
 
