@@ -212,18 +212,20 @@ class ReconciliationItem(TenantOwned):
         CHARGE = "charge", _("入金")
         REFUND = "refund", _("返金")
 
-    run = models.ForeignKey(ReconciliationRun, on_delete=models.PROTECT, related_name="items")
+    # Few indexes: a run may write 100,000 items (run_id is led by the unique constraint's index).
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.PROTECT, related_name="items", db_index=False)
     kind = models.CharField(_("種別"), max_length=8, choices=Kind.choices)
     reference = models.CharField(_("参照番号"), max_length=200)  # the checkout, refund or till receipt
     transaction = models.CharField(max_length=200, blank=True)  # the provider's settled transaction
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                db_index=False)
     ours_yen = models.BigIntegerField(null=True, blank=True)
     theirs_yen = models.BigIntegerField(null=True, blank=True)
     fee_yen = models.BigIntegerField(default=0)
     outcome = models.CharField(_("結果"), max_length=16, choices=Outcome.choices)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="+")
+                                    related_name="+", db_index=False)
     resolution = models.CharField(_("処理内容"), max_length=500, blank=True)
 
     class Meta:
@@ -233,8 +235,9 @@ class ReconciliationItem(TenantOwned):
             models.CheckConstraint(condition=Q(resolved_at__isnull=True) | ~Q(resolution=""),
                                    name="recon_item_resolved_with_note"),
         ]
-        indexes = [models.Index(fields=["municipality", "run", "outcome"], name="recon_item_by_outcome"),
-                   models.Index(fields=["municipality", "kind", "reference"], name="recon_item_by_reference")]
+        # The open items only (few: staff resolve them): the open list, and closing them across days.
+        indexes = [models.Index(fields=["municipality", "outcome"], name="recon_item_open",
+                                condition=Q(resolved_at__isnull=True) & ~Q(outcome="matched"))]
 
     @property
     def is_open(self) -> bool:

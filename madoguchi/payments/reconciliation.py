@@ -280,15 +280,22 @@ def _insert_items(rows: list[tuple]) -> None:
                                            batch_size=BATCH)
 
 
+NEIGHBOUR_DAYS = 3  # how far a settlement may lag (or lead) our record of it
+
+
 def _matched_elsewhere(run, items) -> set[tuple[str, str]]:
-    """Of our records the provider did not settle this day, those another run matched."""
+    """Of our records the provider did not settle this day, those a run of a neighbouring
+    day settled (through the unique index of run, kind, reference)."""
     keys = [key for key, item in items.items() if item.outcome == Outcome.MISSING_THEIRS]
+    runs = list(ReconciliationRun.objects.filter(
+        provider=run.provider, day__gte=run.day - dt.timedelta(days=NEIGHBOUR_DAYS),
+        day__lte=run.day + dt.timedelta(days=NEIGHBOUR_DAYS)).exclude(pk=run.pk).values_list("pk", flat=True))
     found = set()
-    for i in range(0, len(keys), BATCH):
+    for i in range(0, len(keys) if runs else 0, BATCH):
         part = keys[i:i + BATCH]
         found |= set(ReconciliationItem.objects.filter(
-            run__provider=run.provider, reference__in=[r for _k, r in part], theirs_yen__isnull=False)
-            .exclude(run=run).values_list("kind", "reference"))
+            run__in=runs, reference__in=[r for _k, r in part], theirs_yen__isnull=False)
+            .values_list("kind", "reference"))
     return found
 
 
