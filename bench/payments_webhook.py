@@ -81,7 +81,8 @@ def seed(env: dict, sessions: list[str]) -> None:
     from madoguchi.procedures.models import Procedure
 
     municipality = Municipality.objects.get(code=CODE)
-    person = Person.objects.order_by("id").first()
+    person = Person.objects.create(verified_name="窓口　太郎", verified_birth_date=dt.date(1980, 4, 1), verified_sex="1",
+                                   verified_address="東京都窓口市本町一丁目1番1号", verified_at=dt.datetime.now(dt.UTC))
     with tenant(municipality):
         procedure = Procedure.objects.get(slug="juminhyo-copy")
         version = procedure.current_version()
