@@ -177,6 +177,14 @@ def test_counter_payments_are_their_own_truth(owed, cashier, today):
     assert item.reference == str(payment.public_id) and item.transaction == "R-77"
 
 
+def test_the_daily_job_is_one_of_the_workers_sweeps():
+    from django.utils.module_loading import import_string
+
+    from madoguchi.core.management.commands import worker
+
+    assert import_string("madoguchi.payments.reconciliation.sweep") in [import_string(p) for p in worker.SWEEPS]
+
+
 def test_the_daily_job_reconciles_yesterday_once(owed, taro, today):
     payment = pay_demo(owed, taro)
     yesterday = payment.succeeded_at - dt.timedelta(days=1)
