@@ -29,6 +29,7 @@ COMMANDS = {
     "pki": "certificates and the development CAs: `pki --help`",
     "documents": "signed documents: `documents install-key --municipality CODE --key K.pem --cert C.pem [--chain CHAIN.pem]`",
     "exports": "exports to core systems: `exports expire` deletes expired export files now",
+    "payments": "payments: `payments reconcile [--date YYYY-MM-DD] [--municipality CODE]` (収納消込)",
 }
 
 # Commands implemented by the pure libraries: they run without Django.
@@ -113,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     exports_sub = exports.add_subparsers(dest="exports_command", metavar="ACTION", required=True,
                                          parser_class=OneLineParser)
     exports_sub.add_parser("expire", help="delete expired export files now")
+    payments = sub.add_parser("payments", help=COMMANDS["payments"])
+    payments_sub = payments.add_subparsers(dest="payments_command", metavar="ACTION", required=True,
+                                           parser_class=OneLineParser)
+    reconcile = payments_sub.add_parser("reconcile", help="match a day's settled transactions against payments")
+    reconcile.add_argument("--date", metavar="YYYY-MM-DD", help="the day in Japan (default: yesterday)")
+    reconcile.add_argument("--municipality", metavar="CODE")
     oidc = sub.add_parser("oidc", help=COMMANDS["oidc"])
     oidc_sub = oidc.add_subparsers(dest="oidc_command", metavar="ACTION", required=True, parser_class=OneLineParser)
     oidc_client = oidc_sub.add_parser("client", help="relying parties")
@@ -324,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
                       "--cert", args.cert, *(["--chain", args.chain] if args.chain else []))
     if args.command == "exports":
         return manage("exports_expire")
+    if args.command == "payments":
+        return manage("payments_reconcile", *(["--date", args.date] if args.date else []),
+                      *(["--municipality", args.municipality] if args.municipality else []))
     if args.command == "worker":
         # The audit checkpoints run on the worker's own schedule: at start, then every
         # MADOGUCHI_AUDIT_CHECKPOINT_SECONDS (the task queues its next run).

@@ -157,6 +157,113 @@ class DemoCheckout(TenantOwned):
     return_url = models.CharField(max_length=300)
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
     created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)  # when its page was paid: the day it settles
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["municipality", "reference"], name="demo_checkout_reference")]
+
+    def save(self, *args, **kwargs):
+        # Paid on its page: the ledger keeps the time (reconciliation lists a day's settlements).
+        if self.state == self.State.PAID and self.paid_at is None:
+            from django.utils import timezone
+
+            self.paid_at = timezone.now()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = [*kwargs["update_fields"], "paid_at"]
+        return super().save(*args, **kwargs)
+
+
+class DemoRefund(TenantOwned):
+    """The demo provider's ledger of refunds (DEMO ONLY), listed by its settlements."""
+
+    reference = models.CharField(max_length=64)
+    checkout_reference = models.CharField(max_length=64)
+    amount_yen = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "reference"], name="demo_refund_reference")]
+
+
+# --- Reconciliation (収納消込): payments/reconciliation.py -------------------------------
+
+
+class Outcome(models.TextChoices):
+    MATCHED = "matched", _("一致")
+    MISSING_OURS = "missing_ours", _("当方の記録なし")
+    MISSING_THEIRS = "missing_theirs", _("決済事業者の記録なし")
+    AMOUNT_DIFFERS = "amount_differs", _("金額不一致")
+
+
+class ReconciliationRun(TenantOwned):
+    """One municipality's reconciliation of one provider's settled transactions of one day
+    (in Japan). Run again, the same run is brought up to date: never a second one."""
+
+    class State(models.TextChoices):
+        RUNNING = "running", _("実行中")
+        DONE = "done", _("完了")
+        FAILED = "failed", _("失敗")
+
+    provider = models.CharField(_("決済手段"), max_length=32)
+    day = models.DateField(_("対象日"))
+    state = models.CharField(_("状態"), max_length=10, choices=State.choices, default=State.RUNNING)
+    error = models.CharField(max_length=200, blank=True)  # the exception's class: no personal data
+    matched = models.PositiveIntegerField(default=0)
+    missing_ours = models.PositiveIntegerField(default=0)
+    missing_theirs = models.PositiveIntegerField(default=0)
+    amount_differs = models.PositiveIntegerField(default=0)
+    settled_yen = models.BigIntegerField(default=0)  # the provider's charges less its refunds
+    fee_yen = models.BigIntegerField(default=0)
+    runs = models.PositiveIntegerField(default=0)  # how many times this day was run
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("収納消込")
+        verbose_name_plural = _("収納消込")
+        constraints = [models.UniqueConstraint(fields=["municipality", "provider", "day"], name="recon_run_unique_day")]
+        ordering = ["-day", "provider"]
+
+    @property
+    def unmatched(self) -> int:
+        return self.missing_ours + self.missing_theirs + self.amount_differs
+
+
+class ReconciliationItem(TenantOwned):
+    """One settled transaction (theirs), one record of ours, or both, and how they compare.
+    An item that is not matched stays open until a member of staff resolves it with a note."""
+
+    class Kind(models.TextChoices):
+        CHARGE = "charge", _("入金")
+        REFUND = "refund", _("返金")
+
+    # Few indexes: a run may write 100,000 items (run_id is led by the unique constraint's index).
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.PROTECT, related_name="items", db_index=False)
+    kind = models.CharField(_("種別"), max_length=8, choices=Kind.choices)
+    reference = models.CharField(_("参照番号"), max_length=200)  # the checkout, refund or till receipt
+    transaction = models.CharField(max_length=200, blank=True)  # the provider's settled transaction
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                db_index=False)
+    ours_yen = models.BigIntegerField(null=True, blank=True)
+    theirs_yen = models.BigIntegerField(null=True, blank=True)
+    fee_yen = models.BigIntegerField(default=0)
+    outcome = models.CharField(_("結果"), max_length=16, choices=Outcome.choices)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+", db_index=False)
+    resolution = models.CharField(_("処理内容"), max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "kind", "reference"], name="recon_item_unique_reference"),
+            # An item that is not matched is open until resolved with a note.
+            models.CheckConstraint(condition=Q(resolved_at__isnull=True) | ~Q(resolution=""),
+                                   name="recon_item_resolved_with_note"),
+        ]
+        # The open items only (few: staff resolve them): the open list, and closing them across days.
+        indexes = [models.Index(fields=["municipality", "outcome"], name="recon_item_open",
+                                condition=Q(resolved_at__isnull=True) & ~Q(outcome="matched"))]
+
+    @property
+    def is_open(self) -> bool:
+        return self.outcome != Outcome.MATCHED and self.resolved_at is None

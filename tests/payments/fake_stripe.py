@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 API_KEY = "sk_test_fake_madoguchi"
 WEBHOOK_SECRET = "whsec_fake_madoguchi"
@@ -33,6 +33,9 @@ class FakeStripe:
         self.fail_next = 0  # answer the next N requests with a 500
         self.webhook_results = []
         self.lose_next_answer = 0  # do the next N POSTs, then answer 500 (a reply lost on the way)
+
+        self.charges: dict[str, dict] = {}
+        self.balance_transactions: list[dict] = []  # the balance's history, oldest first
         self.lock = threading.Lock()
         fake = self
 
@@ -63,6 +66,7 @@ class FakeStripe:
             s.update(status="complete", payment_status="paid", payment_intent="pi_fake_" + secrets.token_hex(8))
             if amount is not None:
                 s["amount_total"] = amount
+            self._charge(s["payment_intent"], s["amount_total"], s.get("currency") or "jpy")
 
     def expire(self, session_id: str) -> None:
         with self.lock:
@@ -97,6 +101,8 @@ class FakeStripe:
         self._raw(h, status, raw)
 
     def _route(self, method, path, form):
+        if method == "GET" and "?" in path:
+            return self._list(path)
         with self.lock:
             if method == "POST" and path == "/v1/checkout/sessions":
                 sid = "cs_test_fake_" + secrets.token_hex(12)
@@ -109,6 +115,7 @@ class FakeStripe:
                      "url": f"{self.base_url}/c/pay/{sid}", "livemode": False,
                      "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")}}
                 self.sessions[sid] = s
+                s["created"] = int(time.time())
                 return 200, s
             if method == "POST" and path.startswith("/v1/checkout/sessions/") and path.endswith("/expire"):
                 s = self.sessions.get(path.split("/")[4])
@@ -131,6 +138,7 @@ class FakeStripe:
                 r = {"id": "re_fake_" + secrets.token_hex(8), "object": "refund", "amount": amount,
                      "currency": "jpy", "payment_intent": form.get("payment_intent"), "status": "succeeded"}
                 self.refunds.append(r)
+                self._refunded(r)
                 return 200, r
             return 404, {"error": {"type": "invalid_request_error", "message": f"Unrecognized request URL {path}"}}
 
@@ -189,3 +197,106 @@ class FakeStripe:
         h.send_header("Content-Length", str(len(raw)))
         h.end_headers()
         h.wfile.write(raw)
+
+
+# --- The balance-transaction list (reconciliation) --------------------------------------
+# GET /v1/balance_transactions and GET /v1/checkout/sessions as Stripe documents them: a
+# list object {object: list, data, has_more, url}, newest first, `limit` 1–100 (default
+# 10), `starting_after` an id of the previous page's last object, `created[gte|gt|lt|lte]`
+# (Unix seconds), `expand[]=data.source` (balance transactions) and `payment_intent`
+# (sessions). A card payment's transaction is type `charge` with a Charge as source and
+# Stripe's fee (3.6%, its Japanese card rate); a refund's is type `refund`, negative, no fee.
+FEE_RATE = 0.036
+
+
+def _fake_charge(self, payment_intent, amount, currency, created=None):
+    created = int(time.time()) if created is None else created
+    charge = {"id": "ch_fake_" + secrets.token_hex(8), "object": "charge", "amount": amount, "currency": currency,
+              "payment_intent": payment_intent, "paid": True, "status": "succeeded", "created": created}
+    self.charges[charge["id"]] = charge
+    fee = round(amount * FEE_RATE)
+    self.balance_transactions.append(_txn(charge["id"], "charge", amount, fee, currency, created))
+    return charge
+
+
+def _fake_refunded(self, refund, created=None):
+    created = int(time.time()) if created is None else created
+    refund.setdefault("created", created)
+    charge = next((c for c in self.charges.values() if c["payment_intent"] == refund["payment_intent"]), None)
+    refund.setdefault("charge", charge["id"] if charge else None)
+    self.balance_transactions.append(_txn(refund["id"], "refund", -refund["amount"], 0, refund["currency"], created))
+
+
+def _txn(source, kind, amount, fee, currency, created):
+    fee_details = [{"amount": fee, "currency": currency, "description": "Stripe processing fees",
+                    "type": "stripe_fee"}] if fee else []
+    return {"id": "txn_fake_" + secrets.token_hex(10), "object": "balance_transaction", "amount": amount,
+            "available_on": created + 4 * 86400, "created": created, "currency": currency, "description": None,
+            "exchange_rate": None, "fee": fee, "fee_details": fee_details, "net": amount - fee,
+            "reporting_category": kind, "source": source, "status": "pending", "type": kind}
+
+
+def _fake_foreign_charge(self, amount, *, created=None, currency="jpy"):
+    """A charge made on the account outside madoguchi (no session of ours)."""
+    with self.lock:
+        return self._charge("pi_fake_" + secrets.token_hex(8), amount, currency, created)
+
+
+def _fake_payout(self, amount, created=None):
+    with self.lock:
+        created = int(time.time()) if created is None else created
+        self.balance_transactions.append(_txn("po_fake_" + secrets.token_hex(8), "payout", -amount, 0, "jpy",
+                                              created))
+
+
+def _created_filter(query, created):
+    for op, test in (("gte", created.__ge__), ("gt", created.__gt__), ("lt", created.__lt__),
+                     ("lte", created.__le__)):
+        if f"created[{op}]" in query and not test(int(query[f"created[{op}]"])):
+            return False
+    if "created" in query and created != int(query["created"]):
+        return False
+    return True
+
+
+def _fake_list(self, path):
+    parts = urlsplit(path)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = dict(pairs)
+    expand = [v for k, v in pairs if k == "expand[]" or k.startswith("expand[")]
+    try:
+        limit = int(query.get("limit", "10"))
+        for op in ("gte", "gt", "lt", "lte"):
+            int(query.get(f"created[{op}]", "0"))
+    except ValueError:
+        return 400, {"error": {"type": "invalid_request_error", "message": "Invalid integer", "param": "limit"}}
+    if not 1 <= limit <= 100:
+        return 400, {"error": {"type": "invalid_request_error", "param": "limit",
+                               "message": "Invalid limit: must be between 1 and 100"}}
+    with self.lock:
+        if parts.path == "/v1/balance_transactions":
+            rows = [t for t in self.balance_transactions if _created_filter(query, t["created"])]
+        elif parts.path == "/v1/checkout/sessions":
+            rows = [s for s in self.sessions.values() if _created_filter(query, s.get("created", 0))
+                    and ("payment_intent" not in query or s["payment_intent"] == query["payment_intent"])]
+        else:
+            return 404, {"error": {"type": "invalid_request_error", "message": f"Unrecognized request URL {path}"}}
+        rows = sorted(rows, key=lambda r: (r.get("created", 0), r["id"]), reverse=True)  # newest first
+        if query.get("starting_after"):
+            ids = [r["id"] for r in rows]
+            if query["starting_after"] not in ids:
+                return 400, {"error": {"type": "invalid_request_error", "param": "starting_after",
+                                       "message": f"No such object: '{query['starting_after']}'"}}
+            rows = rows[ids.index(query["starting_after"]) + 1:]
+        page, more = rows[:limit], len(rows) > limit
+        if "data.source" in expand:
+            page = [{**t, "source": self.charges.get(t["source"]) or next(
+                (r for r in self.refunds if r["id"] == t["source"]), t["source"])} for t in page]
+        return 200, {"object": "list", "data": [dict(r) for r in page], "has_more": more, "url": parts.path}
+
+
+FakeStripe._charge = _fake_charge
+FakeStripe._refunded = _fake_refunded
+FakeStripe.foreign_charge = _fake_foreign_charge
+FakeStripe.payout = _fake_payout
+FakeStripe._list = _fake_list

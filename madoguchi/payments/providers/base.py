@@ -6,6 +6,8 @@ return) and refunds. `PAYMENT_PROVIDER` (`MADOGUCHI_PAYMENT_PROVIDER`) names the
 municipality uses; `PAYMENT_PROVIDERS` maps a municipality code to another name.
 """
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,6 +20,19 @@ from madoguchi.registry import Registry, UnknownName
 class Checkout:
     reference: str  # the provider's reference of the checkout
     redirect_url: str  # where the resident's browser goes to pay
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """One transaction the provider settled (reconciliation, 収納消込)."""
+
+    kind: str  # "charge" or "refund"
+    reference: str  # what our records call it: the checkout's reference (charge) or the refund's
+    amount_yen: int  # what moved, positive for both kinds
+    fee_yen: int  # the provider's fee on it
+    currency: str  # "jpy"; anything else is reported as an amount difference
+    transaction: str = ""  # the provider's id of the settled transaction
+    settled_at: dt.datetime | None = None
 
 
 class Provider:
@@ -42,6 +57,12 @@ class Provider:
         the same `idempotency_key` must give the same refund, never a second one. Raises
         RefundRefused when the provider refuses it for good (retrying would not help); any
         other exception leaves the refund requested, for a retry."""
+        raise NotImplementedError
+
+    def settlements(self, municipality, day: dt.date, *, start: dt.datetime, end: dt.datetime) -> Iterable[Settlement]:
+        """The transactions the provider settled for the municipality in [start, end) — the
+        day `day` in Japan — charges and refunds of our payments, and any it cannot tie to one
+        (their reference is then the provider's own). Used by payments.reconciliation."""
         raise NotImplementedError
 
 

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
-from ..models import DemoCheckout
-from .base import PROVIDERS, Checkout, Provider
+from ..models import DemoCheckout, DemoRefund
+from .base import PROVIDERS, Checkout, Provider, Settlement
 
 
 def allowed() -> bool:
@@ -41,4 +41,19 @@ class DemoProvider(Provider):
             state=DemoCheckout.State.EXPIRED)
 
     def refund(self, payment, amount_yen: int, *, idempotency_key: str) -> str:
-        return "demo_refund_" + idempotency_key[-24:]  # the same key, the same refund
+        reference = "demo_refund_" + idempotency_key[-24:]  # the same key, the same refund
+        DemoRefund.unscoped.get_or_create(
+            municipality_id=payment.municipality_id, reference=reference,
+            defaults={"checkout_reference": payment.provider_reference, "amount_yen": amount_yen})
+        return reference
+
+    def settlements(self, municipality, day, *, start, end):
+        """The demo ledger's paid checkouts and refunds of the day; the demo charges no fee."""
+        for reference, amount, at in (DemoCheckout.unscoped.filter(
+                municipality=municipality, state=DemoCheckout.State.PAID, paid_at__gte=start, paid_at__lt=end)
+                .values_list("reference", "amount_yen", "paid_at").iterator()):
+            yield Settlement("charge", reference, amount, 0, "jpy", transaction=reference, settled_at=at)
+        for reference, amount, at in (DemoRefund.unscoped.filter(
+                municipality=municipality, created_at__gte=start, created_at__lt=end)
+                .values_list("reference", "amount_yen", "created_at").iterator()):
+            yield Settlement("refund", reference, amount, 0, "jpy", transaction=reference, settled_at=at)

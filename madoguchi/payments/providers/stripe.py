@@ -84,6 +84,10 @@ class StripeProvider(Provider):
         except stripe.InvalidRequestError:
             pass  # complete or expired already: fetch says which
 
+    def settlements(self, municipality, day, *, start, end):
+        # The municipality's own account (STRIPE_ACCOUNTS), whatever tenant is in scope.
+        return stripe_settlements(client(municipality.code), municipality, start=start, end=end)
+
 
 def verify(payload: bytes, signature: str | None):
     """The webhook's event, its `Stripe-Signature` checked with the secret of the
@@ -93,3 +97,61 @@ def verify(payload: bytes, signature: str | None):
         raise ImproperlyConfigured("the stripe webhook needs STRIPE_WEBHOOK_SECRET (MADOGUCHI_STRIPE_WEBHOOK_SECRET) "
                                    "or the municipality's STRIPE_ACCOUNTS entry")
     return stripe.Webhook.construct_event(payload, signature or "", secret)
+
+
+# --- Reconciliation (収納消込): the balance-transaction list --------------------------------
+# Balance transactions (GET /v1/balance_transactions, newest first, `created[gte]`/`[lt]`,
+# pages of `limit` with `starting_after` while `has_more`) are what entered or left the
+# balance: `type` charge/payment (a card payment, `source` the Charge) and refund/
+# payment_refund (`source` the Refund); `amount` is signed, `fee` is Stripe's. The source,
+# expanded, names the PaymentIntent; the Checkout Session of that PaymentIntent (listed by
+# `created`, or looked up by `payment_intent`) is our payment's reference and its metadata
+# the municipality. Other types (payouts, Stripe's own fees, adjustments) are not payments.
+CHARGE_TYPES = frozenset({"charge", "payment"})
+REFUND_TYPES = frozenset({"refund", "payment_refund"})
+SESSION_LOOKBACK_SECONDS = 2 * 86400  # a session lives at most 24 hours before it is paid
+
+
+def _id(value):
+    return value if isinstance(value, str) or value is None else getattr(value, "id", None)
+
+
+def _municipality_of(session):
+    metadata = session.metadata.to_dict() if getattr(session, "metadata", None) else {}
+    return metadata.get("municipality")
+
+
+def stripe_settlements(client, municipality, *, start, end):
+    import datetime as dt
+
+    from .base import Settlement
+
+    gte, lt = int(start.timestamp()), int(end.timestamp())
+    transactions = []
+    for txn in client.v1.balance_transactions.list(params={
+            "created": {"gte": gte, "lt": lt}, "limit": 100, "expand": ["data.source"]}).auto_paging_iter():
+        if txn.type in CHARGE_TYPES or txn.type in REFUND_TYPES:
+            transactions.append(txn)
+    # The sessions that may have been paid in the window: PaymentIntent → (session, municipality).
+    sessions = {}
+    for session in client.v1.checkout.sessions.list(params={
+            "created": {"gte": gte - SESSION_LOOKBACK_SECONDS, "lt": lt}, "limit": 100}).auto_paging_iter():
+        if session.payment_intent:
+            sessions[_id(session.payment_intent)] = (session.id, _municipality_of(session))
+    for txn in transactions:
+        source = txn.source if not isinstance(txn.source, str) else None
+        intent = _id(getattr(source, "payment_intent", None)) if source is not None else None
+        if intent and intent not in sessions:
+            found = client.v1.checkout.sessions.list(params={"payment_intent": intent, "limit": 1}).data
+            sessions[intent] = (found[0].id, _municipality_of(found[0])) if found else (None, None)
+        session_id, code = sessions.get(intent, (None, None))
+        if code is not None and code != municipality.code:
+            continue  # another municipality's payment on the same account
+        at = dt.datetime.fromtimestamp(txn.created, dt.UTC)
+        if txn.type in CHARGE_TYPES:
+            reference = session_id or intent or _id(txn.source) or txn.id
+            yield Settlement("charge", reference, abs(txn.amount), txn.fee, txn.currency, transaction=txn.id,
+                             settled_at=at)
+        else:
+            yield Settlement("refund", _id(txn.source) or txn.id, abs(txn.amount), txn.fee, txn.currency,
+                             transaction=txn.id, settled_at=at)

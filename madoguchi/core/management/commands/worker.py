@@ -13,7 +13,8 @@ from django_tasks_db.management.commands.db_worker import Command as DatabaseWor
 
 logger = logging.getLogger("madoguchi.worker")
 
-SWEEPS = ("madoguchi.exports.services.sweep", "madoguchi.payments.services.sweep")
+SWEEPS = ("madoguchi.exports.services.sweep", "madoguchi.payments.services.sweep",
+          "madoguchi.payments.reconciliation.sweep")
 
 
 def sweep_interval() -> float:
