@@ -65,6 +65,13 @@ SENTENCES = {
     "payments.refunded": __("手数料を返金しました"),
     "payments.partially_refunded": __("手数料の一部を返金しました"),
     "payments.application_not_waiting": __("支払い待ちでない申請への支払いを記録しました"),
+    "payments.refund_requested": __("手数料の返金を依頼しました"),
+    "payments.refund_failed": __("手数料の返金が完了しませんでした（再試行できます）"),
+    "payments.refund_refused": __("決済事業者が手数料の返金を断りました"),
+    "payments.reconciled": __("収納消込を行いました"),
+    "payments.reconciliation_changed": __("収納消込の差異の内容が変わりました"),
+    "payments.reconciliation_failed": __("収納消込ができませんでした"),
+    "payments.reconciliation_resolved": __("収納消込の差異を解決済みにしました"),
     # documents
     "documents.issued": __("文書を発行しました"),
     "documents.downloaded": __("発行文書をダウンロードしました"),
