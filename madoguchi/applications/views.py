@@ -88,7 +88,7 @@ def apply(request, code, slug):
     problems = defn.eligibility_problems(definition, birth_date=person.verified_birth_date, record=record,
                                          today=today_in_japan())
     if not defn.is_open(definition, today_in_japan()):
-        problems = [_("この手続は受付期間外です。")] + problems
+        problems = [_("この手続きは受付期間外です。")] + problems
     errors, message, in_text = {}, "", []
     if request.method == "POST" and not problems:
         data = forms.read(definition, request.POST)

@@ -20,10 +20,10 @@ def test_resident_pays_with_the_demo_provider_and_sees_received(client, owed, ta
     code = owed.municipality.code
     signed_in(client, owed.municipality, taro)
     page = client.get(f"/{code}/applications/{owed.public_id}/").content.decode()
-    assert f"/{code}/applications/{owed.public_id}/pay/" in page and "1600円" in page
+    assert f"/{code}/applications/{owed.public_id}/pay/" in page and "1,600円" in page
     page = client.get(f"/{code}/applications/{owed.public_id}/pay/")
-    assert page.status_code == 200 and "1600円" in page.content.decode()
-    assert "400円 × 1 = 400円" in page.content.decode() and "1200円 × 1 = 1200円" in page.content.decode()
+    assert page.status_code == 200 and "1,600円" in page.content.decode()
+    assert "400円 × 1 = 400円" in page.content.decode() and "1,200円 × 1 = 1,200円" in page.content.decode()
     response = client.post(f"/{code}/applications/{owed.public_id}/pay/")
     assert response.status_code == 302 and response["Location"].startswith(f"/{code}/payments/demo/demo_")
     demo = client.get(response["Location"]).content.decode()

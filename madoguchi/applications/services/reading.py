@@ -48,7 +48,7 @@ def published(slug) -> ProcedureVersion:
     procedure = Procedure.objects.filter(slug=slug).first() if ok else None
     version = procedure.current_version() if procedure is not None else None
     if version is None:
-        raise ApplicationError("not_found", _("この手続はありません。"), status=404)
+        raise ApplicationError("not_found", _("この手続きはありません。"), status=404)
     return version
 
 
