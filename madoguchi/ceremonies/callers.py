@@ -21,6 +21,8 @@ them again.
 """
 
 import hashlib
+import posixpath
+from urllib.parse import unquote
 from dataclasses import dataclass, field
 
 from django.shortcuts import redirect
@@ -140,13 +142,29 @@ def opened_json(request, opened: Opened) -> dict:
 # -- the browser path ---------------------------------------------------------------------
 
 
-def safe_next(request, next_url: str | None) -> str:
-    """A continuation inside this municipality's site, or the resident's account page."""
+def continuation(request, next_url: str | None) -> str | None:
+    """`next_url` when it is a path of this municipality's site, else None: no scheme or
+    host, no `//` or backslash, no control character, and still under /<code>/ once its
+    dot segments are resolved (never another municipality's pages or another site)."""
     code = request.municipality.code
-    if next_url and next_url.startswith(f"/{code}/") and url_has_allowed_host_and_scheme(
-            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return next_url
-    return reverse("portal:account", args=[code])
+    if not next_url or len(next_url) > 1000 or not next_url.startswith(f"/{code}/"):
+        return None
+    if "\\" in next_url or any(ord(c) < 0x20 or ord(c) == 0x7F for c in next_url):
+        return None
+    path = unquote(next_url.split("?", 1)[0].split("#", 1)[0])
+    resolved = posixpath.normpath(path)
+    if "//" in path or "\\" in path or not (resolved == f"/{code}" or resolved.startswith(f"/{code}/")):
+        return None
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        return None
+    return next_url
+
+
+def safe_next(request, next_url: str | None) -> str:
+    """A continuation inside this municipality's site (`continuation`), or the portal's top
+    page (which shows a signed-in resident what needs them first)."""
+    return continuation(request, next_url) or reverse("portal:top", args=[request.municipality.code])
 
 
 def remember(request, ceremony_id: str, token: str, next_url: str) -> None:

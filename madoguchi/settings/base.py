@@ -155,6 +155,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "madoguchi.core.context_processors.site",
+                "madoguchi.identity.context_processors.resident",
             ],
         },
     }
