@@ -167,11 +167,17 @@ def safe_next(request, next_url: str | None) -> str:
     return continuation(request, next_url) or reverse("portal:top", args=[request.municipality.code])
 
 
-def remember(request, ceremony_id: str, token: str, next_url: str) -> None:
+def remember(request, ceremony_id: str, token: str, next_url: str, note: str = "") -> None:
     tokens = request.session.get(SESSION_TOKENS, {})
     tokens = dict(list(tokens.items())[-4:])  # a few recent ceremonies at most
-    tokens[ceremony_id] = [token, next_url]
+    tokens[ceremony_id] = [token, next_url, note]
     request.session[SESSION_TOKENS] = tokens
+
+
+def note_of(request, ceremony_id: str) -> str:
+    """What the opener added for this browser to the waiting page's purpose (a fee: （手数料 600円）)."""
+    entry = request.session.get(SESSION_TOKENS, {}).get(ceremony_id)
+    return entry[2] if entry and len(entry) > 2 else ""
 
 
 def session_entry(request, ceremony_id: str) -> tuple[str, str] | tuple[None, None]:
@@ -182,22 +188,23 @@ def session_entry(request, ceremony_id: str) -> tuple[str, str] | tuple[None, No
 
 def begin(request, purpose: str, *, next_url: str | None = None, document: bytes | None = None,
           document_sha256: str | None = None, requester: str | None = None, reason: str | None = None,
-          audience: str | None = None):
+          audience: str | None = None, note: str = ""):
     """Opens a ceremony for this browser and sends it to the waiting page; once the card
     client completes, the browser continues at `next_url` (for example an OIDC
     authorization that needs a sign-in, or a `sign` ceremony over an application, whose
-    page then calls take_in_session)."""
+    page then calls take_in_session). `note`: shown after the purpose on the waiting page
+    of this browser only (the fee of the application being signed)."""
     opened = open(purpose, municipality=request.municipality, requester=requester, audience=audience,
                   reason=reason or str(Ceremony.Purpose(purpose).label), document=document,
                   document_sha256=document_sha256)
-    return wait_for(request, opened, next_url=next_url)
+    return wait_for(request, opened, next_url=next_url, note=note)
 
 
-def wait_for(request, opened: Opened, *, next_url: str | None = None):
+def wait_for(request, opened: Opened, *, next_url: str | None = None, note: str = ""):
     """Sends this browser to the waiting page of a ceremony it just opened (`open`), to
     continue at `next_url` as `begin` does: for a caller that first links the ceremony's id
     to a record of its own (an OIDC signing transaction)."""
-    remember(request, opened.id, opened.poll_token, safe_next(request, next_url))
+    remember(request, opened.id, opened.poll_token, safe_next(request, next_url), note)
     return redirect("ceremonies:wait", opened.municipality_code, opened.id)
 
 
