@@ -87,3 +87,18 @@ def test_notices_page_lists_the_residents_notices_and_marks_them_read(client, ca
     with tenant(catalog_a):
         assert not Notice.objects.filter(person=taro, read_at__isnull=True).exists()
         assert Application.objects.filter(person=taro).exists()
+
+
+@pytest.mark.django_db
+def test_the_english_pages_are_complete_and_mark_japanese_content(client, catalog_a, taro):
+    submit_sodai(catalog_a, taro)
+    catalog_a.welcome_message, catalog_a.office_hours = "ようこそ", "平日 8:30〜17:15"
+    catalog_a.save()
+    signed_in(client, catalog_a, taro)
+    page = client.get(f"/{catalog_a.code}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Applications that need you" in page and "Waiting for the fee of ¥1,600." in page
+    assert '<p class="lead" lang="ja">ようこそ</p>' in page and '<dd lang="ja">平日 8:30〜17:15</dd>' in page
+    assert ">日本語</option>" in page and ">English</option>" in page
+    assert "Sign in to start the application." in client.get(
+        f"/{catalog_a.code}/login/", {"next": f"/{catalog_a.code}/procedures/sodai-gomi/apply/"},
+        HTTP_ACCEPT_LANGUAGE="en").content.decode()
