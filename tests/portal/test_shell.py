@@ -79,6 +79,9 @@ def test_notices_page_lists_the_residents_notices_and_marks_them_read(client, ca
     submit_sodai(catalog_a, taro)
     anonymous = client.get(f"/{catalog_a.code}/notices/").content.decode()
     assert "ログインすると表示されます" in anonymous
+    assert f'href="/{catalog_a.code}/login/?next=%2F{catalog_a.code}%2Fnotices%2F"' in anonymous  # the header's
+    login_page = client.get(f"/{catalog_a.code}/login/").content.decode()
+    assert f'href="/{catalog_a.code}/login/">' in login_page  # the header's link on the sign-in page: no next to itself
     signed_in(client, catalog_a, taro)
     page = client.get(f"/{catalog_a.code}/notices/").content.decode()
     assert "ログインすると" not in page and "未読" in page and "手数料 1,600円のお支払いをお待ちしています" in page
