@@ -72,3 +72,25 @@ def test_the_card_step_names_its_purpose_and_keeps_the_developer_command_in_the_
     assert "窓口市 オンライン窓口にログインします" in page
     assert "madoguchi-card://ceremony?url=http%3A%2F%2Ftestserver%2F" in page  # the phone's app link
     assert page.index("madoguchi card ceremony") > page.index('class="panel demo-card"')
+
+
+@pytest.mark.django_db
+def test_after_a_failure_the_page_shows_the_failure_and_one_action(client, muni_a, virtual_card):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from madoguchi.ceremonies.models import Ceremony
+    from madoguchi.municipalities.tenancy import tenant
+
+    code = muni_a.code
+    response = client.post(f"/{code}/ceremony/start/", {"purpose": "login", "next": f"/{code}/applications/"})
+    ceremony_id = response["Location"].rstrip("/").rsplit("/", 1)[1]
+    with tenant(muni_a):  # five minutes pass
+        Ceremony.objects.filter(public_id=ceremony_id).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    assert client.get(f"/{code}/ceremony/{ceremony_id}/status/")["HX-Refresh"] == "true"  # the QR code goes away
+    page = client.get(f"/{code}/ceremony/{ceremony_id}/").content.decode()
+    assert "カードの読み取りができませんでした" in page and "有効時間（5分）を過ぎました。" in page
+    assert "<img" not in page and "カード読み取りアプリを開く" not in page and virtual_card not in page
+    assert "hx-get" not in page and page.count('class="button button--primary"') == 1
+    assert f'href="/{code}/login/?next=%2F{code}%2Fapplications%2F"' in page  # sign in again, then continue there
