@@ -408,7 +408,7 @@ def apply(request, body: ApplyIn,
     key = _key(idempotency_key, body.idempotency_key)
     version = reading.published(body.procedure)
     if version.definition["assurance"] == "signature":
-        raise common.ApplicationError("signature_required", "この手続には電子署名が必要です。下書きから署名して提出してください。")
+        raise common.ApplicationError("signature_required", "この手続きには電子署名が必要です。下書きから署名して提出してください。")
     application, created = submission.submit(version, request.resident, body.data, idempotency_key=key,
                                            text_numbers=body.individual_number_in_text)
     return Status(201 if created else 200, _detail(request, application))

@@ -8,13 +8,14 @@ from django.http import FileResponse
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from madoguchi.ceremonies import callers as ceremonies
 from madoguchi.core.access import public_view
-from madoguchi.core.dates import today_in_japan
+from madoguchi.core.dates import format_yen, today_in_japan
 from madoguchi.identity.sessions import resident_required
 from madoguchi.procedures import definition as defn
 from madoguchi.procedures import forms
@@ -88,7 +89,7 @@ def apply(request, code, slug):
     problems = defn.eligibility_problems(definition, birth_date=person.verified_birth_date, record=record,
                                          today=today_in_japan())
     if not defn.is_open(definition, today_in_japan()):
-        problems = [_("この手続は受付期間外です。")] + problems
+        problems = [_("この手続きは受付期間外です。")] + problems
     errors, message, in_text = {}, "", []
     if request.method == "POST" and not problems:
         data = forms.read(definition, request.POST)
@@ -191,6 +192,7 @@ def review(request, code, public_id):
         else:
             here = reverse("applications:signed", args=[code, draft.public_id])
             return ceremonies.begin(request, "sign", next_url=here, reason=forms.text(definition["title"]),
+                                    note=_fee_note(draft.fee_yen),
                                     **signing.signature_content(draft))
     return render(request, "applications/review.html", {
         "p": _summary(draft.version), "draft": draft, "rows": forms.display(definition, draft.data, _names(request, definition)),
@@ -280,10 +282,15 @@ def attachment(request, code, public_id, attachment_id):
     return response
 
 
+def _fee_note(fee_yen) -> str:
+    """The fee, as the card step names it beside the purpose: （手数料 600円）."""
+    return _("（手数料 %(fee)s）") % {"fee": format_yen(fee_yen, translation.get_language() or "ja")} if fee_yen else ""
+
+
 def _sign(request, code, application, draft, continue_at):
     """Opens the `sign` ceremony over the draft's document (its digest only when it holds
     individual numbers, which never leave the sealed draft)."""
-    return ceremonies.begin(request, "sign", next_url=continue_at,
+    return ceremonies.begin(request, "sign", next_url=continue_at, note=_fee_note(draft.fee_yen),
                             reason=forms.text(application.version.definition["title"]),
                             **signing.signature_content(draft))
 

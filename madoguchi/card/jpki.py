@@ -56,6 +56,9 @@ def check_format(policy: C.PinPolicy, value: str) -> bytes:
 class JpkiAP:
     def __init__(self, channel: Channel):
         self.channel = channel
+        # The purpose whose PIN or password was verified last ('auth' or 'sign'): a refusal
+        # (wrong PIN, blocked, bad format) is about that secret, so a page can name it.
+        self.verifying: str | None = None
 
     def select(self) -> None:
         self.channel.select_aid(C.AID_JPKI)
@@ -91,6 +94,7 @@ class JpkiAP:
 
     def _verify_selected(self, purpose: str, secret: str) -> None:
         policy = PURPOSE_EFS[purpose][2]
+        self.verifying = purpose
         if purpose == "sign":
             secret = normalise_password(secret)
         data = check_format(policy, secret)

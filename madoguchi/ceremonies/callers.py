@@ -21,6 +21,8 @@ them again.
 """
 
 import hashlib
+import posixpath
+from urllib.parse import unquote
 from dataclasses import dataclass, field
 
 from django.shortcuts import redirect
@@ -140,20 +142,42 @@ def opened_json(request, opened: Opened) -> dict:
 # -- the browser path ---------------------------------------------------------------------
 
 
-def safe_next(request, next_url: str | None) -> str:
-    """A continuation inside this municipality's site, or the resident's account page."""
+def continuation(request, next_url: str | None) -> str | None:
+    """`next_url` when it is a path of this municipality's site, else None: no scheme or
+    host, no `//` or backslash, no control character, and still under /<code>/ once its
+    dot segments are resolved (never another municipality's pages or another site)."""
     code = request.municipality.code
-    if next_url and next_url.startswith(f"/{code}/") and url_has_allowed_host_and_scheme(
-            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return next_url
-    return reverse("portal:account", args=[code])
+    if not next_url or len(next_url) > 1000 or not next_url.startswith(f"/{code}/"):
+        return None
+    if "\\" in next_url or any(ord(c) < 0x20 or ord(c) == 0x7F for c in next_url):
+        return None
+    path = unquote(next_url.split("?", 1)[0].split("#", 1)[0])
+    resolved = posixpath.normpath(path)
+    if "//" in path or "\\" in path or not (resolved == f"/{code}" or resolved.startswith(f"/{code}/")):
+        return None
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        return None
+    return next_url
 
 
-def remember(request, ceremony_id: str, token: str, next_url: str) -> None:
+def safe_next(request, next_url: str | None) -> str:
+    """A continuation inside this municipality's site (`continuation`), or the portal's top
+    page (which shows a signed-in resident what needs them first)."""
+    return continuation(request, next_url) or reverse("portal:top", args=[request.municipality.code])
+
+
+def remember(request, ceremony_id: str, token: str, next_url: str, note: str = "") -> None:
     tokens = request.session.get(SESSION_TOKENS, {})
     tokens = dict(list(tokens.items())[-4:])  # a few recent ceremonies at most
-    tokens[ceremony_id] = [token, next_url]
+    tokens[ceremony_id] = [token, next_url, note]
     request.session[SESSION_TOKENS] = tokens
+
+
+def note_of(request, ceremony_id: str) -> str:
+    """What the opener added for this browser to the waiting page's purpose (a fee: （手数料 600円）)."""
+    entry = request.session.get(SESSION_TOKENS, {}).get(ceremony_id)
+    return entry[2] if entry and len(entry) > 2 else ""
 
 
 def session_entry(request, ceremony_id: str) -> tuple[str, str] | tuple[None, None]:
@@ -164,22 +188,23 @@ def session_entry(request, ceremony_id: str) -> tuple[str, str] | tuple[None, No
 
 def begin(request, purpose: str, *, next_url: str | None = None, document: bytes | None = None,
           document_sha256: str | None = None, requester: str | None = None, reason: str | None = None,
-          audience: str | None = None):
+          audience: str | None = None, note: str = ""):
     """Opens a ceremony for this browser and sends it to the waiting page; once the card
     client completes, the browser continues at `next_url` (for example an OIDC
     authorization that needs a sign-in, or a `sign` ceremony over an application, whose
-    page then calls take_in_session)."""
+    page then calls take_in_session). `note`: shown after the purpose on the waiting page
+    of this browser only (the fee of the application being signed)."""
     opened = open(purpose, municipality=request.municipality, requester=requester, audience=audience,
                   reason=reason or str(Ceremony.Purpose(purpose).label), document=document,
                   document_sha256=document_sha256)
-    return wait_for(request, opened, next_url=next_url)
+    return wait_for(request, opened, next_url=next_url, note=note)
 
 
-def wait_for(request, opened: Opened, *, next_url: str | None = None):
+def wait_for(request, opened: Opened, *, next_url: str | None = None, note: str = ""):
     """Sends this browser to the waiting page of a ceremony it just opened (`open`), to
     continue at `next_url` as `begin` does: for a caller that first links the ceremony's id
     to a record of its own (an OIDC signing transaction)."""
-    remember(request, opened.id, opened.poll_token, safe_next(request, next_url))
+    remember(request, opened.id, opened.poll_token, safe_next(request, next_url), note)
     return redirect("ceremonies:wait", opened.municipality_code, opened.id)
 
 

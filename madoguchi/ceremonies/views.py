@@ -49,12 +49,25 @@ def wait(request, code, ceremony_id):
             raise errors.forbidden()
     except errors.CeremonyError as exc:
         return error_page(request, exc)
-    card_paths = [{"name": entry.name, "template": entry.implementation.template,
-                   **entry.implementation.context(request, ceremony)}
-                  for entry in CARD_PATHS.entries() if entry.implementation.offered(request, ceremony)]
+    status = _status_context(request, ceremony_id)
+    failed = status["status"] not in (Ceremony.Status.OPEN, Ceremony.Status.COMPLETED)
+    # After a failure: the failure and one action, nothing else (no QR code, no card paths).
+    card_paths = [] if failed else [
+        {"name": entry.name, "template": entry.implementation.template, **entry.implementation.context(request, ceremony)}
+        for entry in CARD_PATHS.entries() if entry.implementation.offered(request, ceremony)]
     return render(request, "ceremonies/wait.html", {
-        "ceremony": ceremony, "card_paths": card_paths, "status": _status_context(request, ceremony_id),
+        "ceremony": ceremony, "card_paths": card_paths, "status": status, "failed": failed,
+        "note": callers.note_of(request, ceremony_id), "retry_url": _retry_url(request, ceremony),
     })
+
+
+def _retry_url(request, ceremony) -> str:
+    """The one action after a failure: sign again from the page that asked for the signature
+    (its continuation sends the browser back to it), or sign in again and continue there."""
+    next_url = _next(request, ceremony.public_id)
+    if ceremony.purpose == Ceremony.Purpose.SIGN and next_url:
+        return next_url
+    return sessions.login_url(request, callers.continuation(request, next_url))
 
 
 def _status_context(request, ceremony_id: str) -> dict:
@@ -93,6 +106,8 @@ def status(request, code, ceremony_id):
     response = render(request, "ceremonies/_status.html", {**context, "code": code, "ceremony_id": ceremony_id})
     if context["status"] == Ceremony.Status.COMPLETED:
         response["HX-Redirect"] = reverse("ceremonies:finish", args=[code, ceremony_id])
+    elif context["status"] != Ceremony.Status.OPEN:
+        response["HX-Refresh"] = "true"  # the waiting page again: the failure and one action only
     return response
 
 

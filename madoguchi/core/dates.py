@@ -105,3 +105,30 @@ def parse_legal_date(text: str) -> dt.date:
     if era_year < 1 or to_era(day).era != era:
         raise ValueError(f"{text!r} is outside the {era.romaji} era")
     return day
+
+
+# -- the one display style of dates, times and amounts (issue 17) --------------------------
+
+
+def format_era_date(value: dt.date) -> str:
+    """令和8年12月5日 (the era alone: for times and lists, where the Western year is noise)."""
+    e = to_era(value)
+    return f"{e.era.name}{era_year_text(e.year)}{value.month}月{value.day}日"
+
+
+def format_datetime(value: dt.datetime, language: str = "ja") -> str:
+    """An aware datetime as Japan's wall time: 令和8年12月5日 4時03分; English: 5 December 2026, 04:03."""
+    if value.tzinfo is None:
+        raise ValueError("give an aware datetime")
+    local = value.astimezone(JST)
+    if language.startswith("en"):
+        return f"{local.day} {local.strftime('%B')} {local.year}, {local:%H:%M}"
+    return f"{format_era_date(local.date())} {local.hour}時{local.minute:02d}分"
+
+
+def format_yen(amount: int | None, language: str = "ja") -> str:
+    """1,600円 (English: ¥1,600): separators always, whatever the amount."""
+    if amount in (None, ""):
+        return ""
+    value = int(amount)
+    return f"¥{value:,}" if language.startswith("en") else f"{value:,}円"

@@ -108,7 +108,7 @@ def request_export(membership, user, procedure, *, kind: str, fmt: str, status: 
     if not may_export(membership, procedure, kind):
         raise PermissionDenied("export")
     if kind == Export.Kind.MYNUMBER and not _has_mynumber_task(procedure):
-        raise ExportError("no_mynumber", _("この手続は個人番号を扱いません。"))
+        raise ExportError("no_mynumber", _("この手続きは個人番号を扱いません。"))
     with transaction.atomic():
         export = Export.objects.create(
             requested_by=user, department=membership.department, procedure=procedure, kind=kind, format=fmt,

@@ -8,7 +8,10 @@ sign-in. The session key is rotated at sign-in (no fixation).
 import time
 from functools import wraps
 
+from urllib.parse import urlencode
+
 from django.shortcuts import redirect
+from django.urls import reverse
 
 from .models import Person
 
@@ -48,12 +51,19 @@ def current(request) -> tuple[Person, str] | None:
     return person, data["assurance"]
 
 
+def login_url(request, next_url: str | None = None) -> str:
+    """The card sign-in page, to come back to `next_url` afterwards (validated there and
+    again when the ceremony finishes: ceremonies.callers.safe_next)."""
+    url = reverse("portal:card_login", args=[request.municipality.code])
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
 def resident_required(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         signed_in = current(request)
         if signed_in is None:
-            return redirect("portal:card_login", request.municipality.code)
+            return redirect(login_url(request, request.get_full_path() if request.method == "GET" else None))
         request.resident, request.resident_assurance = signed_in
         return view(request, *args, **kwargs)
 

@@ -17,7 +17,7 @@ TITLES = {
     "application.resubmitted": gettext_noop("補正した申請を受け付けました"),
     "application.approved": gettext_noop("申請の審査が終わりました"),
     "application.rejected": gettext_noop("申請の審査が終わりました"),
-    "application.completed": gettext_noop("手続が完了しました"),
+    "application.completed": gettext_noop("手続きが完了しました"),
     "application.withdrawn": gettext_noop("申請を取り下げました"),
     "application.refunded": gettext_noop("手数料を返金しました"),
 }

@@ -51,7 +51,7 @@ SCOPE_LABELS = {
     "birthdate": gettext_lazy("生年月日"),
     "gender": gettext_lazy("性別"),
     "sign": gettext_lazy("電子署名（署名用電子証明書を含む）"),
-    "applications": gettext_lazy("申請（手続の申請・下書き・状況の確認・取下げ・お知らせ）"),
+    "applications": gettext_lazy("申請（手続きの申請・下書き・状況の確認・取下げ・お知らせ）"),
 }
 
 

@@ -339,7 +339,7 @@ def _message(error) -> str:
     if kind == "pattern":
         return _("入力の形式が正しくありません。")
     if kind == "additionalProperties":
-        return _("この手続にない項目です。")
+        return _("この手続きにない項目です。")
     return _("入力内容を確かめてください。")
 
 
@@ -475,13 +475,13 @@ def eligibility_problems(definition: dict, *, birth_date: dt.date | None, record
     rules = definition.get("eligibility") or {}
     problems = []
     if rules.get("residents_only") and (record is None or record.status != "resident"):
-        problems.append(_("この手続は市区町村の住民の方が対象です。"))
+        problems.append(_("この手続きは市区町村の住民の方が対象です。"))
     if birth_date is not None:
         age = age_on(birth_date, today)
         if "min_age" in rules and age < rules["min_age"]:
-            problems.append(_("この手続は%(n)s歳以上の方が対象です。") % {"n": rules["min_age"]})
+            problems.append(_("この手続きは%(n)s歳以上の方が対象です。") % {"n": rules["min_age"]})
         if "max_age" in rules and age > rules["max_age"]:
-            problems.append(_("この手続は%(n)s歳以下の方が対象です。") % {"n": rules["max_age"]})
+            problems.append(_("この手続きは%(n)s歳以下の方が対象です。") % {"n": rules["max_age"]})
     if rules.get("household_head") and (record is None or not record.is_household_head):
-        problems.append(_("この手続は世帯主の方が対象です。"))
+        problems.append(_("この手続きは世帯主の方が対象です。"))
     return problems

@@ -155,6 +155,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "madoguchi.core.context_processors.site",
+                "madoguchi.identity.context_processors.resident",
             ],
         },
     }
@@ -346,6 +347,9 @@ DOCUMENTS_AUTOMATIC = env_bool("MADOGUCHI_DOCUMENTS_AUTOMATIC", True)
 # (applications/notices/base.py CHANNELS): the in-portal inbox; Web Push and e-mail come later.
 # `email` (madoguchi/notices) sends through the delivery engine to verified addresses.
 NOTICE_CHANNELS = env_list("MADOGUCHI_NOTICE_CHANNELS", ["inbox"])
+# The card-reading app's link on a phone's waiting page: `{url}` is the ceremony's URL
+# (percent-encoded), the same URL the QR code carries on a desktop.
+CARD_APP_LINK = os.environ.get("MADOGUCHI_CARD_APP_LINK", "madoguchi-card://ceremony?url={url}")
 # Mail of notices (docs/notices.md): Django's SMTP backend in production.
 EMAIL_HOST = os.environ.get("MADOGUCHI_EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("MADOGUCHI_EMAIL_PORT", 25)

@@ -59,7 +59,9 @@ def test_prefill_from_the_verified_facts_and_none_under_support_measures(client,
     link(catalog_a, protected, "200001", household="H9", support=True)
     other = signed_in(Client(), catalog_a, protected)
     page = other.get(f"/{catalog_a.code}/procedures/juminhyo-copy/apply/").content.decode()
-    assert HANAKO.name not in page and HANAKO.address not in page
+    # Nothing prefilled: the name only in the header's "signed in as" (from the card, to its holder).
+    assert f'value="{HANAKO.name}"' not in page and HANAKO.address not in page
+    assert page.count(HANAKO.name) == 1 and f'resident-bar__who">{HANAKO.name} さん' in page
     assert "支援措置" in page
 
 

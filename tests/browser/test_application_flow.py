@@ -33,7 +33,7 @@ def signed_in_on_a_phone(server, browser, code=CODE):
     page.goto(f"{server.base_url}/{code}/login/")
     page.get_by_role("button", name="本人確認をしてログインする").click()
     use_demo_card(page, password="MADO2026")
-    page.wait_for_url(re.compile(rf"/{code}/account/$"), timeout=15000)
+    page.wait_for_url(re.compile(rf"/{code}/$"), timeout=15000)  # the top page: what needs them first
     return page, check, violations
 
 
@@ -51,7 +51,7 @@ def test_request_a_residence_record_copy_on_a_phone(server, browser):
     page.get_by_role("button", name="本人確認をしてログインする").click()
     check("ceremony-wait")
     use_demo_card(page, password="MADO2026")
-    page.wait_for_url(re.compile(rf"/{CODE}/account/$"), timeout=15000)
+    page.wait_for_url(re.compile(rf"/{CODE}/$"), timeout=15000)
 
     page.goto(f"{server.base_url}/{CODE}/")
     page.get_by_role("link", name=re.compile("住民票の写し")).first.click()

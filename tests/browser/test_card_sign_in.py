@@ -23,7 +23,7 @@ def wait_page_url(page) -> str:
 def test_identify_then_login_with_the_card_client(server, browser):
     context = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844})
     page = context.new_page()
-    page.goto(f"{server.base_url}/{CODE}/login/")
+    page.goto(f"{server.base_url}/{CODE}/login/?next=/{CODE}/account/")
     page.get_by_role("button", name="本人確認をしてログインする").click()
     url = wait_page_url(page)
     result = card_client(server, url, "--pin", "1234", "--password", "MADO2026")
@@ -40,7 +40,7 @@ def test_identify_then_login_with_the_card_client(server, browser):
     # A second visit, another browser: `login` with the PIN only.
     context = browser.new_context(locale="ja-JP")
     page = context.new_page()
-    page.goto(f"{server.base_url}/{CODE}/login/")
+    page.goto(f"{server.base_url}/{CODE}/login/?next=/{CODE}/account/")
     page.get_by_role("button", name="ログインする", exact=True).click()
     result = card_client(server, wait_page_url(page), "--pin", "1234")
     assert result.returncode == 0, result.stderr
@@ -52,7 +52,7 @@ def test_identify_then_login_with_the_card_client(server, browser):
 def test_a_wrong_pin_in_the_card_client_tells_the_tries_left(server, browser):
     context = browser.new_context(locale="ja-JP")
     page = context.new_page()
-    page.goto(f"{server.base_url}/{CODE}/login/")
+    page.goto(f"{server.base_url}/{CODE}/login/?next=/{CODE}/account/")
     page.get_by_role("button", name="ログインする", exact=True).click()
     result = subprocess.run([sys.executable, "-m", "madoguchi", "card", "ceremony", wait_page_url(page),
                              "--card", "hanako", "--yes", "--pin", "0000"], env=server.env, capture_output=True,
@@ -65,7 +65,7 @@ def test_a_wrong_pin_in_the_card_client_tells_the_tries_left(server, browser):
 def test_the_demo_virtual_card_in_the_page(server, browser):
     context = browser.new_context(locale="ja-JP")
     page = context.new_page()
-    page.goto(f"{server.base_url}/{CODE}/login/")
+    page.goto(f"{server.base_url}/{CODE}/login/?next=/{CODE}/account/")
     page.get_by_role("button", name="本人確認をしてログインする").click()
     page.get_by_text("デモ: このパソコンの仮想カードを使う").click()
     page.get_by_label("デモ用カード").select_option("taro")

@@ -48,7 +48,7 @@ def test_return_for_correction_and_approve(server, browser, shimin_reviewer):
             violations[name] = found
 
     resident = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844}).new_page()
-    resident.goto(f"{server.base_url}/{CODE}/login/")
+    resident.goto(f"{server.base_url}/{CODE}/login/?next=/{CODE}/account/")
     resident.get_by_role("button", name="本人確認をしてログインする").click()
     use_demo_card(resident, password="MADO2026")
     resident.wait_for_url(re.compile(rf"/{CODE}/account/$"), timeout=15000)

@@ -19,7 +19,7 @@ def test_notification_settings_on_a_phone(server, browser):
     page = context.new_page()
     errors = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.goto(f"{server.base_url}/{CODE}/login/")
+    page.goto(f"{server.base_url}/{CODE}/login/?next=/{CODE}/account/")
     page.get_by_role("button", name="本人確認をしてログインする").click()
     use_demo_card(page, password="MADO2026")
     try:

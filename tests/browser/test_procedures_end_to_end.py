@@ -175,7 +175,7 @@ PROCEDURES = [
 def resident(server, browser):
     context = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844})
     page = context.new_page()
-    page.goto(f"{server.base_url}/{CODE}/login/")
+    page.goto(f"{server.base_url}/{CODE}/login/?next=/{CODE}/account/")
     page.get_by_role("button", name="本人確認をしてログインする").click()
     use_demo_card(page, password="MADO2026")
     page.wait_for_url(re.compile(rf"/{CODE}/account/$"), timeout=15000)

@@ -204,3 +204,39 @@ def test_seal_and_issuer_configured_in_the_admin(client, catalog_a, admin_a, tmp
         profile = DocumentProfile.objects.get()
         assert profile.issuer_title == "窓口市長　見本　一郎" and bytes(profile.seal_png).startswith(b"\x89PNG")
         assert AuditEvent.objects.filter(action="admin.documentprofile.added").exists()
+
+
+def test_the_receipt_dates_in_one_style_and_the_seal_over_the_last_character(catalog_a, taro, tmp_path):
+    """The date line is the era and the Western year, nothing appended; the seal is centred
+    on 長 of 窓口市長 (the title stays readable: its text is extracted whole and drawn on top)."""
+    import re
+
+    services.ensure_demo(catalog_a)
+    application = submit_risai(catalog_a, taro)
+    document = services.issue(application, "receipt")
+    path = write(tmp_path, document)
+    text = text_of(path)
+    assert re.search(r"受付日\s*令和\d+年\d+月\d+日（\d{4}年\d+月\d+日）\s*\n", text), text
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", text)
+    assert "窓口市長" in text.replace(" ", "")
+    # Where 長 is drawn and where the seal is: pdftotext's bounding boxes and the page's image.
+    boxes = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(path), "-"], capture_output=True,
+                           text=True, check=True).stdout
+    word = re.search(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">[^<]*市長</word>', boxes)
+    assert word, boxes[:2000]
+    png = tmp_path / "page"
+    subprocess.run(["pdftoppm", "-png", "-r", "72", "-f", "1", "-l", "1", "-singlefile", str(path), str(png)], check=True)
+    (ARTIFACTS / "documents-receipt-seal.png").write_bytes(png.with_suffix(".png").read_bytes())
+    from PIL import Image
+
+    image = Image.open(png.with_suffix(".png")).convert("RGB")
+    reds = [(x, y) for x in range(image.width) for y in range(image.height)
+            if (lambda p: p[0] > 150 and p[1] < 110 and p[2] < 110)(image.getpixel((x, y)))]
+    assert reds, "no seal drawn"
+    seal_x = sum(x for x, _ in reds) / len(reds)
+    seal_y = sum(y for _, y in reds) / len(reds)
+    x_min, y_min, x_max, y_max = map(float, word.groups())
+    last_char_x = x_max - (y_max - y_min) / 2  # the last character: about one em from the right end
+    assert abs(seal_x - last_char_x) < (y_max - y_min), (seal_x, last_char_x)
+    assert y_min - 20 < seal_y < y_max + 20, (seal_y, y_min, y_max)
+    assert seal_x > x_min + 2 * (y_max - y_min)  # not over the whole title: its first characters stay clear

@@ -21,7 +21,7 @@ TEXTS = {
     Status.RESUBMITTED: gettext_noop("補正した申請を受け付けました（受付番号 %(receipt)s）。"),
     Status.APPROVED: gettext_noop("申請が承認されました（受付番号 %(receipt)s）。"),
     Status.REJECTED: gettext_noop("申請は却下されました（受付番号 %(receipt)s）。"),
-    Status.COMPLETED: gettext_noop("手続が完了しました（受付番号 %(receipt)s）。"),
+    Status.COMPLETED: gettext_noop("手続きが完了しました（受付番号 %(receipt)s）。"),
     Status.WITHDRAWN: gettext_noop("申請を取り下げました（受付番号 %(receipt)s）。"),
     # Not a transition: an event of the application's fee (payments, through services.notify_refunded).
     "refunded": gettext_noop("手数料を返金しました（受付番号 %(receipt)s）。返金の内容は申請の画面でご確認ください。"),

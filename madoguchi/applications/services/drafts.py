@@ -113,7 +113,7 @@ def open_signature(draft: Application, person):
     """Opens the `sign` ceremony over a draft's document (its digest only when it holds
     individual numbers, which never leave the sealed draft). Returns ceremonies.callers.Opened."""
     if draft.version.definition["assurance"] != "signature":
-        raise ApplicationError("signature_not_needed", _("この手続に電子署名は必要ありません。"), status=409)
+        raise ApplicationError("signature_not_needed", _("この手続きに電子署名は必要ありません。"), status=409)
     prepared = prepare_draft(draft, person)
     return ceremonies.open("sign", municipality=draft.municipality, reason=draft.version.definition["title"]["ja"],
                            **signature_content(draft, prepared.document))

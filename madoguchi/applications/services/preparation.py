@@ -134,13 +134,13 @@ def prepare(version: ProcedureVersion, person, data, uploads=(), *, today: dt.da
     draft, whose files come one by one) leaves out the minimum number of attachments,
     which the submission checks."""
     if current_municipality() is not None and current_municipality().pk != version.municipality_id:
-        raise ApplicationError("not_found", _("この手続はありません。"), status=404)
+        raise ApplicationError("not_found", _("この手続きはありません。"), status=404)
     if version.status != ProcedureVersion.Status.PUBLISHED and not correction:
-        raise ApplicationError("closed", _("この手続は現在受け付けていません。"), status=409)
+        raise ApplicationError("closed", _("この手続きは現在受け付けていません。"), status=409)
     definition = version.definition
     today = today or today_in_japan()
     if not correction and not defn.is_open(definition, today):
-        raise ApplicationError("closed", _("この手続は受付期間外です。"), status=409)
+        raise ApplicationError("closed", _("この手続きは受付期間外です。"), status=409)
     if not isinstance(data, dict):
         raise ApplicationError("invalid", _("入力内容を確かめてください。"), {"/": [_("入力の形式が正しくありません。")]})
     lone = jsontext.lone_surrogates(data)  # before anything encodes the data as UTF-8

@@ -48,7 +48,7 @@ def published(slug) -> ProcedureVersion:
     procedure = Procedure.objects.filter(slug=slug).first() if ok else None
     version = procedure.current_version() if procedure is not None else None
     if version is None:
-        raise ApplicationError("not_found", _("この手続はありません。"), status=404)
+        raise ApplicationError("not_found", _("この手続きはありません。"), status=404)
     return version
 
 
@@ -137,3 +137,39 @@ def by_public_id(public_id) -> Application:
     work of other apps (documents issues its receipt and decision notice from it). Raises
     Application.DoesNotExist for an unknown id."""
     return Application.objects.select_related("version", "person").get(public_id=public_id)
+
+
+def resident_summary(person, *, limit: int = 5) -> dict:
+    """What the portal's top page shows a signed-in resident first: the applications that
+    need them (補正依頼, 支払い待ち), their other open applications and unread notices.
+    Plain data for templates (the title in the current language); three queries."""
+    from madoguchi.procedures.forms import text
+    from .. import notices
+
+    def rows(queryset):
+        return [{"public_id": a.public_id, "title": text(a.version.definition["title"]),
+                 "receipt_number": a.receipt_number, "status": a.status, "status_label": a.get_status_display(),
+                 "fee_yen": a.fee_yen, "submitted_at": a.submitted_at}
+                for a in queryset.select_related("version").order_by("-submitted_at", "-id")[:limit]]
+
+    mine = Application.objects.filter(person=person, corrects__isnull=True)
+    needing = {Status.RETURNED, Status.PAYMENT_REQUIRED}
+    from ..statemachine import OPEN
+    unread = list(Notice.objects.filter(person=person, read_at__isnull=True).select_related("application")
+                  .order_by("-created_at", "-id")[:limit])
+    return {
+        "action": rows(mine.filter(status__in=needing)),
+        "open": rows(mine.filter(status__in=OPEN - needing)),
+        "unread": [{"id": n.pk, "text": notices.text(n), "created_at": n.created_at,
+                    "application": n.application.public_id if n.application_id else None} for n in unread],
+        "unread_count": Notice.objects.filter(person=person, read_at__isnull=True).count(),
+    }
+
+
+def notice_rows(person, *, limit: int = 100) -> list[dict]:
+    """The resident's notices, newest first, as plain data (text rendered now, unread marked)."""
+    from .. import notices
+
+    return [{"id": n.pk, "text": notices.text(n), "created_at": n.created_at, "unread": n.read_at is None,
+             "application": n.application.public_id if n.application_id else None}
+            for n in notices_of(person)[:limit]]

@@ -27,7 +27,7 @@ def _check_signature(prepared: Prepared, person, signed: Signed | None) -> dict:
     """The verification record of a CMS by this person over exactly these bytes."""
     if signed is None:
         if prepared.needs_signature:
-            raise ApplicationError("signature_required", _("この手続には電子署名が必要です。"))
+            raise ApplicationError("signature_required", _("この手続きには電子署名が必要です。"))
         return {}
     if bytes(signed.document) != prepared.document:
         raise ApplicationError("signature_mismatch", _("署名された内容が申請内容と一致しません。"))
@@ -72,6 +72,6 @@ def _signed_by_ceremony(draft: Application, ceremony_id, poll_token) -> Signed:
     """The CMS of the completed `sign` ceremony over the draft, taken once with the opener's
     poll token (the ceremony is consumed)."""
     if not isinstance(ceremony_id, str) or not isinstance(poll_token, str):
-        raise ApplicationError("signature_required", _("この手続には電子署名が必要です。"),
+        raise ApplicationError("signature_required", _("この手続きには電子署名が必要です。"),
                                {"/ceremony_id": [_("署名の手続きを指定してください。")]})
     return signed_by(draft, ceremonies.take(ceremony_id, poll_token))

@@ -93,7 +93,7 @@ def submit(version: ProcedureVersion, person, data, *, idempotency_key: str, upl
                 return replay, False
             if prepared.dedup_key and Application.objects.filter(
                     procedure=version.procedure, dedup_key=prepared.dedup_key, status__in=sorted(OPEN)).exists():
-                raise ApplicationError("duplicate", _("この手続の申請は、すでに受付中のものがあります。"), status=409) from None
+                raise ApplicationError("duplicate", _("この手続きの申請は、すでに受付中のものがあります。"), status=409) from None
             raise
         except BaseException:
             delete_files(saved)
@@ -168,7 +168,7 @@ def submit_draft(draft: Application, person, *, signed: Signed | None = None,
         except IntegrityError:
             if idempotency_key is not None:
                 _key_conflict(person, idempotency_key, draft)
-            raise ApplicationError("duplicate", _("この手続の申請は、すでに受付中のものがあります。"), status=409) from None
+            raise ApplicationError("duplicate", _("この手続きの申請は、すでに受付中のものがあります。"), status=409) from None
     return draft, True
 
 

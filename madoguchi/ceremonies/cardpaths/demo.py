@@ -52,16 +52,22 @@ class DemoVirtualCard(CardPath):
             return error_page(request, exc)
         card = JpkiAP(Channel(VirtualTransport(VirtualCard(settings.DATA_DIR / "cards" / name))))
         secrets = Secrets(pin=lambda: request.POST.get("pin", ""), password=lambda: request.POST.get("password", ""))
+        password = lambda: card.verifying == "sign"  # noqa: E731  (which secret a refusal is about)
         try:
             body = answer(description, card, secrets)
-        except InvalidPinFormat as exc:
-            messages.error(request, _("暗証番号の形式が正しくありません: %(detail)s") % {"detail": exc})
+        except InvalidPinFormat:
+            messages.error(request, _("署名用電子証明書のパスワードは、英数字6〜16桁で入力してください。") if password()
+                           else _("利用者証明用電子証明書の暗証番号は、数字4桁で入力してください。"))
         except apdu.WrongPin as exc:
-            messages.error(request, _("暗証番号が違います（あと%(tries)d回間違えるとロックされます）。") % {"tries": exc.tries_left})
+            messages.error(request, (_("署名用電子証明書のパスワードが違います（あと%(tries)d回間違えるとロックされます）。") if password()
+                                     else _("利用者証明用電子証明書の暗証番号が違います（あと%(tries)d回間違えるとロックされます）。"))
+                           % {"tries": exc.tries_left})
         except apdu.PinBlocked:
-            messages.error(request, _("暗証番号がロックされています。お住まいの市区町村の窓口でロックの解除を受けてください。"))
-        except (apdu.CardError, CeremonyRefused) as exc:
-            messages.error(request, _("カードを読み取れませんでした: %(detail)s") % {"detail": exc})
+            messages.error(request, _("署名用電子証明書のパスワードがロックされています。お住まいの市区町村の窓口でロックの解除を受けてください。")
+                           if password() else
+                           _("利用者証明用電子証明書の暗証番号がロックされています。お住まいの市区町村の窓口でロックの解除を受けてください。"))
+        except (apdu.CardError, CeremonyRefused):
+            messages.error(request, _("カードを読み取れませんでした。もう一度お試しください。"))
         else:
             try:
                 services.complete(ceremony_id, body)

@@ -3,7 +3,7 @@ import datetime as dt
 from django import template
 from django.utils import timezone, translation
 
-from madoguchi.core.dates import format_legal_date
+from madoguchi.core.dates import format_datetime, format_legal_date, format_yen
 
 register = template.Library()
 
@@ -20,16 +20,16 @@ def legal_date(value):
 
 @register.filter
 def tokyo_time(value):
-    """An aware datetime as Asia/Tokyo wall time, minutes precision."""
+    """An aware datetime as Japan's wall time, minutes precision: 令和8年12月5日 4時03分
+    (core.dates.format_datetime, the one style of every page)."""
     if value in (None, ""):
         return ""
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    return format_datetime(value, translation.get_language() or "ja")
 
 
 @register.filter
 def yen(value):
-    """An amount in yen with thousands separators (1600 → 1,600); the caller adds 円."""
-    try:
-        return f"{int(value):,}"
-    except (TypeError, ValueError):
+    """An amount in yen with separators: 1,600円 (English: ¥1,600)."""
+    if value in (None, ""):
         return ""
+    return format_yen(value, translation.get_language() or "ja")

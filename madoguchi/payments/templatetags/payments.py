@@ -30,16 +30,6 @@ def payment_of(statuses: dict, application_id):
 
 
 @register.filter
-def yen(value):
-    """An amount in yen with thousands separators: 12,345円 (nothing for None)."""
-    from django.utils.translation import gettext
-
-    if value is None or value == "":
-        return ""
-    return gettext("%(amount)s円") % {"amount": f"{int(value):,}"}
-
-
-@register.filter
 def provider_label(name: str) -> str:
     """A provider's name as the back office shows it (窓口払い for `counter`)."""
     from ..reconciliation import PROVIDER_LABELS
