@@ -64,7 +64,7 @@ def enqueue(person_ids: Iterable[int], *, channel_name: str, category: str, kind
 
 
 def fan_out(person_ids: Iterable[int], *, channel_name: str, category: str, kind: str, link: str,
-            broadcast=None, collect: list | None = None) -> int:
+            broadcast=None, collect: list | None = None, now: dt.datetime | None = None) -> int:
     """`enqueue` for a million: writes the rows batch by batch without keeping them (unless
     `collect` is given) and returns how many were queued. One task per batch, on commit."""
     Category(category)  # an unknown category is a programming error: fail here
@@ -72,7 +72,7 @@ def fan_out(person_ids: Iterable[int], *, channel_name: str, category: str, kind
     municipality = current_municipality()
     size = settings.NOTICES_BATCH_SIZE
     person_ids = sorted(set(person_ids))
-    after = quiet.deferred_until(municipality, channel_name, category)
+    after = quiet.deferred_until(municipality, channel_name, category, now)
     batches: list[list[int]] = []
     queued = 0
     # Preferences and reachability are read per slice of persons, rows written per batch.
@@ -115,14 +115,15 @@ def claim(ids: Sequence[int], now: dt.datetime) -> list[int]:
     return won
 
 
-def send_batch(ids: Sequence[int]) -> dict[str, int]:
-    """Sends the deliveries of one batch that this worker claims; returns counts by outcome."""
+def send_batch(ids: Sequence[int], now: dt.datetime | None = None) -> dict[str, int]:
+    """Sends the deliveries of one batch that this worker claims; returns counts by outcome
+    (`now`: the clock, for quiet hours and what is due)."""
     outcome = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0, "deferred": 0}
     municipality = current_municipality()
     rows = list(Delivery.objects.filter(pk__in=ids).select_related("broadcast").order_by("pk"))
     # Quiet hours: a push that is not an emergency waits, untouched (no attempt counted).
     deferred: dict[dt.datetime, list[int]] = {}
-    now = timezone.now()
+    now = now or timezone.now()
     for row in rows:
         until = quiet.deferred_until(municipality, row.channel, row.category, now)
         if until is not None and row.status == Delivery.Status.QUEUED:
