@@ -56,6 +56,15 @@ def rq_worker(burst: bool = False):
 class Command(DatabaseWorker):
     help = "Run the background task worker (and the periodic sweeps)"
 
+    def add_arguments(self, parser):
+        if settings.TASKS_BACKEND != "rq":
+            return super().add_arguments(parser)
+        # RQ: the database worker's options are accepted (the CLI passes them) and the
+        # queues are the Tasks backend's; --batch stops when the queues are empty.
+        parser.add_argument("--queue-name", default="*")
+        parser.add_argument("--no-reload", action="store_true")
+        parser.add_argument("--batch", action="store_true")
+
     def handle(self, *args, **options):
         stop = threading.Event()
         # A daemon thread: it ends with the worker, however the worker ends.
