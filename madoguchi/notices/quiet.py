@@ -34,11 +34,16 @@ def end_of(hours: tuple[dt.time, dt.time] | None, now: dt.datetime) -> dt.dateti
     return dt.datetime.combine(day, end, tzinfo=JST)
 
 
-def deferred_until(municipality, channel_name: str, category: str, now: dt.datetime | None = None):
-    """The end of the quiet hours if a delivery on this channel and category must wait, else None."""
+_UNREAD = object()
+
+
+def deferred_until(municipality, channel_name: str, category: str, now: dt.datetime | None = None, *,
+                   hours=_UNREAD):
+    """The end of the quiet hours if a delivery on this channel and category must wait, else
+    None (`hours`: the municipality's, when the caller read them already)."""
     if channel_name not in HELD_CHANNELS or category == Category.EMERGENCY:
         return None
-    return end_of(hours_of(municipality), now or timezone.now())
+    return end_of(hours_of(municipality) if hours is _UNREAD else hours, now or timezone.now())
 
 
 def set_hours(municipality, start: dt.time | None, end: dt.time | None) -> None:

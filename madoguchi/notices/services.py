@@ -21,12 +21,14 @@ in batches (docs/notices.md).
 
 import datetime as dt
 import logging
+import secrets
+import time
 from collections.abc import Iterable, Sequence
 from itertools import islice
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from madoguchi.audit.services import record
@@ -40,6 +42,7 @@ from .models import Category, Delivery
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+MARK_EVERY = 50  # sent rows marked per statement
 BACKOFF = [0, 30, 120, 600, 1800]  # seconds before attempt n+1 (after n failures)
 
 
@@ -104,15 +107,24 @@ def _enqueue_batches(code: str, batches: Sequence[Sequence[int]], after: dt.date
 
 
 def claim(ids: Sequence[int], now: dt.datetime) -> list[int]:
-    """Claims the queued, due deliveries among `ids` for this worker: one conditional
-    UPDATE per row (QUEUED → SENDING), which exactly one worker wins on any database."""
+    """Claims the queued, due deliveries among `ids` for this worker (QUEUED → SENDING), in
+    one transaction: on PostgreSQL the rows are locked with SELECT … FOR UPDATE SKIP LOCKED
+    (a row another worker holds is skipped, never waited for); elsewhere one conditional
+    UPDATE marks them with a claim time of this call and the rows bearing it are read back.
+    Either way exactly one worker wins a row."""
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    won = []
-    for pk in ids:
-        if Delivery.objects.filter(due, pk=pk, status=Delivery.Status.QUEUED).update(
-                status=Delivery.Status.SENDING, claimed_at=now):
-            won.append(pk)
-    return won
+    queued = Delivery.objects.filter(due, pk__in=list(ids), status=Delivery.Status.QUEUED)
+    with transaction.atomic():
+        if connection.features.has_select_for_update_skip_locked:
+            won = list(queued.select_for_update(skip_locked=True).values_list("pk", flat=True))
+            Delivery.objects.filter(pk__in=won).update(status=Delivery.Status.SENDING, claimed_at=now)
+            return sorted(won)
+        # SQLite: writes are serialised; the claim time (microseconds, unique to this call in
+        # this process; a second process would need the same microsecond) names the winner.
+        token = now.replace(microsecond=secrets.randbelow(1_000_000))
+        queued.update(status=Delivery.Status.SENDING, claimed_at=token)
+        return sorted(Delivery.objects.filter(pk__in=list(ids), status=Delivery.Status.SENDING,
+                                              claimed_at=token).values_list("pk", flat=True))
 
 
 def send_batch(ids: Sequence[int], now: dt.datetime | None = None) -> dict[str, int]:
@@ -124,8 +136,9 @@ def send_batch(ids: Sequence[int], now: dt.datetime | None = None) -> dict[str, 
     # Quiet hours: a push that is not an emergency waits, untouched (no attempt counted).
     deferred: dict[dt.datetime, list[int]] = {}
     now = now or timezone.now()
+    hours = quiet.hours_of(municipality)  # read once for the batch
     for row in rows:
-        until = quiet.deferred_until(municipality, row.channel, row.category, now)
+        until = quiet.deferred_until(municipality, row.channel, row.category, now, hours=hours)
         if until is not None and row.status == Delivery.Status.QUEUED:
             deferred.setdefault(until, []).append(row.pk)
     if deferred:
@@ -143,16 +156,34 @@ def send_batch(ids: Sequence[int], now: dt.datetime | None = None) -> dict[str, 
     for row in rows:
         if row.pk in claimed:
             by_channel.setdefault(row.channel, []).append(row)
+    sent: list[int] = []
+
+    def mark_sent():
+        # Sent rows are marked together (one statement per MARK_EVERY sends or second): a crash
+        # before the mark is the at-least-once window the sweep closes.
+        if sent:
+            Delivery.objects.filter(pk__in=sent, status=Delivery.Status.SENDING).update(
+                status=Delivery.Status.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1, next_attempt_at=None)
+            sent.clear()
+
+    marked = time.monotonic()
     for channel_name, deliveries in by_channel.items():
         implementation = channel(channel_name)
         limiter = ratelimit.for_channel(municipality.code, channel_name)
+        implementation.prepare(deliveries)
         with implementation.batch():
             for delivery in deliveries:
                 limiter.wait()
-                status = _attempt_claimed(delivery, implementation)
-                if status == Delivery.Status.QUEUED:
+                status = _attempt_claimed(delivery, implementation, defer_mark=True)
+                if status == Delivery.Status.SENT:
+                    sent.append(delivery.pk)
+                    if len(sent) >= MARK_EVERY or time.monotonic() - marked > 1:
+                        mark_sent()
+                        marked = time.monotonic()
+                elif status == Delivery.Status.QUEUED:
                     retries.setdefault(BACKOFF[delivery.attempts], []).append(delivery.pk)
                 outcome[{"sent": "sent", "failed": "failed"}.get(status, "retry")] += 1
+    mark_sent()
     if retries:
         code = municipality.code
         for delay, pks in retries.items():
@@ -161,8 +192,9 @@ def send_batch(ids: Sequence[int], now: dt.datetime | None = None) -> dict[str, 
     return outcome
 
 
-def _attempt_claimed(delivery: Delivery, implementation) -> str:
-    """One attempt of a claimed (SENDING) delivery; its status afterwards."""
+def _attempt_claimed(delivery: Delivery, implementation, defer_mark: bool = False) -> str:
+    """One attempt of a claimed (SENDING) delivery; its status afterwards (with defer_mark,
+    a sent row is left for the caller to mark)."""
     delivery.attempts += 1
     try:
         implementation.send(delivery, message(delivery))
@@ -182,7 +214,8 @@ def _attempt_claimed(delivery: Delivery, implementation) -> str:
             delivery.save(update_fields=["status", "attempts", "last_error", "next_attempt_at", "claimed_at"])
     else:
         delivery.status, delivery.sent_at, delivery.next_attempt_at = Delivery.Status.SENT, timezone.now(), None
-        delivery.save(update_fields=["status", "sent_at", "attempts", "next_attempt_at"])
+        if not defer_mark:
+            delivery.save(update_fields=["status", "sent_at", "attempts", "next_attempt_at"])
     return delivery.status
 
 

@@ -44,6 +44,9 @@ class DeliveryChannel:
     def forget(self, delivery, reason: str) -> None:
         """A permanent failure: stop using the address or device the delivery went to."""
 
+    def prepare(self, deliveries) -> None:
+        """Before the sends of a batch: read what they need in one query (optional)."""
+
     def batch(self):
         """A context around the sends of one batch (an SMTP connection, an HTTP session kept
         open for it); sends outside one still work."""

@@ -21,6 +21,13 @@ def _smtp_code(exc: smtplib.SMTPException) -> int | None:
 class EmailChannel(DeliveryChannel):
     name = "email"
     connection = None  # the batch's connection (one SMTP session for the batch)
+    addresses = None  # person id → usable address, read for the batch (prepare)
+
+    def prepare(self, deliveries) -> None:
+        from madoguchi.notices.models import USABLE_EMAIL, EmailAddress
+
+        self.addresses = {a.person_id: a for a in EmailAddress.objects.filter(
+            USABLE_EMAIL, person_id__in=[d.person_id for d in deliveries])}
 
     @contextlib.contextmanager
     def batch(self):
@@ -45,7 +52,10 @@ class EmailChannel(DeliveryChannel):
         from madoguchi.notices import emails
         from madoguchi.notices.models import USABLE_EMAIL, EmailAddress
 
-        address = EmailAddress.objects.filter(USABLE_EMAIL, person_id=delivery.person_id).first()
+        if self.addresses is not None:
+            address = self.addresses.get(delivery.person_id)
+        else:
+            address = EmailAddress.objects.filter(USABLE_EMAIL, person_id=delivery.person_id).first()
         if address is None:
             raise PermanentFailure("no usable address")
         mail = emails.notice_mail(address, message)

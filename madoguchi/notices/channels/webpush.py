@@ -20,6 +20,14 @@ TTL = 24 * 3600
 class WebPushChannel(DeliveryChannel):
     name = "push"
     session = None  # the batch's HTTP session (connections kept alive to the push services)
+    devices = None  # person id → subscriptions, read for the batch (prepare)
+
+    def prepare(self, deliveries) -> None:
+        from madoguchi.notices.models import PushSubscription
+
+        self.devices = {}
+        for row in PushSubscription.objects.filter(person_id__in=[d.person_id for d in deliveries]).order_by("pk"):
+            self.devices.setdefault(row.person_id, []).append(row)
 
     @contextlib.contextmanager
     def batch(self):
@@ -42,7 +50,10 @@ class WebPushChannel(DeliveryChannel):
         code = current_municipality().code
         payload = json.dumps({"title": message.title, "category": message.category_label, "url": message.url},
                              ensure_ascii=False)
-        devices = list(PushSubscription.objects.filter(person_id=delivery.person_id))
+        if self.devices is not None:
+            devices = self.devices.get(delivery.person_id, [])
+        else:
+            devices = list(PushSubscription.objects.filter(person_id=delivery.person_id))
         sent, transient = 0, []
         for device in devices:
             # Each device is pushed with the key it subscribed with (kept after a rotation).
