@@ -24,6 +24,7 @@ class Delivery(TenantOwned):
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("送信待ち")
+        SENDING = "sending", _("送信中")  # engine: claimed by a worker (claimed_at)
         SENT = "sent", _("送信済み")
         FAILED = "failed", _("送信失敗")
 
@@ -41,6 +42,9 @@ class Delivery(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Engine (batched fan-out): when a worker claimed the row for sending; a row left SENDING
+    # longer than NOTICES_CLAIM_STALE_SECONDS is queued again by the sweep.
+    claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -83,6 +87,10 @@ class PushSubscription(TenantOwned):
     auth = models.CharField(max_length=40)  # the 16-byte authentication secret, base64url
     label = models.CharField(max_length=60, blank=True)  # a device name for the account page
     created_at = models.DateTimeField(auto_now_add=True)
+    # Engine (VAPID rotation): the applicationServerKey the device subscribed with; it is
+    # pushed with that key until it subscribes again (blank: the key current when it was made,
+    # stamped at the next rotation).
+    vapid_key = models.CharField(max_length=100, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["municipality", "endpoint"], name="push_endpoint_unique")]
@@ -127,3 +135,15 @@ class Broadcast(TenantOwned):
     approved_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     recipients = models.PositiveIntegerField(default=0)  # persons in the segment when sent
+
+
+class QuietHours(TenantOwned):
+    """Engine: the municipality's quiet hours (e.g. 21:00–08:00 Japan time), during which
+    push deliveries that are not 防災・緊急 wait until the end. One row per municipality;
+    none means no quiet hours. `start` after `end` spans midnight."""
+
+    start = models.TimeField()
+    end = models.TimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality"], name="quiet_hours_once")]

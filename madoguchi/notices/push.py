@@ -60,8 +60,25 @@ def check(data) -> tuple[str, str, str]:
     return endpoint, keys["p256dh"], keys["auth"]
 
 
+def subscription_key(data) -> str:
+    """The applicationServerKey the page subscribed with (it sends it beside the
+    subscription): the current key or a kept previous one; none named means the current one."""
+    from . import vapid
+
+    code = current_municipality().code
+    known = vapid.known_public_keys(code)
+    named = data.get("applicationServerKey") if isinstance(data, dict) else None
+    if named is None:
+        return known[0] if known else ""
+    if not isinstance(named, str) or named not in known:
+        raise SubscriptionError("applicationServerKey",
+                                _("applicationServerKey: この自治体の鍵ではありません。ページを開き直してください。"))
+    return named
+
+
 def subscribe(person, data, label: str = "") -> PushSubscription:
     endpoint, p256dh, auth = check(data)
+    key = subscription_key(data)
     with transaction.atomic():
         if PushSubscription.objects.filter(person=person).exclude(endpoint=endpoint).count() >= MAX_DEVICES:
             raise SubscriptionError("endpoint", _("endpoint: 登録できる端末は10台までです。"))
@@ -69,7 +86,7 @@ def subscribe(person, data, label: str = "") -> PushSubscription:
         if existing is not None and existing.person_id != person.pk:
             existing.delete()  # the device changed hands: the old owner's subscription goes
         row, _created = PushSubscription.objects.update_or_create(
-            endpoint=endpoint, defaults={"person": person, "p256dh": p256dh, "auth": auth, "label": label[:60],
+            endpoint=endpoint, defaults={"person": person, "p256dh": p256dh, "auth": auth, "label": label[:60], "vapid_key": key,
                                          "municipality": current_municipality()})
         record("notices.push_subscribed", actor=("resident", str(person.public_id)), obj=row)
     return row

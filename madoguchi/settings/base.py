@@ -246,12 +246,26 @@ CONTENT_SECURITY_POLICY = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 500
 
-TASKS = {
-    "default": {
-        "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": ["default"],
+# The Tasks backend (docs/notices.md, docs/configuration.md): `database` (the default, the
+# embedded queue in the application's database) or `rq` (RQ on Redis at MADOGUCHI_REDIS_URL,
+# through django-tasks-rq). Configuration only: the same tasks, the same `madoguchi worker`.
+TASKS_BACKEND = os.environ.get("MADOGUCHI_TASKS_BACKEND", "database").strip() or "database"
+REDIS_URL = os.environ.get("MADOGUCHI_REDIS_URL", "").strip()
+if TASKS_BACKEND not in ("database", "rq"):
+    raise ImproperlyConfigured(f"MADOGUCHI_TASKS_BACKEND={TASKS_BACKEND!r}: use database or rq")
+if TASKS_BACKEND == "rq":
+    if not REDIS_URL:
+        raise ImproperlyConfigured("MADOGUCHI_TASKS_BACKEND=rq needs MADOGUCHI_REDIS_URL (redis://host:port/db)")
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
+else:
+    TASKS = {
+        "default": {
+            "BACKEND": "django_tasks_db.DatabaseBackend",
+            "QUEUES": ["default"],
+        }
     }
-}
 
 LOG_LEVEL = os.environ.get("MADOGUCHI_LOG_LEVEL", "INFO").upper()
 LOGGING = {
@@ -362,6 +376,20 @@ DEFAULT_FROM_EMAIL = os.environ.get("MADOGUCHI_EMAIL_FROM", "madoguchi@localhost
 NOTICES_PUSH_CONTACT = os.environ.get("MADOGUCHI_PUSH_CONTACT", "mailto:madoguchi@localhost")
 # A push endpoint must be https; only the test configuration accepts http (a local push service).
 NOTICES_PUSH_INSECURE_ENDPOINTS = False
+# The delivery engine (docs/notices.md): delivery rows are written and sent in batches of
+# this many (one task per batch).
+NOTICES_BATCH_SIZE = env_int("MADOGUCHI_NOTICES_BATCH_SIZE", 500)
+if not 1 <= NOTICES_BATCH_SIZE <= 10000:
+    raise ImproperlyConfigured(f"MADOGUCHI_NOTICES_BATCH_SIZE={NOTICES_BATCH_SIZE} is not between 1 and 10000")
+# Deliveries per second per channel and municipality (0: no limit): a token bucket in Redis
+# when MADOGUCHI_REDIS_URL is set, a per-second counter in Django's cache otherwise.
+NOTICES_RATE_PUSH = env_int("MADOGUCHI_NOTICES_RATE_PUSH", 0)
+NOTICES_RATE_EMAIL = env_int("MADOGUCHI_NOTICES_RATE_EMAIL", 0)
+if NOTICES_RATE_PUSH < 0 or NOTICES_RATE_EMAIL < 0:
+    raise ImproperlyConfigured("MADOGUCHI_NOTICES_RATE_PUSH/_EMAIL must be 0 (no limit) or more")
+# A delivery claimed by a worker and neither sent nor failed after this many seconds was left
+# by a killed worker: the sweep queues it again (at least once, never silently lost).
+NOTICES_CLAIM_STALE_SECONDS = env_int("MADOGUCHI_NOTICES_CLAIM_STALE_SECONDS", 300)
 
 # Audit checkpoints (issue 13; docs/operations.md): each chain's head, signed, written outside
 # the database so a truncated trail is found even by someone who can rewrite the database.

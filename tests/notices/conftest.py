@@ -1,5 +1,6 @@
 """A real SMTP server (aiosmtpd) on a free port receives the notices' mail over TCP."""
 
+import datetime as dt
 import socket
 
 import pytest
@@ -71,7 +72,75 @@ def push_service(muni_a, settings, tmp_path):
     service.stop()
 
 
+TEST_REDIS_URL = "redis://127.0.0.1:6379/1"  # this suite's Redis database (flushed by the fixture)
+
+
+@pytest.fixture(params=["database", "rq"])
+def tasks_backend(request, settings):
+    """The delivery tests run on both Tasks backends: the database queue (the default) and
+    RQ on the local Redis (django-tasks-rq), configured as MADOGUCHI_TASKS_BACKEND=rq does;
+    with Redis configured the rate limits use its token bucket too."""
+    if request.param == "rq":
+        import redis
+
+        client = redis.Redis.from_url(TEST_REDIS_URL)
+        client.flushdb()
+        settings.TASKS_BACKEND, settings.REDIS_URL = "rq", TEST_REDIS_URL
+        settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+        settings.RQ_QUEUES = {"default": {"URL": TEST_REDIS_URL, "DEFAULT_TIMEOUT": 600}}
+        yield "rq"
+        client.flushdb()
+    else:
+        yield "database"
+
+
+def queued_tasks() -> list[tuple[str, list, dt.datetime | None]]:
+    """The tasks waiting on the configured backend: (task name, args, run_after or None)."""
+    from django.conf import settings
+
+    if settings.TASKS_BACKEND == "rq":
+        import django_rq
+        from rq.registry import ScheduledJobRegistry
+
+        queue = django_rq.get_queue("default")
+        scheduled = ScheduledJobRegistry(queue=queue)
+        out = [(job.func_name.rsplit(".", 1)[-1], list(job.args), None) for job in queue.jobs]
+        for job_id in scheduled.get_job_ids():
+            job = queue.fetch_job(job_id)
+            out.append((job.func_name.rsplit(".", 1)[-1], list(job.args), scheduled.get_scheduled_time(job)))
+        return out
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    never = get_date_max()
+    return [(r.task_path.rsplit(".", 1)[-1], r.args_kwargs["args"], None if r.run_after == never else r.run_after)
+            for r in DBTaskResult.objects.filter(status="READY").order_by("enqueued_at")]
+
+
 def run_worker() -> int:
+    """Runs the ready tasks of the configured backend in this process until none is left;
+    returns how many ran (RQ: a SimpleWorker in burst mode, the worker `madoguchi worker` runs)."""
+    from django.conf import settings
+
+    if settings.TASKS_BACKEND == "rq":
+        from madoguchi.core.management.commands.worker import rq_worker
+
+        from django_tasks.signals import task_finished
+
+        finished = []
+
+        def count(sender, task_result, **kwargs):
+            finished.append(task_result.id)
+
+        task_finished.connect(count, weak=False)
+        try:
+            rq_worker().work(burst=True, logging_level="WARNING")
+        finally:
+            task_finished.disconnect(count)
+        return len(finished)
+    return run_db_worker()
+
+
+def run_db_worker() -> int:
     """The database backend's worker loop (django_tasks_db's Worker: claim a ready task,
     run it, record its result) in this process, until no task is ready; returns how many
     ran. `db_worker` itself closes the connection between tasks, which the test's

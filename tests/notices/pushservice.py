@@ -33,6 +33,7 @@ class Device:
     """A browser's subscription: its own key pair and auth secret."""
 
     id: str
+    server_key: str = ""  # the applicationServerKey it subscribed with (RFC 8292 §4: bound to it)
     key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
     auth: bytes = field(default_factory=lambda: os.urandom(16))
 
@@ -53,20 +54,22 @@ class PushService:
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def device(self) -> Device:
-        device = Device(id=b64(os.urandom(9)))
+    def device(self, server_key: str | None = None) -> Device:
+        """A subscription made with `server_key` (the service's current one by default): the
+        push service accepts pushes to it only signed with that key, as a vendor's does."""
+        device = Device(id=b64(os.urandom(9)), server_key=server_key or self.application_server_key)
         self.devices[device.id] = device
         return device
 
     def stop(self):
         self.server.shutdown()
 
-    def check_vapid(self, header: str) -> str | None:
+    def check_vapid(self, header: str, server_key: str | None = None) -> str | None:
         """None if the authorization is good, else why not."""
         if not header.startswith("vapid "):
             return "no vapid scheme"
         params = dict(p.strip().split("=", 1) for p in header[6:].split(","))
-        if params.get("k") != self.application_server_key:
+        if params.get("k") != (server_key or self.application_server_key):
             return "k is not the application server key"
         head, claims, signature = params["t"].split(".")
         public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64(params["k"]))
@@ -99,7 +102,8 @@ class PushService:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if device_id in service.gone or device_id not in service.devices:
                     return self._answer(410)
-                problem = service.check_vapid(self.headers.get("Authorization", ""))
+                problem = service.check_vapid(self.headers.get("Authorization", ""),
+                                              service.devices[device_id].server_key)
                 if problem is None and self.headers.get("Content-Encoding") != "aes128gcm":
                     problem = "not aes128gcm"
                 if problem is None and not self.headers.get("TTL"):

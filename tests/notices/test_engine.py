@@ -1,5 +1,5 @@
 """The delivery engine: a Delivery per recipient and channel, sent by the Tasks worker
-(the database backend's db_worker, in batch mode), bounded retries with backoff,
+in batches (on both Tasks backends: the database queue and RQ on Redis), bounded retries with backoff,
 idempotent by delivery id, a poison message failing alone."""
 
 import datetime as dt
@@ -7,7 +7,6 @@ import email
 import email.policy
 
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from madoguchi.audit.models import AuditEvent
 from madoguchi.municipalities.tenancy import tenant
@@ -16,7 +15,7 @@ from madoguchi.notices.channels import DELIVERY_CHANNELS, DeliveryChannel
 from madoguchi.notices.models import Category, Delivery
 from madoguchi.registry import UnknownName
 
-from .conftest import run_worker, verified_address
+from .conftest import queued_tasks, run_worker, verified_address
 
 
 
@@ -36,13 +35,14 @@ def test_the_email_channel_is_opened_by_name_and_an_unknown_one_is_refused():
         raise AssertionError("fax was accepted")
 
 
-def test_a_delivery_per_reachable_person_sent_by_the_worker(muni_a, taro, hanako, smtp,
+def test_a_delivery_per_reachable_person_sent_by_the_worker(muni_a, taro, hanako, smtp, tasks_backend,
                                                             django_capture_on_commit_callbacks):
     verified_address(muni_a, taro, "taro@example.jp")  # hanako has no address: skipped, not failed
     with django_capture_on_commit_callbacks(execute=True):
         (delivery,) = queue(muni_a, taro, hanako)
     assert delivery.person_id == taro.pk and delivery.status == "queued"
-    run_worker()
+    assert [(name, args) for name, args, _after in queued_tasks()] == [("send_batch", [muni_a.code, [delivery.pk]])]
+    assert run_worker() == 1
     with tenant(muni_a):
         delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("sent", 1) and delivery.sent_at
@@ -54,40 +54,99 @@ def test_a_delivery_per_reachable_person_sent_by_the_worker(muni_a, taro, hanako
     assert mail["Subject"].strip() == "[申請の状況] 申請内容の補正をお願いします"
 
 
-def test_a_retried_task_never_sends_twice(muni_a, taro, smtp, django_capture_on_commit_callbacks):
+def people(municipality, n):
+    from madoguchi.identity.models import Person
+
+    with tenant(municipality):
+        return [Person.objects.create(verified_name=f"通知　{i}", verified_birth_date=dt.date(1990, 1, 1),
+                                      verified_sex="1", verified_address="東京都窓口市本町一丁目1番1号",
+                                      verified_at=timezone.now()) for i in range(n)]
+
+
+def test_a_fan_out_is_one_task_per_batch_and_every_delivery_goes_once(
+        muni_a, smtp, settings, tasks_backend, django_capture_on_commit_callbacks):
+    settings.NOTICES_BATCH_SIZE = 3
+    persons = people(muni_a, 7)
+    for p in persons:
+        verified_address(muni_a, p, f"p{p.pk}@example.jp")
+    with django_capture_on_commit_callbacks(execute=True):
+        with tenant(muni_a):
+            assert services.fan_out([p.pk for p in persons], channel_name="email", category=Category.ANNOUNCEMENTS,
+                                    kind="broadcast", link=f"/{muni_a.code}/notices/") == 7
+    tasks = queued_tasks()
+    assert [len(args[1]) for _name, args, _after in tasks] == [3, 3, 1]
+    assert run_worker() == 3
+    with tenant(muni_a):
+        assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+    assert sorted(r for rcpts, _raw in smtp.messages for r in rcpts) == sorted(f"p{p.pk}@example.jp" for p in persons)
+    # The same batches again (a retried or duplicated task): nothing is sent twice.
+    from madoguchi.notices.tasks import send_batch
+
+    for _name, args, _after in tasks:
+        assert send_batch.call(*args)["skipped"] == len(args[1])
+    assert len(smtp.messages) == 7
+
+
+def test_a_row_is_claimed_by_one_worker_only_and_a_stale_claim_is_swept_back(
+        muni_a, taro, hanako, smtp, settings, tasks_backend, django_capture_on_commit_callbacks):
+    verified_address(muni_a, taro, "taro@example.jp")
+    verified_address(muni_a, hanako, "hanako@example.jp")
+    with django_capture_on_commit_callbacks(execute=True):
+        rows = queue(muni_a, taro, hanako)
+    ids = [d.pk for d in rows]
+    now = timezone.now()
+    with tenant(muni_a):
+        assert services.claim(ids, now) == ids
+        assert services.claim(ids, now) == []  # a second worker wins nothing
+    # A worker killed after claiming: the claim goes stale and the sweep queues the rows again.
+    settings.NOTICES_CLAIM_STALE_SECONDS = 60
+    Delivery.unscoped.filter(pk__in=ids).update(claimed_at=now - dt.timedelta(seconds=61))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.sweep() == 2
+    run_worker()
+    with tenant(muni_a):
+        assert list(Delivery.objects.values_list("status", flat=True).distinct()) == ["sent"]
+    assert sorted(r for rcpts, _raw in smtp.messages for r in rcpts) == ["hanako@example.jp", "taro@example.jp"]
+
+
+def test_a_retried_task_never_sends_twice(muni_a, taro, smtp, tasks_backend, django_capture_on_commit_callbacks):
     verified_address(muni_a, taro, "taro@example.jp")
     with django_capture_on_commit_callbacks(execute=True):
         (delivery,) = queue(muni_a, taro)
-    (task,) = DBTaskResult.objects.all()
+    ((_name, args, _after),) = queued_tasks()
     run_worker()
     # The same task again (a worker that died after sending, a duplicate enqueue): nothing sent.
-    from madoguchi.notices.tasks import send_delivery
+    from madoguchi.notices.tasks import send_batch, send_delivery
 
-    assert send_delivery.call(*task.args_kwargs["args"]) == "sent"
-    assert send_delivery.call(*task.args_kwargs["args"]) == "sent"
+    assert send_batch.call(*args) == {"sent": 0, "retry": 0, "failed": 0, "skipped": 1, "deferred": 0}
+    assert send_delivery.call(muni_a.code, str(delivery.public_id)) == "sent"
     assert len(smtp.messages) == 1
 
 
 def test_a_transient_failure_is_retried_with_backoff_then_fails_after_the_last_attempt(
-        muni_a, taro, smtp, django_capture_on_commit_callbacks):
+        muni_a, taro, smtp, tasks_backend, django_capture_on_commit_callbacks):
     verified_address(muni_a, taro, "busy@example.jp")  # 451 every time
     with django_capture_on_commit_callbacks(execute=True):
         (delivery,) = queue(muni_a, taro)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_worker() == 1  # the first attempt, through the batch task
     for n in range(1, services.MAX_ATTEMPTS + 1):
-        before = timezone.now()
-        with django_capture_on_commit_callbacks(execute=True):
-            with tenant(muni_a):
-                status = services.attempt(str(delivery.public_id))
         with tenant(muni_a):
             delivery.refresh_from_db()
         assert delivery.attempts == n and "451" in delivery.last_error
         if n < services.MAX_ATTEMPTS:
-            assert status == "queued"
-            retry = DBTaskResult.objects.order_by("-enqueued_at").first()
-            assert retry.run_after >= before + dt.timedelta(seconds=services.BACKOFF[n])
-            assert delivery.next_attempt_at >= before + dt.timedelta(seconds=services.BACKOFF[n])
+            assert delivery.status == "queued"
+            # The retry waits BACKOFF[n] seconds: a task of its own, not ready yet.
+            name, args, after = queued_tasks()[-1]
+            assert (name, args[1]) == ("send_batch", [delivery.pk])
+            assert after >= delivery.next_attempt_at - dt.timedelta(seconds=1)
+            assert delivery.next_attempt_at >= timezone.now() + dt.timedelta(seconds=services.BACKOFF[n] - 5)
+            assert run_worker() == 0  # not due: the worker leaves it
+            with django_capture_on_commit_callbacks(execute=True):
+                with tenant(muni_a):  # its time has come (an explicit attempt stands for the clock)
+                    services.attempt(str(delivery.public_id))
         else:
-            assert status == "failed"
+            assert delivery.status == "failed"
     # Bounded: a failed delivery is never tried again, and it was a transient failure, so
     # the address stays usable.
     with tenant(muni_a):
@@ -115,12 +174,13 @@ class Exploding(DeliveryChannel):
         Exploding.sent.append(delivery.person_id)
 
 
-def test_a_poison_message_fails_alone_and_blocks_nobody(muni_a, taro, hanako, django_capture_on_commit_callbacks):
+def test_a_poison_message_fails_alone_and_blocks_nobody(muni_a, taro, hanako, tasks_backend,
+                                                         django_capture_on_commit_callbacks):
     DELIVERY_CHANNELS.register("exploding", "test: raises for one person")(Exploding)
     try:
         with django_capture_on_commit_callbacks(execute=True):
             poison, good = sorted(queue(muni_a, taro, hanako, channel="exploding"), key=lambda d: d.person_id != taro.pk)
-        run_worker()  # the poison's attempt fails first or after; the other is sent either way
+        assert run_worker() == 1  # one batch: the poison fails in it, the other is sent all the same
         with tenant(muni_a):
             poison.refresh_from_db()
             good.refresh_from_db()

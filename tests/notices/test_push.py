@@ -91,23 +91,59 @@ def test_a_gone_subscription_is_removed_and_the_others_still_receive(
         assert not PushSubscription.objects.exists()
 
 
-def test_a_rotated_key_is_refused_by_the_push_service_and_retried(
-        client, muni_a, taro, push_service, django_capture_on_commit_callbacks):
-    """The push service checks the VAPID key: signing with another key is not accepted
-    (the test can fail: a channel that ignored the municipality's key would be refused)."""
-    signed_in(client, muni_a, taro)
-    device = push_service.device()
-    assert subscribe(client, muni_a, device.subscription(push_service.base)).status_code == 201
-    vapid.ensure(muni_a.code, rotate=True)
-    with django_capture_on_commit_callbacks(execute=True):
-        with tenant(muni_a):
-            (delivery,) = services.enqueue([taro.pk], channel_name="push", category=Category.APPLICATIONS,
+def push_emergency(municipality, person, capture):
+    with capture(execute=True):
+        with tenant(municipality):
+            (delivery,) = services.enqueue([person.pk], channel_name="push", category=Category.EMERGENCY,
                                            kind="application.returned", link="/139998/notices/")
-            assert services.attempt(str(delivery.public_id)) == "queued"
-            delivery.refresh_from_db()
-    assert push_service.refused == [(device.id, "k is not the application server key")]
-    assert delivery.attempts == 1 and "push 403" in delivery.last_error
-    assert push_service.received == []
+    run_worker()
+    with tenant(municipality):
+        delivery.refresh_from_db()
+    return delivery
+
+
+def test_a_rotated_key_keeps_the_old_subscriptions_until_the_previous_key_is_retired(
+        client, muni_a, taro, push_service, django_capture_on_commit_callbacks):
+    """The push service binds a subscription to the key it was made with (a push signed
+    with another key is refused — the check can fail). After `--rotate` the old device is
+    still pushed with the old key, a device subscribing anew uses the new one; retiring the
+    previous keys removes the old device (it must subscribe again)."""
+    signed_in(client, muni_a, taro)
+    old_key = vapid.public_key(muni_a.code)
+    old = push_service.device()
+    assert subscribe(client, muni_a, old.subscription(push_service.base)).status_code == 201
+    call_command("notices_vapid", muni_a.code, rotate=True)
+    new_key = vapid.public_key(muni_a.code)
+    assert new_key != old_key and client.get(f"/{muni_a.code}/notices/push/key").json() == {
+        "applicationServerKey": new_key}
+    assert vapid.known_public_keys(muni_a.code) == [new_key, old_key]
+    with tenant(muni_a):
+        assert PushSubscription.objects.get().vapid_key == old_key  # stamped at the rotation
+    new = push_service.device(server_key=new_key)
+    assert subscribe(client, muni_a, {**new.subscription(push_service.base), "applicationServerKey": new_key}
+                     ).status_code == 201
+    # A page naming a key the municipality does not have is refused, naming the field.
+    stranger = push_service.device()
+    response = subscribe(client, muni_a, {**stranger.subscription(push_service.base), "applicationServerKey": "AAAA"})
+    assert response.status_code == 400 and response.json()["field"] == "applicationServerKey"
+
+    delivery = push_emergency(muni_a, taro, django_capture_on_commit_callbacks)
+    assert delivery.status == "sent" and push_service.refused == []
+    assert sorted(d for d, _p in push_service.received) == sorted([old.id, new.id])
+
+    # Pushing the old device with the new key is refused by the push service: the check works.
+    assert push_service.check_vapid("vapid t=a.b.c, k=" + new_key, old.server_key) == \
+        "k is not the application server key"
+
+    call_command("notices_vapid", muni_a.code, retire_previous=True)
+    assert vapid.known_public_keys(muni_a.code) == [new_key]
+    with tenant(muni_a):
+        assert [s.vapid_key for s in PushSubscription.objects.all()] == [new_key]
+        assert AuditEvent.objects.filter(action="notices.push_removed", data__by="vapid key retired").count() == 1
+        assert AuditEvent.objects.filter(action="notices.vapid_retired").count() == 1
+    push_service.received.clear()
+    delivery = push_emergency(muni_a, taro, django_capture_on_commit_callbacks)
+    assert delivery.status == "sent" and [d for d, _p in push_service.received] == [new.id]
 
 
 def test_bad_subscriptions_are_refused_naming_the_field(client, muni_a, taro, push_service, settings):
@@ -166,6 +202,8 @@ def test_the_vapid_command_creates_once_and_rotates_on_request(muni_a, settings,
     assert vapid.public_key(muni_a.code) == first and "kept" in capsys.readouterr().out
     call_command("notices_vapid", muni_a.code, rotate=True)
     assert vapid.public_key(muni_a.code) != first
+    assert "1 previous key(s) kept" in capsys.readouterr().out
+    assert vapid.known_public_keys(muni_a.code)[1] == first
 
 
 def test_the_portal_is_an_installable_app_with_a_service_worker_scoped_to_the_municipality(client, muni_a):
@@ -226,4 +264,13 @@ def test_the_vapid_command_refuses_an_unknown_municipality_with_exit_2(db, setti
     settings.DATA_DIR = tmp_path / "data"
     assert manage("notices_vapid", "000000") == 2
     assert capsys.readouterr().err == "madoguchi: code 000000: no such municipality\n"
+    assert not (tmp_path / "data" / "vapid").exists()
+
+
+def test_the_vapid_command_refuses_rotate_and_retire_together_with_exit_2(muni_a, settings, tmp_path, capsys):
+    from madoguchi.cli import manage
+
+    settings.DATA_DIR = tmp_path / "data"
+    assert manage("notices_vapid", muni_a.code, "--rotate", "--retire-previous") == 2
+    assert capsys.readouterr().err.startswith("madoguchi: --rotate and --retire-previous: one at a time")
     assert not (tmp_path / "data" / "vapid").exists()

@@ -7,6 +7,7 @@ sends one message, raising PermanentFailure (the address or device is gone: neve
 as transient too, so a poison message fails alone after its attempts.
 """
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -42,6 +43,14 @@ class DeliveryChannel:
 
     def forget(self, delivery, reason: str) -> None:
         """A permanent failure: stop using the address or device the delivery went to."""
+
+    def prepare(self, deliveries) -> None:
+        """Before the sends of a batch: read what they need in one query (optional)."""
+
+    def batch(self):
+        """A context around the sends of one batch (an SMTP connection, an HTTP session kept
+        open for it); sends outside one still work."""
+        return contextlib.nullcontext()
 
 
 DELIVERY_CHANNELS: Registry[type[DeliveryChannel]] = Registry("delivery channel")

@@ -3,6 +3,7 @@ UTF-8 (the subject as an RFC 2047 encoded word), with List-Unsubscribe and RFC 8
 one-click List-Unsubscribe-Post. An SMTP 5xx answer is permanent: the address is marked
 invalid and never used again; a 4xx answer or a connection failure is retried."""
 
+import contextlib
 import smtplib
 import socket
 
@@ -19,6 +20,28 @@ def _smtp_code(exc: smtplib.SMTPException) -> int | None:
 @DELIVERY_CHANNELS.register("email", "e-mail to the resident's verified address through Django's mail backend")
 class EmailChannel(DeliveryChannel):
     name = "email"
+    connection = None  # the batch's connection (one SMTP session for the batch)
+    addresses = None  # person id → usable address, read for the batch (prepare)
+
+    def prepare(self, deliveries) -> None:
+        from madoguchi.notices.models import USABLE_EMAIL, EmailAddress
+
+        self.addresses = {a.person_id: a for a in EmailAddress.objects.filter(
+            USABLE_EMAIL, person_id__in=[d.person_id for d in deliveries])}
+
+    @contextlib.contextmanager
+    def batch(self):
+        from django.core.mail import get_connection
+
+        self.connection = get_connection()
+        try:
+            yield self
+        finally:
+            try:
+                self.connection.close()
+            except Exception:  # noqa: BLE001  (a server gone at QUIT loses nothing sent)
+                pass
+            self.connection = None
 
     def recipients(self, person_ids):
         from madoguchi.notices.models import USABLE_EMAIL, EmailAddress
@@ -29,17 +52,27 @@ class EmailChannel(DeliveryChannel):
         from madoguchi.notices import emails
         from madoguchi.notices.models import USABLE_EMAIL, EmailAddress
 
-        address = EmailAddress.objects.filter(USABLE_EMAIL, person_id=delivery.person_id).first()
+        if self.addresses is not None:
+            address = self.addresses.get(delivery.person_id)
+        else:
+            address = EmailAddress.objects.filter(USABLE_EMAIL, person_id=delivery.person_id).first()
         if address is None:
             raise PermanentFailure("no usable address")
+        mail = emails.notice_mail(address, message)
+        if self.connection is not None:
+            mail.connection = self.connection
         try:
-            emails.notice_mail(address, message).send()
+            mail.send()
         except smtplib.SMTPException as exc:
+            if isinstance(exc, smtplib.SMTPServerDisconnected) and self.connection is not None:
+                self.connection.close()  # the next send of the batch connects again
             code = _smtp_code(exc)
             if code is not None and 500 <= code < 600:
                 raise PermanentFailure(f"SMTP {code}") from None
             raise TransientFailure(f"SMTP {code or type(exc).__name__}") from None
         except (OSError, socket.timeout) as exc:
+            if self.connection is not None:
+                self.connection.close()
             raise TransientFailure(type(exc).__name__) from None
 
     def forget(self, delivery, reason: str) -> None:

@@ -3,6 +3,7 @@ pywebpush, with the municipality's VAPID key. One delivery goes to every device 
 person: a 404/410 answer removes that device's subscription; a delivery is sent when one
 device took it, retried when none did and one may later, failed when none is left."""
 
+import contextlib
 import json
 
 import requests
@@ -18,6 +19,24 @@ TTL = 24 * 3600
 @DELIVERY_CHANNELS.register("push", "Web Push to the resident's subscribed devices (VAPID key per municipality)")
 class WebPushChannel(DeliveryChannel):
     name = "push"
+    session = None  # the batch's HTTP session (connections kept alive to the push services)
+    devices = None  # person id → subscriptions, read for the batch (prepare)
+
+    def prepare(self, deliveries) -> None:
+        from madoguchi.notices.models import PushSubscription
+
+        self.devices = {}
+        for row in PushSubscription.objects.filter(person_id__in=[d.person_id for d in deliveries]).order_by("pk"):
+            self.devices.setdefault(row.person_id, []).append(row)
+
+    @contextlib.contextmanager
+    def batch(self):
+        self.session = requests.Session()
+        try:
+            yield self
+        finally:
+            self.session.close()
+            self.session = None
 
     def recipients(self, person_ids):
         from madoguchi.notices.models import PushSubscription
@@ -29,21 +48,23 @@ class WebPushChannel(DeliveryChannel):
         from madoguchi.notices.models import PushSubscription
 
         code = current_municipality().code
-        key = vapid.private_key(code)
-        if key is None:
-            raise TransientFailure(f"no VAPID key for {code}")
-        from py_vapid import Vapid02
-
-        signer = Vapid02(private_key=key)
         payload = json.dumps({"title": message.title, "category": message.category_label, "url": message.url},
                              ensure_ascii=False)
-        devices = list(PushSubscription.objects.filter(person_id=delivery.person_id))
+        if self.devices is not None:
+            devices = self.devices.get(delivery.person_id, [])
+        else:
+            devices = list(PushSubscription.objects.filter(person_id=delivery.person_id))
         sent, transient = 0, []
         for device in devices:
+            # Each device is pushed with the key it subscribed with (kept after a rotation).
+            signer = vapid.signer(code, device.vapid_key)
+            if signer is None:
+                transient.append(f"no VAPID key for {code}")
+                continue
             try:
                 webpush({"endpoint": device.endpoint, "keys": {"p256dh": device.p256dh, "auth": device.auth}},
                         data=payload, vapid_private_key=signer, vapid_claims={"sub": settings.NOTICES_PUSH_CONTACT},
-                        content_encoding="aes128gcm", ttl=TTL, timeout=10)
+                        content_encoding="aes128gcm", ttl=TTL, timeout=10, requests_session=self.session)
                 sent += 1
             except WebPushException as exc:
                 status = exc.response.status_code if exc.response is not None else None
