@@ -119,7 +119,7 @@ def test_field_level_messages_in_japanese():
     assert errors["/scope"] == ["選択肢から選んでください。"]
     assert errors["/phone"] == ["入力の形式が正しくありません。"]
     assert errors["/applicant_name"] == ["入力してください。"]
-    assert data_errors(definition, juminhyo_data(unexpected="x"), TODAY) == {"/unexpected": ["この手続にない項目です。"]}
+    assert data_errors(definition, juminhyo_data(unexpected="x"), TODAY) == {"/unexpected": ["この手続きにない項目です。"]}
     assert data_errors(definition, "not an object", TODAY) == {"/": ["入力の形式が正しくありません。"]}
 
 
@@ -178,7 +178,7 @@ def test_open_period_and_eligibility():
     assert eligibility_problems(definition, birth_date=dt.date(1980, 4, 1), record=Record(), today=TODAY) == []
     assert eligibility_problems(definition, birth_date=dt.date(1980, 4, 1), record=None, today=TODAY)
     assert eligibility_problems(definition, birth_date=dt.date(2012, 11, 27), record=Record(), today=TODAY) == [
-        "この手続は15歳以上の方が対象です。"]
+        "この手続きは15歳以上の方が対象です。"]
     assert eligibility_problems(definition, birth_date=dt.date(2011, 11, 26), record=Record(), today=TODAY) == []
     head = {"eligibility": {"household_head": True}}
-    assert eligibility_problems(head, birth_date=None, record=Record(), today=TODAY) == ["この手続は世帯主の方が対象です。"]
+    assert eligibility_problems(head, birth_date=None, record=Record(), today=TODAY) == ["この手続きは世帯主の方が対象です。"]
