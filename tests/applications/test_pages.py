@@ -69,7 +69,10 @@ def test_login_procedure_end_to_end_with_field_errors_idempotent_submit_and_with
     bad = client.post(f"/{code}/procedures/sodai-gomi/apply/", sodai_post(small_items="-1", phone=""))
     assert bad.status_code == 400
     body = bad.content.decode()
-    assert "0以上の数を入力してください。" in body and "入力してください。" in body and 'aria-invalid="true"' in body
+    # The summary lists each problem naming its field, linked to the input, in the form's order.
+    assert ('<li><a href="#f-phone">連絡先電話番号を入力してください。</a></li>'
+            '<li><a href="#f-small-items">小型の点数（400円）は0以上の数を入力してください。</a></li>') in body
+    assert 'data-error-summary' in body and 'aria-invalid="true"' in body
     with tenant(catalog_a):
         assert not Application.objects.exists()
     made = client.post(f"/{code}/procedures/sodai-gomi/apply/", sodai_post())
@@ -165,7 +168,7 @@ def test_my_number_procedure_signed_over_the_digest_only(client, catalog_a, taro
             "bank_code": "0001", "branch_code": "001", "account_type": "ordinary", "account_number": "1234567",
             "account_holder_kana": "マドグチ　タロウ"}
     bad = client.post(f"/{code}/procedures/jidou-teate/apply/", {**form, "children-0-mynumber": wrong})
-    assert bad.status_code == 400 and "個人番号が正しくありません" in bad.content.decode()
+    assert bad.status_code == 400 and "子の個人番号（子 1）が正しくありません。12桁の最後の1桁（検査用数字）が合いません。" in bad.content.decode()
     assert wrong not in bad.content.decode() and typed not in bad.content.decode()
     made = client.post(f"/{code}/procedures/jidou-teate/apply/", form)
     assert made.status_code == 302, made.content.decode()[:3000]
