@@ -93,7 +93,8 @@ def normalize(kind: str, raw: str, pattern: str = "") -> str:
     # code: phone numbers, postal codes, bank codes…
     value = value.lstrip("〒").strip()
     value = re.sub(r"[()]", "-", value)
-    if "-" in pattern or not pattern:
+    ranges_removed = re.sub(r"(?<=[0-9A-Za-z])-(?=[0-9A-Za-z])", "", pattern)  # [0-9] is no hyphen
+    if "-" in ranges_removed or not pattern:
         value = _HYPHEN.sub("-", _SPACES.sub("", value))
         value = re.sub(r"-{2,}", "-", value).strip("-")
     else:
