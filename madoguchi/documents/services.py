@@ -28,7 +28,7 @@ from madoguchi.pki import lgpki, pades
 from madoguchi.procedures import forms
 from madoguchi.registry import UnknownName
 
-from . import signers
+from . import fonts, signers
 from .models import Document, DocumentProfile
 from .seal import demo_seal
 
@@ -93,8 +93,11 @@ def context(application, kind: str) -> dict:
 
 
 def render_pdf(application, kind: str) -> bytes:
-    """The unsigned PDF of a document (always in Japanese: it is the legal text)."""
+    """The unsigned PDF of a document (always in Japanese: it is the legal text); refused
+    (fonts.FontsMissing) when the Japanese fonts are missing rather than printed in tofu."""
     import weasyprint
+
+    fonts.require(fonts.PDF_FONTS)
 
     with translation.override("ja"):
         html = render_to_string(f"documents/pdf/{kind}.html", context(application, kind))
