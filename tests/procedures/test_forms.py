@@ -169,3 +169,17 @@ def test_the_summary_lists_each_problem_in_the_forms_order_linked_to_its_input()
     assert order.index("#f-applicant-name") < order.index("#f-children-0-birth-date") < order.index("#f-reason-0")
     radio = forms.sections(CATALOG["juminhyo-copy"], {}, data_errors(CATALOG["juminhyo-copy"], {}, TODAY))
     assert ("#f-scope-0", "記載する人の範囲を選んでください。") in [(p["href"], p["text"]) for p in radio.problems]
+
+
+def test_messages_and_hints_in_english_name_the_field_too():
+    from django.utils import translation
+
+    definition = CATALOG["hoikusho-nyusho"]
+    values = {"children": [{"name": "x", "mynumber": "123"}]}
+    with translation.override("en"):
+        problems = [p["text"] for p in forms.sections(definition, values, data_errors(definition, values, TODAY)).problems]
+        hints = {f["name"]: f["hint"] for s in forms.sections(CATALOG["sodai-gomi"], {}, {}) for f in s["fields"]}
+    assert "Enter daytime phone number." in problems
+    assert "Enter child's individual number (Children 1) as 12 digits." in problems
+    assert hints["phone"] == "For example 03-1234-5678 (with or without hyphens)."
+    assert "(Reiwa " in hints["collection_date"]
