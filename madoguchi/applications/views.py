@@ -91,8 +91,13 @@ def apply(request, code, slug):
     if not defn.is_open(definition, today_in_japan()):
         problems = [_("この手続きは受付期間外です。")] + problems
     errors, message, in_text = {}, "", []
+    regrouped = None
     if request.method == "POST" and not problems:
         data = forms.read(definition, request.POST)
+        regrouped = forms.group_action(definition, request.POST, data)  # 「追加」/「削除」 without JavaScript
+    if regrouped is not None:
+        values = _without_numbers(definition, regrouped)
+    elif request.method == "POST" and not problems:
         limit = settings.APPLICATION_ATTACHMENT_MAX_BYTES
         files = request.FILES.getlist("attachments")
         uploads = [common.Upload(f.name, f.read(limit + 1)) for f in files] if files or draft is None else None
@@ -310,7 +315,11 @@ def correct(request, code, public_id):
     definition = application.version.definition
     record = preparation.resident_record(request.resident)
     errors, message, in_text = {}, "", []
-    if request.method == "POST":
+    regrouped = forms.group_action(definition, request.POST, forms.read(definition, request.POST)) \
+        if request.method == "POST" else None  # 「追加」/「削除」 without JavaScript
+    if regrouped is not None:
+        values = _without_numbers(definition, regrouped)
+    elif request.method == "POST":
         data = forms.read(definition, request.POST)
         limit = settings.APPLICATION_ATTACHMENT_MAX_BYTES
         files = request.FILES.getlist("attachments")

@@ -2,15 +2,11 @@
 square 角印 with the issuer's title and 之印 in vertical columns, right to left."""
 
 import io
-from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-FONT_CANDIDATES = [
-    Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc"),
-    Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"),
-    Path("/usr/share/fonts/truetype/ipamj/ipamjm.ttf"),
-]
+from . import fonts
+
 RED = (200, 30, 30, 255)
 MAX_SEAL_BYTES = 512 * 1024
 MAX_SEAL_PIXELS = 2000
@@ -21,10 +17,10 @@ class SealError(ValueError):
 
 
 def _font(size: int):
-    for path in FONT_CANDIDATES:
-        if path.exists():
-            return ImageFont.truetype(str(path), size, index=0)  # index 0: the JP face of the collection
-    return ImageFont.load_default()
+    """The seal's font; fonts.FontsMissing (naming the package) rather than a fallback face
+    that draws tofu."""
+    fonts.require(fonts.SEAL_FONTS)
+    return ImageFont.truetype(str(fonts.path(fonts.NOTO_SERIF)), size, index=0)  # index 0: the JP face
 
 
 def demo_seal(title: str, size: int = 360) -> bytes:

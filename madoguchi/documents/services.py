@@ -28,7 +28,7 @@ from madoguchi.pki import lgpki, pades
 from madoguchi.procedures import forms
 from madoguchi.registry import UnknownName
 
-from . import signers
+from . import fonts, signers
 from .models import Document, DocumentProfile
 from .seal import demo_seal
 
@@ -108,8 +108,11 @@ def _payment_context(application, payment: dict | None) -> dict:
 
 
 def render_pdf(application, kind: str, payment: dict | None = None) -> bytes:
-    """The unsigned PDF of a document (always in Japanese: it is the legal text)."""
+    """The unsigned PDF of a document (always in Japanese: it is the legal text); refused
+    (fonts.FontsMissing) when the Japanese fonts are missing rather than printed in tofu."""
     import weasyprint
+
+    fonts.require(fonts.PDF_FONTS)
 
     with translation.override("ja"):
         html = render_to_string(f"documents/pdf/{kind}.html", context(application, kind, payment))

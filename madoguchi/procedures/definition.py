@@ -11,15 +11,18 @@ cannot be published.
 
 import datetime as dt
 import json
+import re
 from functools import cache
 from pathlib import Path
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
 from madoguchi.card import mynumber
 from madoguchi.core import jsontext
+from madoguchi.core.dates import format_legal_date
 
 FORMAT_VERSION = 1
 MYNUMBER_FORMAT = "jp-individual-number"
@@ -309,43 +312,118 @@ def prune_hidden(definition: dict, data: dict) -> dict:
     return {k: v for k, v in data.items() if k not in hidden}
 
 
-def _message(error) -> str:
-    """A Japanese message for the resident; never echoes the value (it may be a number)."""
+def _text(value) -> str:
+    language = "en" if (get_language() or "ja").startswith("en") else "ja"
+    return value.get(language, "") if isinstance(value, dict) else ""
+
+
+def field_at(definition: dict, parts) -> tuple[dict | None, str]:
+    """The form field a data path (["children", 1, "name"]) is in, and its label as a message
+    names it: a group's member field says which block (子の氏名（子 2）)."""
+    fields = {f["name"]: f for f in iter_fields(definition)}
+    if not parts or parts[0] not in fields:
+        return None, ""
+    field = fields[parts[0]]
+    label = _text(field["label"])
+    if field.get("widget") == "group" and len(parts) >= 3 and isinstance(parts[1], int):
+        sub = {f["name"]: f for f in field.get("fields", [])}.get(parts[2])
+        if sub is not None:
+            return sub, _("%(field)s（%(group)s %(n)s）") % {"field": _text(sub["label"]), "group": label,
+                                                          "n": parts[1] + 1}
+    return field, label
+
+
+def _in_sentence(label: str) -> str:
+    """A label inside an English sentence starts in lower case ("Enter daytime phone number")."""
+    if (get_language() or "ja").startswith("en") and label[:1].isupper() and label[1:2].islower():
+        return label[0].lower() + label[1:]
+    return label
+
+
+_DIGITS_PATTERN = re.compile(r"^\^\[0-9\]\{(\d+)\}\$$")
+KANA_MARK = "ァ"
+
+
+def _message(error, field: dict | None = None, label: str = "") -> str:
+    """A Japanese message for the resident naming the field; never echoes the value (it may
+    be a number)."""
     kind, limit = error.validator, error.validator_value
+    widget = (field or {}).get("widget", "text")
+    if not label:
+        return _generic_message(error)
+    f = {"label": _in_sentence(label)}
+    choosing = widget in ("select", "radio", "checkboxes", "household_members")
+    if kind == "required":
+        if choosing:
+            return _("%(label)sを選んでください。") % f
+        if widget == "checkbox":
+            return _("%(label)sにチェックを入れてください。") % f
+        return _("%(label)sを入力してください。") % f
+    if kind == "type":
+        if "integer" in (limit if isinstance(limit, list) else [limit]):
+            return _("%(label)sは数字で入力してください。") % f
+        return _("%(label)sの形式が正しくありません。") % f
+    if kind == "const" and limit is True:
+        return _("%(label)sにチェックを入れてください。") % f
+    if kind in ("enum", "const"):
+        return _("%(label)sは選択肢から選んでください。") % f
+    if kind == "minLength":
+        if limit == 1:
+            return _("%(label)sを入力してください。") % f
+        return _("%(label)sは%(n)s文字以上で入力してください。") % {**f, "n": limit}
+    if kind == "maxLength":
+        return _("%(label)sは%(n)s文字以内で入力してください。") % {**f, "n": limit}
+    if kind == "minimum":
+        return _("%(label)sは%(n)s以上の数を入力してください。") % {**f, "n": limit}
+    if kind == "maximum":
+        return _("%(label)sは%(n)s以下の数を入力してください。") % {**f, "n": limit}
+    if kind == "minItems":
+        if choosing:
+            return _("%(label)sを%(n)s件以上選んでください。") % {**f, "n": limit}
+        return _("%(label)sを%(n)s件以上入力してください。") % {**f, "n": limit}
+    if kind == "maxItems":
+        return _("%(label)sは%(n)s件以内にしてください。") % {**f, "n": limit}
+    if kind == "format" and limit == MYNUMBER_FORMAT:
+        value = error.instance
+        if not (isinstance(value, str) and len(value) == 12 and value.isascii() and value.isdigit()):
+            return _("%(label)sは12桁の数字で入力してください。") % f
+        # 12 digits whose last (the check digit, computed from the first eleven) does not match
+        return _("%(label)sが正しくありません。12桁の最後の1桁（検査用数字）が合いません。"
+                 "マイナンバーカードで番号を確かめてください。") % f
+    if kind == "format" and limit == "date":
+        return _("%(label)sを正しい日付で入力してください。") % f
+    if kind == "format" and limit == "email":
+        return _("%(label)sは、taro@example.jp のような形で入力してください。") % f
+    if kind == "pattern":
+        if widget == "tel":
+            return _("%(label)sは、03-1234-5678 のように数字で入力してください。") % f
+        if widget == "postal_code":
+            return _("%(label)sは、100-0001 のように7桁の数字で入力してください。") % f
+        digits = _DIGITS_PATTERN.match(limit)
+        if digits:
+            return _("%(label)sは%(n)s桁の数字で入力してください。") % {**f, "n": digits[1]}
+        if KANA_MARK in limit:
+            return _("%(label)sはカタカナで入力してください。") % f
+        return _("%(label)sの形式が正しくありません。") % f
+    if kind == "additionalProperties":
+        return _("この手続にない項目です。")
+    return _("%(label)sの入力内容を確かめてください。") % f
+
+
+def _generic_message(error) -> str:
+    """A message for a value no form field presents (an API client's mistake)."""
+    kind = error.validator
     if kind == "required":
         return _("入力してください。")
-    if kind == "type":
-        return _("入力の形式が正しくありません。")
-    if kind in ("enum", "const"):
-        return _("選択肢から選んでください。")
-    if kind == "minLength":
-        return _("%(n)s文字以上で入力してください。") % {"n": limit}
-    if kind == "maxLength":
-        return _("%(n)s文字以内で入力してください。") % {"n": limit}
-    if kind == "minimum":
-        return _("%(n)s以上の数を入力してください。") % {"n": limit}
-    if kind == "maximum":
-        return _("%(n)s以下の数を入力してください。") % {"n": limit}
-    if kind == "minItems":
-        return _("%(n)s件以上選んでください。") % {"n": limit}
-    if kind == "maxItems":
-        return _("%(n)s件以内にしてください。") % {"n": limit}
-    if kind == "format" and limit == MYNUMBER_FORMAT:
-        return _("個人番号が正しくありません。12桁の数字と最後の検査用数字を確かめてください。")
-    if kind == "format" and limit == "date":
-        return _("日付を正しく入力してください。")
-    if kind == "format" and limit == "email":
-        return _("メールアドレスを正しく入力してください。")
-    if kind == "pattern":
-        return _("入力の形式が正しくありません。")
     if kind == "additionalProperties":
         return _("この手続きにない項目です。")
     return _("入力内容を確かめてください。")
 
 
 def data_errors(definition: dict, data, today: dt.date | None = None) -> dict[str, list[str]]:
-    """Field-level messages {JSON pointer: [message]} for data against the definition
-    (the date rules are relative to `today`, the date in Japan)."""
+    """Field-level messages {JSON pointer: [message]} for data against the definition, each
+    naming its field (the date rules are relative to `today`, the date in Japan, and their
+    limits are shown as 和暦 dates)."""
     if not isinstance(data, dict):
         return {"/": [_("入力の形式が正しくありません。")]}
     validator = Draft202012Validator(definition["schema"], format_checker=format_checker())
@@ -358,7 +436,11 @@ def data_errors(definition: dict, data, today: dt.date | None = None) -> dict[st
             present = error.instance if isinstance(error.instance, dict) else {}
             for name in error.validator_value:
                 if name not in present:
-                    errors.setdefault(_path(parts + [name]), []).append(_message(error))
+                    field, label = field_at(definition, parts + [name])
+                    bucket = errors.setdefault(_path(parts + [name]), [])
+                    message = _message(error, field, label)
+                    if message not in bucket:  # jsonschema reports one error per missing name
+                        bucket.append(message)
             continue
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             allowed = set((error.schema.get("properties") or {}).keys())
@@ -366,7 +448,8 @@ def data_errors(definition: dict, data, today: dt.date | None = None) -> dict[st
                 if name not in allowed:
                     errors.setdefault(_path(parts + [name]), []).append(_message(error))
             continue
-        message = _message(error)
+        field, label = field_at(definition, parts)
+        message = _message(error, field, label)
         bucket = errors.setdefault(_path(parts), [])
         if message not in bucket:
             bucket.append(message)
@@ -380,13 +463,26 @@ def data_errors(definition: dict, data, today: dt.date | None = None) -> dict[st
                 date = dt.date.fromisoformat(value)
             except ValueError:
                 continue
-            if "min_days" in rule and date < today + dt.timedelta(days=rule["min_days"]):
+            earliest, latest = date_rule_limits(rule, today)
+            label = _in_sentence(field_at(definition, [name])[1])
+            if earliest is not None and date < earliest:
                 errors.setdefault(f"/{name}", []).append(
-                    _("%(date)sより前の日付は受け付けられません。") % {"date": (today + dt.timedelta(days=rule["min_days"])).isoformat()})
-            if "max_days" in rule and date > today + dt.timedelta(days=rule["max_days"]):
+                    _("%(label)sは%(date)s以降の日付にしてください。") % {"label": label, "date": _legal(earliest)})
+            if latest is not None and date > latest:
                 errors.setdefault(f"/{name}", []).append(
-                    _("%(date)sより後の日付は受け付けられません。") % {"date": (today + dt.timedelta(days=rule["max_days"])).isoformat()})
+                    _("%(label)sは%(date)s以前の日付にしてください。") % {"label": label, "date": _legal(latest)})
     return errors
+
+
+def date_rule_limits(rule: dict, today: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """The earliest and latest dates a date rule accepts today (None: no limit)."""
+    earliest = today + dt.timedelta(days=rule["min_days"]) if "min_days" in rule else None
+    latest = today + dt.timedelta(days=rule["max_days"]) if "max_days" in rule else None
+    return earliest, latest
+
+
+def _legal(value: dt.date) -> str:
+    return format_legal_date(value, get_language() or "ja")
 
 
 # ---------------------------------------------------------------------------------------

@@ -71,7 +71,10 @@ def test_login_procedure_end_to_end_with_field_errors_idempotent_submit_and_with
     bad = client.post(f"/{code}/procedures/sodai-gomi/apply/", sodai_post(small_items="-1", phone=""))
     assert bad.status_code == 400
     body = bad.content.decode()
-    assert "0以上の数を入力してください。" in body and "入力してください。" in body and 'aria-invalid="true"' in body
+    # The summary lists each problem naming its field, linked to the input, in the form's order.
+    assert ('<li><a href="#f-phone">連絡先電話番号を入力してください。</a></li>'
+            '<li><a href="#f-small-items">小型の点数（400円）は0以上の数を入力してください。</a></li>') in body
+    assert 'data-error-summary' in body and 'aria-invalid="true"' in body
     with tenant(catalog_a):
         assert not Application.objects.exists()
     made = client.post(f"/{code}/procedures/sodai-gomi/apply/", sodai_post())
@@ -167,7 +170,7 @@ def test_my_number_procedure_signed_over_the_digest_only(client, catalog_a, taro
             "bank_code": "0001", "branch_code": "001", "account_type": "ordinary", "account_number": "1234567",
             "account_holder_kana": "マドグチ　タロウ"}
     bad = client.post(f"/{code}/procedures/jidou-teate/apply/", {**form, "children-0-mynumber": wrong})
-    assert bad.status_code == 400 and "個人番号が正しくありません" in bad.content.decode()
+    assert bad.status_code == 400 and "子の個人番号（子 1）が正しくありません。12桁の最後の1桁（検査用数字）が合いません。" in bad.content.decode()
     assert wrong not in bad.content.decode() and typed not in bad.content.decode()
     made = client.post(f"/{code}/procedures/jidou-teate/apply/", form)
     assert made.status_code == 302, made.content.decode()[:3000]
@@ -303,3 +306,37 @@ def version_of_slug(municipality, slug):
     from .conftest import version_of
 
     return version_of(municipality, slug)
+
+
+def test_the_form_normalises_full_width_input_and_keeps_no_hidden_conditional_value(client, catalog_a, taro):
+    signed_in(client, catalog_a, taro)
+    code = catalog_a.code
+    form = {"applicant_name": "窓口　太郎", "applicant_birth_date": "1980-04-01",
+            "applicant_address": "東京都窓口市本町一丁目1番1号", "phone": "０３－１２３４－５６７８", "scope": "self",
+            "copies": "２", "purpose": "employment", "purpose_other": "書いたが選ばなかった",
+            "delivery": "registered", "mailing_postal_code": "100-0001", "mailing_address": "別の所"}
+    made = client.post(f"/{code}/procedures/juminhyo-copy/apply/", form)
+    assert made.status_code == 302, made.content.decode()[:2000]
+    with tenant(catalog_a):
+        draft = Application.objects.get()
+        assert draft.data["phone"] == "03-1234-5678" and draft.data["copies"] == 2
+        assert not {"purpose_other", "mailing_postal_code", "mailing_address"} & set(draft.data)
+
+
+def test_a_group_grows_by_its_add_button_without_javascript_and_nothing_is_stored(client, catalog_a, taro):
+    signed_in(client, catalog_a, taro)
+    code = catalog_a.code
+    page = client.get(f"/{code}/procedures/hoikusho-nyusho/apply/").content.decode()
+    assert 'name="children-0-name"' in page and 'name="children-1-name"' not in page
+    assert '<button type="submit" class="button group__add" name="add_row" value="children" formnovalidate>子を追加</button>' in page
+    added = client.post(f"/{code}/procedures/hoikusho-nyusho/apply/",
+                        {"children-0-name": "窓口　一郎", "children-0-birth_date": "2024-06-01", "add_row": "children"})
+    body = added.content.decode()
+    assert added.status_code == 200 and 'name="children-1-name"' in body and 'value="窓口　一郎"' in body
+    assert "error-summary" not in body  # adding a block is not a submission: no errors yet
+    removed = client.post(f"/{code}/procedures/hoikusho-nyusho/apply/",
+                          {"children-0-name": "窓口　一郎", "children-1-name": "窓口　二郎", "remove_row": "children-0"})
+    assert removed.status_code == 200 and 'value="窓口　二郎"' in removed.content.decode()
+    assert 'value="窓口　一郎"' not in removed.content.decode()
+    with tenant(catalog_a):
+        assert not Application.objects.exists()

@@ -89,6 +89,7 @@ def jidou(page):
     choose(page, "children-0-relationship", "child")
     fill(page, "children-0-mynumber", CHILD)
     page.locator("[name='children-0-living_together']").check()
+    page.get_by_role("button", name="子を追加").click()  # one block to begin with; the second added in place
     fill(page, "children-1-name", "窓口　二郎")
     fill(page, "children-1-birth_date", "2020-01-10")
     choose(page, "children-1-relationship", "child")

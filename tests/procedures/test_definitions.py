@@ -9,6 +9,7 @@ import pytest
 from madoguchi.procedures.definition import (
     data_errors, definition_errors, eligibility_problems, fee_yen, is_open, mynumber_pointers, prune_hidden,
 )
+from madoguchi.core.dates import format_legal_date
 from madoguchi.procedures.services import catalog_dir
 from tests.applications.helpers import synthetic_number, wrong_check_digit
 
@@ -115,10 +116,13 @@ def test_valid_data_has_no_errors_and_the_fee_is_per_copy():
 def test_field_level_messages_in_japanese():
     definition = juminhyo()
     errors = data_errors(definition, juminhyo_data(copies=0, scope="all", phone="abc", applicant_name=None), TODAY)
-    assert errors["/copies"] == ["1以上の数を入力してください。"]
-    assert errors["/scope"] == ["選択肢から選んでください。"]
-    assert errors["/phone"] == ["入力の形式が正しくありません。"]
-    assert errors["/applicant_name"] == ["入力してください。"]
+    assert errors["/copies"] == ["通数は1以上の数を入力してください。"]
+    assert errors["/scope"] == ["記載する人の範囲は選択肢から選んでください。"]
+    assert errors["/phone"] == ["日中の連絡先電話番号は、03-1234-5678 のように数字で入力してください。"]
+    assert errors["/applicant_name"] == ["氏名を入力してください。"]
+    missing = data_errors(definition, juminhyo_data(scope=None, phone=None), TODAY)
+    assert missing["/phone"] == ["日中の連絡先電話番号を入力してください。"]
+    assert missing["/scope"] == ["記載する人の範囲を選んでください。"]
     assert data_errors(definition, juminhyo_data(unexpected="x"), TODAY) == {"/unexpected": ["この手続きにない項目です。"]}
     assert data_errors(definition, "not an object", TODAY) == {"/": ["入力の形式が正しくありません。"]}
 
@@ -150,7 +154,13 @@ def test_moving_out_window_is_30_days_before_to_10_days_after():
         errors = data_errors(definition, data, TODAY)
         assert ("/move_date" not in errors) is ok, (days, errors)
     errors = data_errors(definition, {**base, "move_date": "2026-13-01"}, TODAY)
-    assert errors["/move_date"] == ["日付を正しく入力してください。"]
+    assert errors["/move_date"] == ["引越しの日（予定日）を正しい日付で入力してください。"]
+    # The limits are shown as 和暦 dates with the Western year, never as ISO dates.
+    late = data_errors(definition, {**base, "move_date": (TODAY + dt.timedelta(days=31)).isoformat()}, TODAY)
+    latest = TODAY + dt.timedelta(days=30)
+    assert late["/move_date"] == [f"引越しの日（予定日）は{format_legal_date(latest)}以前の日付にしてください。"]
+    early = data_errors(definition, {**base, "move_date": (TODAY - dt.timedelta(days=11)).isoformat()}, TODAY)
+    assert early["/move_date"][0].startswith("引越しの日（予定日）は令和") and "以降の日付にしてください。" in early["/move_date"][0]
 
 
 def test_individual_numbers_are_check_digit_validated_and_never_echoed():
@@ -158,7 +168,13 @@ def test_individual_numbers_are_check_digit_validated_and_never_echoed():
     data = {"applicant_mynumber": WRONG_NUMBER, "children": [{"name": "子", "birth_date": "2020-01-01",
             "relationship": "child", "mynumber": VALID_NUMBER, "living_together": True}]}
     errors = data_errors(definition, data, TODAY)
-    assert errors["/applicant_mynumber"] == ["個人番号が正しくありません。12桁の数字と最後の検査用数字を確かめてください。"]
+    # 12 digits whose check digit (the last of the twelve) does not match the first eleven
+    assert errors["/applicant_mynumber"] == ["請求者の個人番号が正しくありません。12桁の最後の1桁（検査用数字）が合いません。"
+                                             "マイナンバーカードで番号を確かめてください。"]
+    short = data_errors(definition, {**data, "applicant_mynumber": VALID_NUMBER[:11]}, TODAY)
+    assert short["/applicant_mynumber"] == ["請求者の個人番号は12桁の数字で入力してください。"]
+    child = data_errors(definition, {**data, "children": [{**data["children"][0], "mynumber": WRONG_NUMBER}]}, TODAY)
+    assert child["/children/0/mynumber"][0].startswith("子の個人番号（子 1）が正しくありません。")
     assert "/children/0/mynumber" not in errors
     assert WRONG_NUMBER not in json.dumps(errors, ensure_ascii=False)
     assert sorted(mynumber_pointers(definition["schema"], data)) == ["/applicant_mynumber", "/children/0/mynumber"]

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from madoguchi.demo.services import (
     DEMO_PASSWORD, DEMO_PASSWORD_SIGN, DEMO_PIN, DEMO_TEXT_PIN, load_demo, load_demo_residents_and_cards,
 )
+from madoguchi.documents import fonts
 from madoguchi.staff.services import current_totp
 
 
@@ -22,6 +23,10 @@ class Command(BaseCommand):
         base_url = (base_url or settings.SITE_URL).rstrip("/")
         if not getattr(settings, "DEMO_ALLOWED", False):
             raise CommandError("the demo is not available in the production profile", returncode=2)
+        try:  # before anything is loaded: the demo draws seals and renders PDFs
+            fonts.require(fonts.PDF_FONTS)
+        except fonts.FontsMissing as exc:
+            raise CommandError(str(exc), returncode=2) from None
         logins = load_demo()
         cards = load_demo_residents_and_cards(settings.DATA_DIR)
         out = self.stdout
