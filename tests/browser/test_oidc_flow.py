@@ -121,7 +121,7 @@ def test_two_relying_parties_sign_the_resident_in(server, browser, relying_parti
             assert result.returncode == 0, result.stderr
             assert f"テスト連携 {method}" in result.stdout  # the card client shows who asks
         page.get_by_role("heading", name="情報の提供への同意").wait_for(timeout=15000)
-        assert page.get_by_text("窓口　太郎").is_visible()
+        assert page.get_by_text("窓口　太郎", exact=True).is_visible()
         if i == 0:
             screenshot(page, "oidc-consent")
             assert axe_violations(page) == []

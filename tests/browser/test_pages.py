@@ -35,6 +35,7 @@ def test_resident_top_page_switches_to_english(server, page):
 
 
 def test_card_login_shows_a_qr_code_to_read_the_card(server, page):
+    page.set_viewport_size({"width": 1280, "height": 900})  # a desktop: a phone gets the app button
     page.goto(f"{server.base_url}/{CODE}/")
     page.get_by_role("link", name="マイナンバーカードでログイン").click()
     page.get_by_role("button", name="ログインする", exact=True).click()
