@@ -255,7 +255,8 @@ class ReconciliationItem(TenantOwned):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["run", "kind", "reference"], name="recon_item_unique_reference"),
+            models.UniqueConstraint(fields=["municipality", "run", "kind", "reference"],
+                                    name="recon_item_unique_reference"),
             # An item that is not matched is open until resolved with a note.
             models.CheckConstraint(condition=Q(resolved_at__isnull=True) | ~Q(resolution=""),
                                    name="recon_item_resolved_with_note"),
