@@ -7,7 +7,9 @@ from tests.browser.conftest import screenshot
 from tests.browser.test_application_flow import CODE, signed_in_on_a_phone, use_demo_card
 
 
-def test_pay_a_fee_with_the_demo_provider_on_a_phone(server, browser):
+def signed_two_copies_on_a_phone(server, browser):
+    """A resident on a phone signs a request for two copies of 住民票 (a fee of 600円) and
+    lands on its page in 支払い待ち: the start of every payment flow."""
     page, check, violations = signed_in_on_a_phone(server, browser, CODE)
     page.goto(f"{server.base_url}/{CODE}/procedures/juminhyo-copy/apply/")
     page.locator("[name=phone]").fill("03-0000-0000")
@@ -20,6 +22,11 @@ def test_pay_a_fee_with_the_demo_provider_on_a_phone(server, browser):
     page.get_by_role("heading", name="マイナンバーカードを読み取ってください").wait_for()
     use_demo_card(page, password="MADO2026")
     page.wait_for_url(re.compile(rf"/{CODE}/applications/"), timeout=20000)
+    return page, check, violations
+
+
+def test_pay_a_fee_with_the_demo_provider_on_a_phone(server, browser):
+    page, check, violations = signed_two_copies_on_a_phone(server, browser)
     assert "支払い待ち" in page.locator("main").inner_text()
     check("application")
 

@@ -12,7 +12,8 @@ import time
 import pytest
 
 from tests.browser.conftest import screenshot
-from tests.browser.test_application_flow import CODE, signed_in_on_a_phone, use_demo_card
+from tests.browser.test_application_flow import CODE
+from tests.browser.test_payment_flow import signed_two_copies_on_a_phone
 from tests.payments.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe
 from tests.server import fresh_database_url, start, stop_process
 
@@ -41,18 +42,7 @@ def stripe_server(tmp_path_factory, fake):
 
 def test_pay_through_the_stripe_adapter_and_the_fakes_hosted_page(stripe_server, fake, browser):
     server = stripe_server
-    page, check, violations = signed_in_on_a_phone(server, browser, CODE)
-    page.goto(f"{server.base_url}/{CODE}/procedures/juminhyo-copy/apply/")
-    page.locator("[name=phone]").fill("03-0000-0000")
-    page.get_by_label("本人のみ").check()
-    page.locator("[name=copies]").fill("2")
-    page.locator("select[name=purpose]").select_option("employment")
-    page.locator("input[name=delivery]").first.check()
-    page.get_by_role("button", name="確認画面へ進む").click()
-    page.get_by_role("button", name="電子署名して申請する").click()
-    page.get_by_role("heading", name="マイナンバーカードを読み取ってください").wait_for()
-    use_demo_card(page, password="MADO2026")
-    page.wait_for_url(re.compile(rf"/{CODE}/applications/"), timeout=20000)
+    page, check, violations = signed_two_copies_on_a_phone(server, browser)
     application_url = page.url
     page.get_by_role("link", name="お支払い").click()
     check("pay")

@@ -11,7 +11,8 @@ import re
 import pytest
 
 from tests.browser.conftest import axe_violations, screenshot
-from tests.browser.test_application_flow import CODE, signed_in_on_a_phone, use_demo_card
+from tests.browser.test_application_flow import CODE
+from tests.browser.test_payment_flow import signed_two_copies_on_a_phone
 from tests.server import madoguchi, totp_code
 
 
@@ -25,18 +26,7 @@ def accountant(server):
 
 
 def pay_a_fee(server, browser):
-    page, check, violations = signed_in_on_a_phone(server, browser, CODE)
-    page.goto(f"{server.base_url}/{CODE}/procedures/juminhyo-copy/apply/")
-    page.locator("[name=phone]").fill("03-0000-0000")
-    page.get_by_label("本人のみ").check()
-    page.locator("[name=copies]").fill("2")
-    page.locator("select[name=purpose]").select_option("employment")
-    page.locator("input[name=delivery]").first.check()
-    page.get_by_role("button", name="確認画面へ進む").click()
-    page.get_by_role("button", name="電子署名して申請する").click()
-    page.get_by_role("heading", name="マイナンバーカードを読み取ってください").wait_for()
-    use_demo_card(page, password="MADO2026")
-    page.wait_for_url(re.compile(rf"/{CODE}/applications/"), timeout=20000)
+    page, check, violations = signed_two_copies_on_a_phone(server, browser)
     page.get_by_role("link", name="お支払い").click()
     page.get_by_role("button", name="支払う").click()
     page.wait_for_url(re.compile(rf"/{CODE}/payments/demo/"))
