@@ -126,9 +126,22 @@ def fresh_database_url(name_hint: str) -> tuple[str | None, callable]:
     return database_url, drop
 
 
+_TOTP_LAST_STEP: dict[str, int] = {}
+
+
 def totp_code(secret_b32: str) -> str:
+    """A code the server accepts now. django-otp refuses a step already used (replay) and
+    accepts one step ahead (tolerance 1), so a second sign-in within the same 30 s takes the
+    next step's code — and a third waits for the clock, instead of failing at random."""
+    import time
     from base64 import b32decode
 
     from django_otp.oath import TOTP
 
-    return f"{TOTP(b32decode(secret_b32)).token():06d}"
+    totp = TOTP(b32decode(secret_b32))
+    step = max(totp.t(), _TOTP_LAST_STEP.get(secret_b32, -1) + 1)
+    while step > totp.t() + 1:
+        time.sleep(0.5)
+    _TOTP_LAST_STEP[secret_b32] = step
+    totp.time = step * totp.step
+    return f"{totp.token():06d}"
