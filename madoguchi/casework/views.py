@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from madoguchi.procedures import forms as app_forms
 from madoguchi.applications.statemachine import Status
+from madoguchi.applications.services import reading
 from madoguchi.core.ratelimit import allow
 from madoguchi.staff.decorators import staff_member_required
 from madoguchi.staff.models import Membership
@@ -140,7 +141,7 @@ def _review_context(request, application, **extra):
     definition = application.version.definition
     context = {
         "a": application, "title": app_forms.text(definition["title"]),
-        "rows": app_forms.display(definition, application.data),
+        "rows": app_forms.display(definition, application.data, reading.member_names(application)),
         "numbers": services.mynumber_fields(application),
         "signature": services.signature_panel(application),
         "match": services.resident_match(application),

@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from madoguchi.applications.statemachine import Status
+from madoguchi.applications.services import reading
 from madoguchi.audit.services import record
 from madoguchi.municipalities.tenancy import tenant
 from madoguchi.pki import lgpki, pades
@@ -90,7 +91,7 @@ def context(application, kind: str, payment: dict | None = None) -> dict:
                    .order_by("-at", "-id").first())
     return {
         "kind": kind, "a": application, "municipality": municipality, "title": forms.text(definition["title"]),
-        "rows": forms.display(definition, application.data), "applicant": application.person.verified_name,
+        "rows": forms.display(definition, application.data, reading.member_names(application)), "applicant": application.person.verified_name,
         "issuer": prof.issuer_title or municipality.name, "seal": _seal_uri(prof),
         "decided": decided, "approved": decided is not None and decided.to_status == Status.APPROVED,
         "issued_at": timezone.now(),

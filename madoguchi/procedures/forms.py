@@ -381,3 +381,14 @@ def display(definition: dict, data: dict, members=()) -> list[dict]:
         if rows:
             out.append({"title": text(section["title"]), "rows": rows})
     return out
+
+
+def household_member_values(definition: dict, data: dict) -> list[str]:
+    """The resident numbers the household-member fields of a form chose."""
+    chosen = []
+    for section in definition["form"]["sections"]:
+        for field in section["fields"]:
+            value = data.get(field["name"])
+            if field.get("widget") == "household_members" and isinstance(value, list):
+                chosen += [v for v in value if isinstance(v, str)]
+    return chosen

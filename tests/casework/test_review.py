@@ -47,6 +47,9 @@ def test_the_review_page_shows_data_signature_and_match(tenshutsu, staff):
     match = response.context["match"]
     assert match["record"].resident_number == "100001" and match["differences"] == 0
     assert "すべて一致しています" in body
+    # The household members moving are named as the resident chose them, not by number.
+    [movers] = [r for section in response.context["rows"] for r in section["rows"] if r["label"] == "引越しする世帯の方"]
+    assert movers["value"] == TARO.name
 
 
 def test_a_certificate_revoked_after_the_move_is_explained(catalog_a, pki, staff):

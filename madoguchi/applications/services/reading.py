@@ -173,3 +173,21 @@ def notice_rows(person, *, limit: int = 100) -> list[dict]:
     return [{"id": n.pk, "text": notices.text(n), "created_at": n.created_at, "unread": n.read_at is None,
              "application": n.application.public_id if n.application_id else None}
             for n in notices_of(person)[:limit]]
+
+
+def member_names(application) -> list[tuple[str, str]]:
+    """(resident number, name) of the household members an application chose, so staff
+    pages and documents name them as the resident saw them. Looked up by number without the
+    household or status filter: a member who has since moved is still named."""
+    definition = application.version.definition
+    if not definition.get("household_selection"):
+        return []
+    from madoguchi.procedures.forms import household_member_values
+    from madoguchi.residents.models import ResidentRecord
+
+    numbers = household_member_values(definition, application.data)
+    if not numbers:
+        return []
+    return list(ResidentRecord.objects.filter(municipality_id=application.municipality_id,
+                                              resident_number__in=numbers)
+                .values_list("resident_number", "name"))
