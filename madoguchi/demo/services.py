@@ -20,8 +20,9 @@ DEMO_MUNICIPALITIES = [
     {
         # Fictional: 東京都 with municipality number 999, check digit computed (139998).
         "code": "139998", "name": "窓口市", "name_kana": "まどぐちし",
-        "contact_phone": "03-0000-0000", "office_hours": "平日 8:30〜17:15",
+        "contact_phone": "03-0000-0000", "office_hours": "平日 8:30〜17:15", "office_hours_en": "Weekdays 8:30–17:15",
         "welcome_message": "窓口市のオンライン窓口へようこそ。これはデモ用の架空の自治体です。",
+        "welcome_message_en": "Welcome to Madoguchi City's online city hall. This is a fictional municipality for demonstration.",
         # Every department the starter catalog routes to, so each procedure has an inbox.
         "departments": [("shimin", "市民課"), ("kosodate", "子育て支援課"), ("fukushi", "福祉課"),
                         ("kankyo", "環境課"), ("toshokan", "図書館"), ("kikikanri", "危機管理課"),
@@ -56,7 +57,8 @@ def load_demo() -> list[DemoLogin]:
         with transaction.atomic():
             municipality, created = Municipality.objects.get_or_create(
                 code=spec["code"],
-                defaults={k: spec[k] for k in ("name", "name_kana", "contact_phone", "office_hours", "welcome_message")},
+                defaults={k: spec[k] for k in ("name", "name_kana", "contact_phone", "office_hours", "welcome_message")
+                          + tuple(k for k in ("office_hours_en", "welcome_message_en") if k in spec)},
             )
             departments = {}
             for code, name in spec["departments"]:

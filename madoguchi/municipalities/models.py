@@ -27,6 +27,10 @@ class Municipality(models.Model):
     website_url = models.URLField(_("公式ウェブサイト"), blank=True)
     office_hours = models.CharField(_("開庁時間"), max_length=200, blank=True)
     welcome_message = models.TextField(_("トップページのお知らせ文"), max_length=2000, blank=True)
+    # English versions for residents reading the portal in English; empty = the Japanese is
+    # shown (marked lang="ja" so a screen reader reads it as Japanese).
+    office_hours_en = models.CharField(_("開庁時間（英語）"), max_length=200, blank=True)
+    welcome_message_en = models.TextField(_("トップページのお知らせ文（英語）"), max_length=2000, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -36,6 +40,12 @@ class Municipality(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}（{self.code}）"
+
+    def in_language(self, field: str, language: str) -> dict:
+        """A resident-facing text in the reader's language where staff wrote one:
+        {"text": ..., "lang": the language it is in}."""
+        english = getattr(self, f"{field}_en", "") if language != "ja" else ""
+        return {"text": english, "lang": "en"} if english else {"text": getattr(self, field), "lang": "ja"}
 
     @property
     def prefecture(self) -> str:

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.cache import never_cache
@@ -43,7 +44,11 @@ def top(request, code):
     procedures = [{"slug": slug, "title": text(title)} for slug, title in published]
     signed_in = sessions.current(request)
     summary = applications.resident_summary(signed_in[0]) if signed_in else None
-    return render(request, "portal/top.html", {"procedures": procedures, "summary": summary})
+    municipality, language = request.municipality, get_language() or "ja"
+    return render(request, "portal/top.html", {
+        "procedures": procedures, "summary": summary,
+        "welcome": municipality.in_language("welcome_message", language),
+        "office_hours": municipality.in_language("office_hours", language)})
 
 
 # Why the sign-in page is shown, by the page the resident was on its way to (its URL name).

@@ -81,7 +81,7 @@ class MunicipalityAdmin(AuditedAdmin):
     readonly_fields = ["code", "is_active"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fields = ["code", "name", "name_kana", "is_active", "contact_phone", "contact_email", "website_url",
-              "office_hours", "welcome_message"]
+              "office_hours", "office_hours_en", "welcome_message", "welcome_message_en"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(pk=request.municipality.pk)

@@ -28,5 +28,9 @@ class MunicipalitySettingsForm(forms.ModelForm):
 
     class Meta:
         model = Municipality
-        fields = ["name", "name_kana", "contact_phone", "contact_email", "website_url", "office_hours", "welcome_message"]
-        widgets = {"welcome_message": forms.Textarea(attrs={"rows": 4})}
+        fields = ["name", "name_kana", "contact_phone", "contact_email", "website_url", "office_hours",
+                  "office_hours_en", "welcome_message", "welcome_message_en"]
+        widgets = {"welcome_message": forms.Textarea(attrs={"rows": 4}),
+                   "welcome_message_en": forms.Textarea(attrs={"rows": 4})}
+        help_texts = {"office_hours_en": _("英語で表示する方に見せます。空のときは日本語を表示します。"),
+                      "welcome_message_en": _("英語で表示する方に見せます。空のときは日本語を表示します。")}

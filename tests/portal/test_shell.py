@@ -102,6 +102,13 @@ def test_the_english_pages_are_complete_and_mark_japanese_content(client, catalo
     assert "Applications that need you" in page and "Waiting for the fee of ¥1,600." in page
     assert '<p class="lead" lang="ja">ようこそ</p>' in page and '<dd lang="ja">平日 8:30〜17:15</dd>' in page
     assert ">日本語</option>" in page and ">English</option>" in page
+    # Where staff wrote the English, the English reader gets it (and the Japanese reader not).
+    catalog_a.welcome_message_en, catalog_a.office_hours_en = "Welcome", "Weekdays 8:30–17:15"
+    catalog_a.save()
+    page = client.get(f"/{catalog_a.code}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<p class="lead">Welcome</p>' in page and "<dd>Weekdays 8:30–17:15</dd>" in page and "ようこそ" not in page
+    page = client.get(f"/{catalog_a.code}/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert '<p class="lead">ようこそ</p>' in page and "Welcome" not in page
     assert "Sign in to start the application." in client.get(
         f"/{catalog_a.code}/login/", {"next": f"/{catalog_a.code}/procedures/sodai-gomi/apply/"},
         HTTP_ACCEPT_LANGUAGE="en").content.decode()

@@ -11,10 +11,10 @@ def test_administrator_changes_settings_and_it_is_audited(client_admin_a, muni_a
     assert client_admin_a.get(url).status_code == 200
     response = client_admin_a.post(url, {"name": "窓口市", "name_kana": "まどぐちし", "contact_phone": "03-1234-5678",
                                          "contact_email": "", "website_url": "", "office_hours": "平日",
-                                         "welcome_message": "ようこそ"})
+                                         "welcome_message": "ようこそ", "welcome_message_en": "Welcome"})
     assert response.status_code == 302
     muni_a.refresh_from_db()
-    assert muni_a.contact_phone == "03-1234-5678"
+    assert muni_a.contact_phone == "03-1234-5678" and muni_a.welcome_message_en == "Welcome"
     event = AuditEvent.unscoped.get(municipality=muni_a, action="municipality.settings_changed")
     assert "contact_phone" in event.data["fields"]
     # The resident top page shows the change.
