@@ -513,6 +513,10 @@ def drawable(d: dict) -> dict:
 # Problems in Japanese, naming the field
 
 
+# The metaschema checks whose Japanese message is the whole story (no English detail shown).
+_META_SPECIFIC = {"required", "minLength", "minItems", "maxLength", "pattern", "minimum", "maximum", "uniqueItems"}
+
+
 def _meta_message(error) -> str:
     kind, limit = error.validator, error.validator_value
     if kind == "required":
@@ -637,27 +641,32 @@ def _pointer_parts(pointer: str) -> list:
 
 
 def problems(errors: list[str], d) -> list[dict]:
-    """`editor.publish_errors` as {"where", "message", "place", "raw"}: Japanese, one per
-    error (so the count is the same), naming the section and field."""
+    """`editor.publish_errors` as {"where", "message", "place", "raw", "explained"}: Japanese,
+    one per error (so the count is the same), naming the section and field. `explained` is
+    False where the Japanese says no more than 「確かめてください」: only then does the page
+    add the validator's English (`raw`) for a publisher who edits the JSON."""
     if not isinstance(d, dict):
-        return [{"where": _("手続全体"), "message": _("定義の形式が正しくありません。"), "place": None, "raw": e}
-                for e in errors]
+        return [{"where": _("手続全体"), "message": _("定義の形式が正しくありません。"), "place": None, "raw": e,
+                 "explained": False} for e in errors]
     meta = sorted(Draft202012Validator(defn.metaschema()).iter_errors(d), key=lambda e: list(e.path))
     out = []
     if meta and len(meta) == len(errors):
         for e in meta:
             words, place = _place_from_path(d, list(e.absolute_path))
             out.append({"where": words, "message": _meta_message(e), "place": place,
-                        "raw": f"/{'/'.join(map(str, e.absolute_path))}: {e.message}"})
+                        "raw": f"/{'/'.join(map(str, e.absolute_path))}: {e.message}",
+                        "explained": e.validator in _META_SPECIFIC})
         return out
     for line in errors:
         parsed = re.match(r"^line (\d+) column (\d+): not JSON: (.*)$", line)
         if parsed:
             out.append({"where": _("定義全体（JSON）"), "message": _("%(line)s行目%(column)s列目がJSONとして読めません（%(why)s）。")
-                        % {"line": parsed[1], "column": parsed[2], "why": parsed[3]}, "place": None, "raw": line})
+                        % {"line": parsed[1], "column": parsed[2], "why": parsed[3]}, "place": None, "raw": line,
+                        "explained": True})
             continue
         path, _sep, what = line.partition(": ")
         words, place = _place_from_path(d, _pointer_parts(path)) if path.startswith("/") else (_("手続全体"), None)
         message = next((_(ja) for pattern, ja in _CONSISTENCY if re.search(pattern, what)), None)
-        out.append({"where": words, "message": message or _("設定を確かめてください。"), "place": place, "raw": line})
+        out.append({"where": words, "message": message or _("設定を確かめてください。"), "place": place, "raw": line,
+                    "explained": message is not None})
     return out

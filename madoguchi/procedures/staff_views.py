@@ -228,8 +228,9 @@ def _version_page(request, version, *, basics=None, json_form=None, problems=Non
     context = version_context(request, version, overrides=builder_overrides)
     if problems is not None:
         # A refusal of this request (text that is not JSON, a publish refused): shown first,
-        # in Japanese where the builder knows the message.
-        refused = builder.problems(problems, d if isinstance(d, dict) else None)
+        # in Japanese where the builder knows the message, and with the exact reason too —
+        # whoever sent it typed JSON or is publishing.
+        refused = [{**p, "explained": False} for p in builder.problems(problems, d if isinstance(d, dict) else None)]
         known = {p["raw"] for p in context["builder"]["problems"]}
         context["builder"]["problems"] = [p for p in refused if p["raw"] not in known] + context["builder"]["problems"]
     context.update({

@@ -163,6 +163,9 @@ def test_problems_keep_their_count_and_fall_back_to_words():
     assert len(problems) == len(errors) == 2
     assert {p["message"] for p in problems} == {"選べる値ではありません。", "入力してください。"}
     assert all(not any("a" <= ch <= "z" for ch in p["message"]) for p in problems)
+    # The validator's English goes along only where the Japanese cannot say what is wrong.
+    explained = {p["message"]: p["explained"] for p in problems}
+    assert explained == {"入力してください。": True, "選べる値ではありません。": False}
 
 
 # -- the pages ---------------------------------------------------------------------------
