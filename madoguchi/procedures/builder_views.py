@@ -108,7 +108,19 @@ class ChoiceRowForm(forms.Form):
         return data
 
 
-ChoiceFormSet = formset_factory(ChoiceRowForm, extra=3, can_delete=True, max_num=200)
+class _OrderedChoices(forms.BaseFormSet):
+    """Choices in the order the clerk numbers them (順番): a renumbered row moves, with no
+    JavaScript and no delete-and-add. Rows left without a number keep their place, last."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if "ORDER" in form.fields:
+            form.fields["ORDER"].label = _("順番")
+            form.fields["ORDER"].widget.attrs.update({"min": 1, "max": 999, "class": "builder-order"})
+
+
+ChoiceFormSet = formset_factory(ChoiceRowForm, formset=_OrderedChoices, extra=3, can_delete=True,
+                                can_order=True, max_num=200)
 
 
 class AttachmentsForm(forms.Form):
@@ -178,9 +190,10 @@ ExportFormSet = formset_factory(ExportColumnForm, extra=2, can_delete=True, max_
 
 
 def _rows(formset, keys) -> list[dict]:
-    """The rows of a valid formset, deleted and empty ones left out, in order."""
+    """The rows of a valid formset, deleted and empty ones left out, in order (the order the
+    clerk gave where the formset can be ordered)."""
     out = []
-    for form in formset.forms:
+    for form in (formset.ordered_forms if formset.can_order else formset.forms):
         data = getattr(form, "cleaned_data", {}) or {}
         if data.get("DELETE") or not any(data.get(k) not in (None, "") for k in keys):
             continue

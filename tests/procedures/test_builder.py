@@ -191,6 +191,18 @@ def test_the_pages_build_a_procedure_with_plain_posts(admin, catalog, muni_a):  
     page = admin.get(where).content.decode()
     assert "問題はありません。公開できます。" in page and 'id="publish" disabled' not in page
     assert '<input id="f-contact-0" type="radio" name="contact" value="phone"> 電話' in page  # the preview
+    # Reordered by numbering the rows (順番), the third row first; an unnumbered row keeps its turn.
+    rows = [{"label_ja": "電話", "label_en": "Phone", "value": "phone", "ORDER": "2"},
+            {"label_ja": "メール", "label_en": "Mail", "value": "mail", "ORDER": ""},
+            {"label_ja": "郵便", "label_en": "Post", "value": "post", "ORDER": "1"}]
+    assert admin.post(field_page, {**data, **formset_data(rows, "ch")}).status_code == 302
+    saved = only_version(muni_a, "builder-pages").definition["form"]["sections"][1]["fields"][0]["choices"]
+    assert [c["value"] for c in saved] == ["post", "phone", "mail"]
+    assert "順番" in admin.get(field_page).content.decode()
+    bad = {**data, **formset_data([{**rows[0], "ORDER": "x"}], "ch")}
+    assert admin.post(field_page, bad).status_code == 400
+    assert [c["value"] for c in only_version(muni_a, "builder-pages").definition[
+        "form"]["sections"][1]["fields"][0]["choices"]] == ["post", "phone", "mail"]
     assert admin.post(where + "publish/").status_code == 302
     assert only_version(muni_a, "builder-pages").status == "published"
 
