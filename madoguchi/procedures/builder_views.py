@@ -68,10 +68,22 @@ class FieldForm(forms.Form):
     min_rows = forms.IntegerField(label=gettext_lazy("最少の件数（繰り返し）"), min_value=0, max_value=50, required=False)
     max_rows = forms.IntegerField(label=gettext_lazy("最大の件数（繰り返し）"), min_value=1, max_value=50, required=False)
     condition = forms.ChoiceField(label=gettext_lazy("表示する条件"), required=False)
+    # More values of the same field ("『A』が「x」または「y」のとき"): merged into `condition`.
+    condition_also = forms.MultipleChoiceField(label=gettext_lazy("または、次のときも表示する"), required=False,
+                                               widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, conditions=(), taken=(), **kwargs):
+        initial = kwargs.get("initial")
+        if initial and "|" in (initial.get("condition") or "") and initial["condition"] not in dict(conditions):
+            # A stored condition over several values: the first in the select, the rest ticked.
+            name, _sep, raw = initial["condition"].partition("=")
+            first, *more = raw.split("|")
+            kwargs["initial"] = {**initial, "condition": f"{name}={first}",
+                                 "condition_also": [f"{name}={v}" for v in more]}
         super().__init__(*args, **kwargs)
         self.fields["condition"].choices = [("", _("いつも表示する"))] + list(conditions)
+        self.fields["condition_also"].choices = [(k, label) for k, label in conditions
+                                                 if "|" not in k and not k.endswith("=true")]
         current = (kwargs.get("initial") or {}).get("widget")
         if current and current not in dict(WIDGET_LABELS):  # a kind only the JSON makes (household_members)
             self.fields["widget"].choices = WIDGET_LABELS + [(current, current)]
@@ -89,6 +101,17 @@ class FieldForm(forms.Form):
             self.add_error("maximum", _("最大値は最小値以上にしてください。"))
         if data.get("min_rows") is not None and data.get("max_rows") is not None and data["min_rows"] > data["max_rows"]:
             self.add_error("max_rows", _("最大の件数は最少の件数以上にしてください。"))
+        also = data.pop("condition_also", None) or []
+        if also:
+            condition = data.get("condition") or ""
+            name, _sep, first = condition.partition("=")
+            if not condition:
+                self.add_error("condition_also", _("先に「表示する条件」を選んでください。"))
+            elif any(key.partition("=")[0] != name for key in also):
+                self.add_error("condition_also", _("「表示する条件」と同じ項目の値から選んでください。"))
+            else:
+                values = list(dict.fromkeys(first.split("|") + [key.partition("=")[2] for key in also]))
+                data["condition"] = f"{name}={'|'.join(values)}"
         return data
 
 
@@ -400,7 +423,9 @@ def field_edit(request, code, pk, number, section, field, sub=None):
     owner = builder.field_at(d, place)[3]
     taken = [f.get("name") for f in owner] if len(place) == 3 else builder.all_names(d)
     conditions = builder.condition_choices(d, place)
-    if initial["condition"] and initial["condition"] not in {k for k, _l in conditions}:
+    known = {k for k, _l in conditions}
+    first = initial["condition"].split("|")[0]
+    if initial["condition"] and initial["condition"] not in known and first not in known:
         conditions.append((initial["condition"], _("今の条件（%(key)s）") % {"key": initial["condition"]}))
     form = FieldForm(request.POST or None, initial=initial, conditions=conditions, taken=taken)
     choices = ChoiceFormSet(request.POST or None, initial=initial["choices"], prefix="ch")

@@ -4,6 +4,7 @@ plain POSTs (no JavaScript), keep the rights, and publishing waits for a clean d
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -278,3 +279,44 @@ def test_a_repeatable_group_through_its_pages(admin, catalog, muni_a):  # noqa: 
     assert len(only_version(muni_a, "builder-group").definition["form"]["sections"][0]["fields"][1]["fields"]) == 1
     assert admin.post(group_page, {"op": "remove_sub", "sub": "0"}).status_code == 302
     assert only_version(muni_a, "builder-group").definition["form"]["sections"][0]["fields"][1]["fields"] == []
+
+
+def test_a_condition_over_several_values_of_one_field(admin, catalog, muni_a):  # noqa: F811
+    where = new(admin, "builder-multi", "blank")
+    build = where + "build/"
+    admin.post(build, {"op": "add_section", "ns-title_ja": "連絡", "ns-title_en": ""})
+    admin.post(build, {"op": "add_field", "section": "1", "nf1-label_ja": "連絡方法", "nf1-widget": "radio"})
+    admin.post(where + "fields/1/0/", {
+        "op": "field", "label_ja": "連絡方法", "label_en": "Contact", "widget": "radio", "name": "contact",
+        **formset_data([{"label_ja": "電話", "value": "phone"}, {"label_ja": "メール", "value": "mail"},
+                        {"label_ja": "郵便", "value": "post"}], "ch")})
+    admin.post(build, {"op": "add_field", "section": "1", "nf1-label_ja": "連絡先", "nf1-widget": "text"})
+    field_page = where + "fields/1/1/"
+    initial = builder.field_initial(only_version(muni_a, "builder-multi").definition, (1, 1))
+    base = {"op": "field", **post_data({k: v for k, v in initial.items() if k not in ("choices", "condition")}),
+            **formset_data([], "ch")}
+
+    def stored():
+        return only_version(muni_a, "builder-multi").definition["form"]["sections"][1]["fields"][1].get("show_if")
+
+    # Values of another field, or no first condition: refused, naming the setting; nothing saved.
+    response = admin.post(field_page, {**base, "condition_also": ["contact=mail"]})
+    assert response.status_code == 400 and "先に「表示する条件」を選んでください。" in response.content.decode()
+    admin.post(build, {"op": "add_field", "section": "1", "nf1-label_ja": "同意", "nf1-widget": "checkbox"})
+    agree = only_version(muni_a, "builder-multi").definition["form"]["sections"][1]["fields"][2]["name"]
+    response = admin.post(field_page, {**base, "condition": f"{agree}=true", "condition_also": ["contact=mail"]})
+    assert response.status_code == 400 and "「表示する条件」と同じ項目の値から選んでください。" in response.content.decode()
+    assert stored() is None
+    # 「電話」または「メール」のとき.
+    assert admin.post(field_page, {**base, "condition": "contact=phone",
+                                   "condition_also": ["contact=mail"]}).status_code == 302
+    assert stored() == {"field": "contact", "in": ["phone", "mail"]}
+    page = admin.get(field_page).content.decode()
+    assert 'value="contact=phone" selected' in page
+    assert 'value="contact=mail" id="id_condition_also_1" checked' in page or \
+        re.search(r'<input[^>]*value="contact=mail"[^>]*checked', page)
+    # Saved untouched, it stays; one value again makes it a plain `equals`.
+    assert admin.post(field_page, {**base, "condition": "contact=phone", "condition_also": ["contact=mail"]}).status_code == 302
+    assert stored() == {"field": "contact", "in": ["phone", "mail"]}
+    assert admin.post(field_page, {**base, "condition": "contact=post"}).status_code == 302
+    assert stored() == {"field": "contact", "equals": "post"}
