@@ -68,9 +68,12 @@ def _virtual_readers() -> list[str]:
         return []
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pcscd():
-    """A running pcscd that has loaded vpcd: reused when already running, else started here."""
+    """A running pcscd that has loaded vpcd: reused when already running, else started here.
+    Per module, not per session: the machine-wide lock is held only while one module talks to
+    the reader, so the SQLite and PostgreSQL runs of `make test` (which run side by side) take
+    turns module by module instead of one waiting for the other's whole run."""
     try:
         import smartcard  # noqa: F401
     except ImportError:
@@ -132,7 +135,7 @@ class SwappableCard:
         return self.card.transmit(raw)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vpcd_slot(pcscd):
     """A virtual card slot served to pcscd through vpcd by a thread of this process."""
     from madoguchi.card.vpcd import VpcdServer, configured_port, reader_name
@@ -141,8 +144,28 @@ def vpcd_slot(pcscd):
     server = VpcdServer(holder, port=configured_port())
     server.start_thread()
     name = reader_name(server.port, configured_port())
+    _wait_for_card(name)
     yield holder, name
     server.stop()
+
+
+def _wait_for_card(name: str, timeout: float = 15) -> None:
+    """pcscd notices the slot's card on its next poll of the reader, a moment after the
+    slot connects: a module's first test must not race it ("Card not present")."""
+    from smartcard.Exceptions import CardConnectionException, NoCardException
+    from smartcard.System import readers
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connection = next(r for r in readers() if str(r) == name).createConnection()
+            connection.connect()
+            connection.disconnect()
+            return
+        except (StopIteration, NoCardException, CardConnectionException):
+            if time.monotonic() > deadline:
+                _pcsc_unavailable(f"no card appeared in {name!r} within {timeout:.0f} s")
+            time.sleep(0.1)
 
 
 @pytest.fixture(params=["virtual", "pcsc"])

@@ -1,6 +1,7 @@
 """A real SMTP server (aiosmtpd) on a free port receives the notices' mail over TCP."""
 
 import datetime as dt
+import os
 import socket
 
 import pytest
@@ -72,7 +73,9 @@ def push_service(muni_a, settings, tmp_path):
     service.stop()
 
 
-TEST_REDIS_URL = "redis://127.0.0.1:6379/1"  # this suite's Redis database (flushed by the fixture)
+# This run's Redis database (flushed by the fixture): `make test` gives the SQLite and the
+# PostgreSQL runs, which run side by side, a database each.
+TEST_REDIS_URL = f"redis://127.0.0.1:6379/{os.environ.get('MADOGUCHI_TEST_REDIS_DB', '1')}"
 
 
 @pytest.fixture(params=["database", "rq"])
