@@ -6,6 +6,7 @@ manager, so another municipality's id is a 404.
 """
 
 import datetime as dt
+import re
 
 from django import forms
 from django.conf import settings
@@ -71,6 +72,15 @@ class BasicsForm(forms.Form):
                                 widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     open_until = forms.DateField(label=gettext_lazy("受付終了日"), required=False,
                                  widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    keywords = forms.CharField(label=gettext_lazy("検索用のことば（「、」で区切る）"), max_length=1000, required=False,
+                               help_text=gettext_lazy("住民が手続を探すときのことばです。例: 粗大ごみ、家具、回収"))
+    residents_only = forms.BooleanField(label=gettext_lazy("この市区町村に住民登録のある方だけが申請できる"), required=False)
+    min_age = forms.IntegerField(label=gettext_lazy("申請できる年齢（下限・歳）"), min_value=0, max_value=150, required=False)
+    max_age = forms.IntegerField(label=gettext_lazy("申請できる年齢（上限・歳）"), min_value=0, max_value=150, required=False)
+    household_head = forms.BooleanField(label=gettext_lazy("世帯主だけが申請できる"), required=False)
+    one_open_per = forms.ChoiceField(label=gettext_lazy("同時に受け付ける申請"), choices=[
+        ("none", gettext_lazy("制限しない")), ("person", gettext_lazy("1人につき1件まで")),
+        ("household", gettext_lazy("1世帯につき1件まで"))])
 
     def __init__(self, *args, departments, **kwargs):
         super().__init__(*args, **kwargs)
@@ -82,12 +92,19 @@ class BasicsForm(forms.Form):
             self.add_error("fee_yen", _("定額の手数料を入力してください。"))
         if data.get("open_from") and data.get("open_until") and data["open_from"] > data["open_until"]:
             self.add_error("open_until", _("受付終了日は開始日より後にしてください。"))
+        if data.get("min_age") is not None and data.get("max_age") is not None and data["min_age"] > data["max_age"]:
+            self.add_error("max_age", _("年齢の上限は下限以上にしてください。"))
+        words = [w.strip() for w in re.split(r"[、,，]", data.get("keywords") or "") if w.strip()]
+        if any(len(w) > 40 for w in words):
+            self.add_error("keywords", _("ことばは1つ40文字以内にしてください。"))
+        data["keywords"] = list(dict.fromkeys(words))
         return data
 
     @staticmethod
     def initial_from(d: dict) -> dict:
         fee = d.get("fee") if isinstance(d.get("fee"), dict) else {}
         period = d.get("open_period") if isinstance(d.get("open_period"), dict) else {}
+        rules = d.get("eligibility") if isinstance(d.get("eligibility"), dict) else {}
 
         def text(key, lang):
             value = d.get(key)
@@ -103,7 +120,12 @@ class BasicsForm(forms.Form):
                 "description_ja": text("description", "ja"), "description_en": text("description", "en"),
                 "department": d.get("department", ""), "assurance": d.get("assurance", "login"),
                 "fee_kind": fee.get("kind", "none"), "fee_yen": fee.get("yen"),
-                "open_from": date(period.get("from")), "open_until": date(period.get("until"))}
+                "open_from": date(period.get("from")), "open_until": date(period.get("until")),
+                "keywords": "、".join(k for k in d.get("keywords", []) if isinstance(k, str))
+                if isinstance(d.get("keywords"), list) else "",
+                "residents_only": bool(rules.get("residents_only")), "min_age": rules.get("min_age"),
+                "max_age": rules.get("max_age"), "household_head": bool(rules.get("household_head")),
+                "one_open_per": d.get("one_open_per", "none")}
 
     def apply(self, d: dict) -> dict:
         """The definition with these fields written into it."""
@@ -128,6 +150,24 @@ class BasicsForm(forms.Form):
             d["open_period"] = period
         else:
             d.pop("open_period", None)
+        # What the clerk did not change stays as stored, byte for byte (a `false` rule, the
+        # keywords' spelling): only a changed part is rewritten.
+        before = self.initial_from(d)
+        if "、".join(data["keywords"]) != before["keywords"]:
+            if data["keywords"]:
+                d["keywords"] = data["keywords"]
+            else:
+                d.pop("keywords", None)
+        rule_keys = ("residents_only", "household_head", "min_age", "max_age")
+        if any(data[k] != before[k] for k in rule_keys):
+            rules = {k: True for k in ("residents_only", "household_head") if data[k]}
+            rules.update({k: data[k] for k in ("min_age", "max_age") if data[k] is not None})
+            if rules:
+                d["eligibility"] = rules
+            else:
+                d.pop("eligibility", None)
+        if data["one_open_per"] != before["one_open_per"]:
+            d["one_open_per"] = data["one_open_per"]
         return d
 
 

@@ -92,6 +92,11 @@ def test_every_form_saved_unchanged_gives_the_same_definition(name):
                                  form_kwargs={"places": builder.export_places(d)})
     assert export.is_valid(), export.errors
     assert builder.update_export(d, views._rows(export, ("column", "pointer"))) == d
+    from madoguchi.procedures.staff_views import BasicsForm
+
+    basics = BasicsForm(post_data(BasicsForm.initial_from(d)), departments=[(d["department"], "課")])
+    assert basics.is_valid(), basics.errors
+    assert json.dumps(basics.apply(d), ensure_ascii=False) == original
     assert json.dumps(d, ensure_ascii=False) == original  # nothing was changed in place either
 
 

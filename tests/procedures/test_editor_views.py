@@ -231,9 +231,30 @@ def test_out_of_range_ids_are_404(admin, catalog, muni_a):
 def test_basics_with_bad_values_are_refused(admin, catalog, muni_a):
     where = new(admin, "basics-bad", "blank")
     base = {"part": "basics", "title_ja": "名", "title_en": "n", "department": "shimin", "assurance": "login",
-            "fee_kind": "none"}
-    for changes in ({"department": "nowhere"}, {"assurance": "maybe"}, {"fee_kind": "fixed"},
-                    {"fee_kind": "fixed", "fee_yen": "-1"}, {"open_from": "2026-13-01"},
-                    {"open_from": "2026-05-01", "open_until": "2026-04-01"}, {"title_ja": ""}):
-        assert admin.post(where, dict(base, **changes)).status_code == 400, changes
+            "fee_kind": "none", "one_open_per": "none"}
+    for changes, message in (({"department": "nowhere"}, ""), ({"assurance": "maybe"}, ""),
+                             ({"fee_kind": "fixed"}, "定額の手数料を入力してください。"),
+                             ({"fee_kind": "fixed", "fee_yen": "-1"}, ""), ({"open_from": "2026-13-01"}, ""),
+                             ({"open_from": "2026-05-01", "open_until": "2026-04-01"}, "受付終了日は開始日より後にしてください。"),
+                             ({"title_ja": ""}, ""), ({"min_age": "20", "max_age": "18"}, "年齢の上限は下限以上にしてください。"),
+                             ({"min_age": "-1"}, ""), ({"one_open_per": "family"}, ""),
+                             ({"keywords": "ごみ、" + "あ" * 41}, "ことばは1つ40文字以内にしてください。")):
+        response = admin.post(where, dict(base, **changes))
+        assert response.status_code == 400 and message in response.content.decode(), changes
     assert only_version(muni_a, "basics-bad").definition["title"]["ja"] == "新しい手続"
+    assert admin.post(where, base).status_code == 302  # the same form, valid: so each refusal was for its change
+
+
+def test_eligibility_and_keywords_without_json(admin, catalog, muni_a):
+    where = new(admin, "basics-rules", "blank")
+    base = {"part": "basics", "title_ja": "名", "title_en": "n", "department": "shimin", "assurance": "login",
+            "fee_kind": "none", "one_open_per": "household", "residents_only": "on", "min_age": "18",
+            "keywords": "粗大ごみ, 家具、家具 、回収"}
+    assert admin.post(where, base).status_code == 302
+    d = only_version(muni_a, "basics-rules").definition
+    assert d["eligibility"] == {"residents_only": True, "min_age": 18}
+    assert d["keywords"] == ["粗大ごみ", "家具", "回収"] and d["one_open_per"] == "household"
+    assert admin.get(where).context["basics"].initial["keywords"] == "粗大ごみ、家具、回収"
+    assert admin.post(where, dict(base, residents_only="", min_age="", keywords="")).status_code == 302
+    d = only_version(muni_a, "basics-rules").definition
+    assert "eligibility" not in d and "keywords" not in d
