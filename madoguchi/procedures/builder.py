@@ -219,7 +219,14 @@ def field_initial(d: dict, place: tuple) -> dict:
         "choices": [{"value": str(c.get("value")), "label_ja": (c.get("label") or {}).get("ja", ""),
                      "label_en": (c.get("label") or {}).get("en", "")} for c in field.get("choices", [])],
         "condition": condition_key(condition) if condition else "",
+        # The dates accepted, in days from the day of application (date fields of a section).
+        "min_days": _date_rule(d, field["name"]).get("min_days") if widget == "date" and len(place) == 2 else None,
+        "max_days": _date_rule(d, field["name"]).get("max_days") if widget == "date" and len(place) == 2 else None,
     }
+
+
+def _date_rule(d: dict, name: str) -> dict:
+    return next((r for r in d.get("date_rules", []) if isinstance(r, dict) and r.get("field") == name), {})
 
 
 def condition_key(condition: dict) -> str:
@@ -324,6 +331,17 @@ def update_field(d: dict, place: tuple, values: dict) -> dict:
             field["show_if"] = _condition_from_key(d, values["condition"], field.get("show_if"))
         else:
             field.pop("show_if", None)
+    if {"min_days", "max_days"} & changed and len(place) == 2:
+        rules = [r for r in d.get("date_rules", []) if not (isinstance(r, dict) and r.get("field") == field["name"])]
+        rule = {"field": field["name"], **{k: values[k] for k in ("min_days", "max_days") if values.get(k) is not None}}
+        at = next((i for i, r in enumerate(d.get("date_rules", [])) if isinstance(r, dict)
+                   and r.get("field") == field["name"]), len(rules))
+        if len(rule) > 1:
+            rules.insert(at, rule)
+        if rules:
+            d["date_rules"] = rules
+        else:
+            d.pop("date_rules", None)
     if "name" in changed and values["name"]:
         d = rename(d, place, values["name"])
     return d

@@ -67,6 +67,10 @@ class FieldForm(forms.Form):
     maximum = forms.IntegerField(label=gettext_lazy("最大値（数）"), min_value=-1000000, max_value=1000000, required=False)
     min_rows = forms.IntegerField(label=gettext_lazy("最少の件数（繰り返し）"), min_value=0, max_value=50, required=False)
     max_rows = forms.IntegerField(label=gettext_lazy("最大の件数（繰り返し）"), min_value=1, max_value=50, required=False)
+    min_days = forms.IntegerField(label=gettext_lazy("受け付ける日付: 申請日から何日後から（過去は −）"),
+                                  min_value=-3650, max_value=3650, required=False)
+    max_days = forms.IntegerField(label=gettext_lazy("受け付ける日付: 申請日から何日後まで（過去は −）"),
+                                  min_value=-3650, max_value=3650, required=False)
     condition = forms.ChoiceField(label=gettext_lazy("表示する条件"), required=False)
     # More values of the same field ("『A』が「x」または「y」のとき"): merged into `condition`.
     condition_also = forms.MultipleChoiceField(label=gettext_lazy("または、次のときも表示する"), required=False,
@@ -101,6 +105,8 @@ class FieldForm(forms.Form):
             self.add_error("maximum", _("最大値は最小値以上にしてください。"))
         if data.get("min_rows") is not None and data.get("max_rows") is not None and data["min_rows"] > data["max_rows"]:
             self.add_error("max_rows", _("最大の件数は最少の件数以上にしてください。"))
+        if data.get("min_days") is not None and data.get("max_days") is not None and data["min_days"] > data["max_days"]:
+            self.add_error("max_days", _("「何日後まで」は「何日後から」以上にしてください。"))
         also = data.pop("condition_also", None) or []
         if also:
             condition = data.get("condition") or ""

@@ -325,3 +325,25 @@ def test_a_condition_over_several_values_of_one_field(admin, catalog, muni_a):  
     assert stored() == {"field": "contact", "in": ["phone", "mail"]}
     assert admin.post(field_page, {**base, "condition": "contact=post"}).status_code == 302
     assert stored() == {"field": "contact", "equals": "post"}
+
+
+def test_the_dates_a_date_field_accepts_without_json(admin, catalog, muni_a):  # noqa: F811
+    where = new(admin, "builder-dates", "blank")
+    admin.post(where + "build/", {"op": "add_field", "section": "0", "nf0-label_ja": "収集日", "nf0-widget": "date"})
+    d = only_version(muni_a, "builder-dates").definition
+    place = (0, len(d["form"]["sections"][0]["fields"]) - 1)
+    field_page = where + f"fields/{place[0]}/{place[1]}/"
+    initial = builder.field_initial(d, place)
+    assert initial["min_days"] is None and "申請日から何日後から" in admin.get(field_page).content.decode()
+    base = {"op": "field", **post_data({k: v for k, v in initial.items() if k != "choices"}), **formset_data([], "ch")}
+    response = admin.post(field_page, {**base, "min_days": "10", "max_days": "3"})
+    assert response.status_code == 400 and "「何日後まで」は「何日後から」以上にしてください。" in response.content.decode()
+    assert admin.post(field_page, {**base, "min_days": "3", "max_days": "60"}).status_code == 302
+    d = only_version(muni_a, "builder-dates").definition
+    assert d["date_rules"] == [{"field": initial["name"], "min_days": 3, "max_days": 60}]
+    assert definition_errors(d) == []
+    # Renamed, the rule follows; emptied, the rule goes.
+    assert admin.post(field_page, {**base, "name": "collection", "min_days": "3", "max_days": "60"}).status_code == 302
+    assert only_version(muni_a, "builder-dates").definition["date_rules"][0]["field"] == "collection"
+    assert admin.post(field_page, {**base, "name": "collection"}).status_code == 302
+    assert "date_rules" not in only_version(muni_a, "builder-dates").definition

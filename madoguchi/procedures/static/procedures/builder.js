@@ -6,7 +6,8 @@
   "use strict";
   var KINDS = {
     max_length: ["text", "textarea"], minimum: ["number"], maximum: ["number"],
-    min_rows: ["group"], max_rows: ["group"], choices: ["radio", "select", "checkboxes"]
+    min_rows: ["group"], max_rows: ["group"], choices: ["radio", "select", "checkboxes"],
+    min_days: ["date"], max_days: ["date"]
   };
 
   function showSettings(form) {
