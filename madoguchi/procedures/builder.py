@@ -45,6 +45,8 @@ def new_schema(widget: str, values=()) -> dict:
         "tel": {"type": "string", "pattern": TEL_PATTERN},
         "postal_code": {"type": "string", "pattern": POSTAL_PATTERN},
         "mynumber": {"type": "string", "format": defn.MYNUMBER_FORMAT},
+        "household_members": {"type": "array", "minItems": 1, "uniqueItems": True,
+                              "items": {"type": "string", "minLength": 1, "maxLength": 40}},
         "group": {"type": "array", "minItems": 1, "maxItems": 5,
                   "items": {"type": "object", "additionalProperties": False, "properties": {}, "required": []}},
     }.get(widget, {"type": "string"})
@@ -195,7 +197,18 @@ def add_field(d: dict, place: tuple, widget: str, label_ja: str, label_en: str =
         field["fields"] = []
     owner.append(field)
     holder["properties"][name] = new_schema(widget)
+    _sync_household_selection(d)
     return d, (*place, len(owner) - 1) if len(place) == 2 else (place[0], len(owner) - 1)
+
+
+def _sync_household_selection(d: dict) -> None:
+    """`household_selection` follows the form: on while a field chooses household members
+    (the resident then sees their household to choose from), off when none is left."""
+    chooses = any(f.get("widget") == "household_members" for s in sections(d) for f in s.get("fields", []))
+    if chooses and not d.get("household_selection"):
+        d["household_selection"] = True
+    elif not chooses and d.get("household_selection"):
+        d["household_selection"] = False
 
 
 def _required_list(holder: dict) -> list:
@@ -344,6 +357,8 @@ def update_field(d: dict, place: tuple, values: dict) -> dict:
             d.pop("date_rules", None)
     if "name" in changed and values["name"]:
         d = rename(d, place, values["name"])
+    if "widget" in changed:
+        _sync_household_selection(d)
     return d
 
 
@@ -404,6 +419,7 @@ def remove_field(d: dict, place: tuple) -> dict:
         del holder["properties"][field["name"]]
         if field["name"] in _required_list(holder):
             holder["required"] = [n for n in holder["required"] if n != field["name"]]
+    _sync_household_selection(d)
     return d
 
 

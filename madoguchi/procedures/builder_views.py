@@ -28,6 +28,7 @@ WIDGET_LABELS = [
     ("date", gettext_lazy("日付")), ("number", gettext_lazy("数")), ("email", gettext_lazy("メールアドレス")),
     ("tel", gettext_lazy("電話番号")), ("postal_code", gettext_lazy("郵便番号")),
     ("mynumber", gettext_lazy("個人番号（個人番号利用事務のみ）")), ("group", gettext_lazy("繰り返し（子どもなど複数人分）")),
+    ("household_members", gettext_lazy("世帯員から選ぶ（住民記録の世帯の方が選択肢になる）")),
 ]
 FILE_TYPES = [("application/pdf", "PDF"), ("image/jpeg", "JPEG"), ("image/png", "PNG")]
 
@@ -235,7 +236,9 @@ def preview_sections(d: dict, only=None):
     (`procedures/forms.py` and `applications/_field.html`); None when it cannot be drawn."""
     d = builder.drawable(d)
     try:
-        drawn = resident_forms.sections(d, {}, {}, ())
+        # A household to choose from: in the preview, examples (a resident sees their own).
+        drawn = resident_forms.sections(d, {}, {}, [("example-1", _("世帯の方の氏名（例）1")),
+                                                    ("example-2", _("世帯の方の氏名（例）2"))])
     except (KeyError, TypeError, IndexError, AttributeError, ValueError):
         return None
     return [drawn[only]] if only is not None and only < len(drawn) else drawn

@@ -347,3 +347,18 @@ def test_the_dates_a_date_field_accepts_without_json(admin, catalog, muni_a):  #
     assert only_version(muni_a, "builder-dates").definition["date_rules"][0]["field"] == "collection"
     assert admin.post(field_page, {**base, "name": "collection"}).status_code == 302
     assert "date_rules" not in only_version(muni_a, "builder-dates").definition
+
+
+def test_choosing_household_members_without_json(admin, catalog, muni_a):  # noqa: F811
+    where = new(admin, "builder-household", "blank")
+    admin.post(where + "build/", {"op": "add_field", "section": "0", "nf0-label_ja": "引越しする方",
+                                  "nf0-widget": "household_members"})
+    d = only_version(muni_a, "builder-household").definition
+    assert d["household_selection"] is True and definition_errors(d) == []
+    page = admin.get(where).content.decode()
+    assert "世帯の方の氏名（例）1" in page  # the preview draws a household to choose from
+    place = (0, len(d["form"]["sections"][0]["fields"]) - 1)
+    response = admin.post(where + "build/", {"op": "remove_field", "section": str(place[0]), "field": str(place[1])})
+    assert response.status_code == 302
+    d = only_version(muni_a, "builder-household").definition
+    assert d["household_selection"] is False and definition_errors(d) == []
