@@ -406,7 +406,7 @@ def _message(error, field: dict | None = None, label: str = "") -> str:
             return _("%(label)sはカタカナで入力してください。") % f
         return _("%(label)sの形式が正しくありません。") % f
     if kind == "additionalProperties":
-        return _("この手続にない項目です。")
+        return _("この手続きにない項目です。")
     return _("%(label)sの入力内容を確かめてください。") % f
 
 
