@@ -100,6 +100,10 @@ SENTENCES = {
     "notices.broadcast_created": __("お知らせの配信を作成しました"),
     "notices.broadcast_approved": __("お知らせの配信を承認しました"),
     "notices.broadcast_sent": __("お知らせを配信しました"),
+    "notices.broadcast_test_sent": __("お知らせの配信を自分にテスト送信しました"),
+    "notices.broadcast_scheduled": __("お知らせの配信を予約しました"),
+    "notices.broadcast_schedule_cancelled": __("お知らせの配信の予約を取り消しました"),
+    "notices.inbox_read": __("市からのお知らせを既読にしました"),
     # OpenID Connect
     "oidc.authorized": __("連携サービスへのログインを許可しました"),
     "oidc.consent_granted": __("住民が連携サービスへの情報提供に同意しました"),
