@@ -25,17 +25,17 @@ SENTENCES = {
     "identity.link_review_opened": __("住民記録との紐付けの確認を依頼しました"),
     "identity.link_review_resolved": __("住民記録との紐付けの確認を終えました"),
     "identity.card_released": __("マイナンバーカードの紐付けを解除しました"),
-    "identity.card_mixture_refused": __("別の人のマイナンバーカードが混ざったため手続を止めました"),
+    "identity.card_mixture_refused": __("別の人のマイナンバーカードが混ざったため手続きを止めました"),
     # card ceremonies
     "ceremony.opened": __("マイナンバーカードの読み取りを始めました"),
     "ceremony.completed": __("マイナンバーカードの読み取りが完了しました"),
     "ceremony.failed": __("マイナンバーカードの読み取りが失敗しました"),
     # procedures
-    "procedures.draft_saved": __("手続の下書きを作成しました"),
-    "procedures.draft_updated": __("手続の下書きを保存しました"),
-    "procedures.published": __("手続の版を公開しました"),
-    "procedures.retired": __("手続の受付を終了しました"),
-    "procedures.draft_discarded": __("手続の下書きを削除しました"),
+    "procedures.draft_saved": __("手続きの下書きを作成しました"),
+    "procedures.draft_updated": __("手続きの下書きを保存しました"),
+    "procedures.published": __("手続きの版を公開しました"),
+    "procedures.retired": __("手続きの受付を終了しました"),
+    "procedures.draft_discarded": __("手続きの下書きを削除しました"),
     # applications (one per status reached, and the others)
     "applications.submitted": __("住民が申請しました"),
     "applications.payment_required": __("申請が手数料の支払い待ちになりました"),
@@ -57,7 +57,7 @@ SENTENCES = {
     "casework.commented": __("申請に内部メモを追加しました"),
     # payments
     "payments.created": __("手数料の支払いを作成しました"),
-    "payments.pending": __("手数料の支払い手続が始まりました"),
+    "payments.pending": __("手数料の支払い手続きが始まりました"),
     "payments.succeeded": __("手数料が支払われました"),
     "payments.failed": __("手数料の支払いが失敗しました"),
     "payments.expired": __("手数料の支払いが期限切れになりました"),
@@ -100,6 +100,10 @@ SENTENCES = {
     "notices.broadcast_created": __("お知らせの配信を作成しました"),
     "notices.broadcast_approved": __("お知らせの配信を承認しました"),
     "notices.broadcast_sent": __("お知らせを配信しました"),
+    "notices.broadcast_test_sent": __("お知らせの配信を自分にテスト送信しました"),
+    "notices.broadcast_scheduled": __("お知らせの配信を予約しました"),
+    "notices.broadcast_schedule_cancelled": __("お知らせの配信の予約を取り消しました"),
+    "notices.inbox_read": __("市からのお知らせを既読にしました"),
     # OpenID Connect
     "oidc.authorized": __("連携サービスへのログインを許可しました"),
     "oidc.consent_granted": __("住民が連携サービスへの情報提供に同意しました"),

@@ -12,8 +12,8 @@ class InboxFilterForm(forms.Form):
     400 with the field's message, never a server error)."""
 
     q = forms.CharField(label=_("氏名・かな・受付番号"), required=False, max_length=MAX_QUERY_CHARS, strip=True)
-    procedure = forms.CharField(label=_("手続"), required=False, max_length=63,
-                                validators=[RegexValidator(r"^[-a-z0-9_]*$", _("手続の指定が正しくありません。"))])
+    procedure = forms.CharField(label=_("手続き"), required=False, max_length=63,
+                                validators=[RegexValidator(r"^[-a-z0-9_]*$", _("手続きの指定が正しくありません。"))])
     status = forms.ChoiceField(label=_("状態"), required=False,
                                choices=[("", _("すべて"))] + [(s, Status(s).label) for s in LISTED])
     date_from = forms.DateField(label=_("申請日（から）"), required=False,

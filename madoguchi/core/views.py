@@ -32,6 +32,13 @@ def livez(request):
 
 
 def bad_request(request, exception=None):
+    from django.conf import settings
+    from django.core.exceptions import RequestDataTooBig
+
+    if isinstance(exception, RequestDataTooBig):
+        # A form post over DATA_UPLOAD_MAX_MEMORY_SIZE (a pasted 10 MB text): say so.
+        return render(request, "413.html", {"limit_mb": settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)},
+                      status=413)
     return render(request, "400.html", status=400)
 
 

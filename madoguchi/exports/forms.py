@@ -10,7 +10,7 @@ STATUS_CHOICES = [("", _("すべて（下書きを除く）"))] + [(s.value, s.l
 
 
 class ExportForm(forms.Form):
-    procedure = forms.ChoiceField(label=_("手続"))
+    procedure = forms.ChoiceField(label=_("手続き"))
     kind = forms.ChoiceField(label=_("種類"), choices=Export.Kind.choices, initial=Export.Kind.ORDINARY)
     # The registered export formats (formats/), the first one offered first.
     format = forms.ChoiceField(label=_("形式"), choices=format_choices, initial="csv_utf8")

@@ -237,11 +237,28 @@ def under_support_measure(person: Person) -> bool:
     return ResidentLink.unscoped.filter(person=person, record__support_measure=True).exists()
 
 
-def linked_person_ids(*, address_prefix: str = "") -> list[int]:
+def linked_person_ids(*, address_prefix: str = "", born_on_or_before=None, born_after=None) -> list[int]:
     """The persons linked to a current (住民) resident record of the municipality in scope,
-    optionally only those whose registered address starts with `address_prefix` (a 町丁目):
-    the segments of a broadcast (notices)."""
+    optionally only those whose registered address starts with `address_prefix` (a 町丁目)
+    and whose recorded birth date is within the bounds: the segments of a broadcast (notices)."""
     links = ResidentLink.objects.filter(record__status=ResidentRecord.Status.RESIDENT)
     if address_prefix:
         links = links.filter(record__address__startswith=address_prefix)
+    if born_on_or_before is not None:
+        links = links.filter(record__birth_date__lte=born_on_or_before)
+    if born_after is not None:
+        links = links.filter(record__birth_date__gt=born_after)
+    return sorted(set(links.values_list("person_id", flat=True)))
+
+
+def guardian_person_ids(*, child_born_after) -> list[int]:
+    """The persons linked to a current resident record in a household (世帯) that has a
+    current member born after `child_born_after` — the household's members who are not
+    themselves such children (a broadcast to households with children reaches the adults)."""
+    households = (ResidentRecord.objects.filter(status=ResidentRecord.Status.RESIDENT,
+                                                birth_date__gt=child_born_after)
+                  .exclude(household_id="").values("household_id"))
+    links = ResidentLink.objects.filter(record__status=ResidentRecord.Status.RESIDENT,
+                                        record__household_id__in=households,
+                                        record__birth_date__lte=child_born_after)
     return sorted(set(links.values_list("person_id", flat=True)))

@@ -111,30 +111,65 @@ class Silenced(TenantOwned):
 
 class Broadcast(TenantOwned):
     """お知らせ配信: a notice from the city hall to a segment of its residents. Its title is
-    what every delivery carries (with the category and a link); a municipality-wide or an
+    what every delivery carries (with the category and a link); the body (and the English
+    version) is read in the portal's お知らせ, after sign-in. A municipality-wide or an
     emergency broadcast is sent only after a second member of staff approved it."""
 
     class Segment(models.TextChoices):
         ALL = "all", _("市内全域")
         DISTRICT = "district", _("町丁目")
+        AGE = "age", _("年齢")
+        CHILDREN = "children", _("子どものいる世帯")
+        APPLICANTS = "applicants", _("手続きの申請者")
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("下書き")
         APPROVED = "approved", _("承認済み")
+        SCHEDULED = "scheduled", _("配信予約済み")
         SENT = "sent", _("配信済み")
 
     public_id = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
     title = models.CharField(max_length=100)
+    body = models.TextField(blank=True)
+    title_en = models.CharField(max_length=100, blank=True)
+    body_en = models.TextField(blank=True)
     category = models.CharField(max_length=20, choices=Category.choices)
     segment = models.CharField(max_length=10, choices=Segment.choices)
     district = models.CharField(max_length=100, blank=True)  # an address prefix (町丁目)
+    # AGE: the legal age on `reference_date` within [age_min, age_max]; CHILDREN: households
+    # with a child under `child_age_under` on `reference_date` (the send day when empty).
+    age_min = models.PositiveSmallIntegerField(null=True, blank=True)
+    age_max = models.PositiveSmallIntegerField(null=True, blank=True)
+    child_age_under = models.PositiveSmallIntegerField(null=True, blank=True)
+    reference_date = models.DateField(null=True, blank=True)
+    # APPLICANTS: residents with an application of this procedure in this status.
+    procedure_slug = models.CharField(max_length=63, blank=True)
+    application_status = models.CharField(max_length=30, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     approved_at = models.DateTimeField(null=True, blank=True)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     recipients = models.PositiveIntegerField(default=0)  # persons in the segment when sent
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "scheduled_at"], name="broadcast_due")]
+
+
+class InboxEntry(TenantOwned):
+    """A broadcast in one resident's お知らせ: written for every recipient when it is sent,
+    whether or not an e-mail address or a device reaches them."""
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="inbox")
+    person = models.ForeignKey("identity.Person", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "broadcast", "person"], name="inbox_once")]
+        indexes = [models.Index(fields=["municipality", "person", "created_at"], name="inbox_by_person")]
 
 
 class QuietHours(TenantOwned):

@@ -66,6 +66,17 @@ def enqueue(person_ids: Iterable[int], *, channel_name: str, category: str, kind
     return rows
 
 
+def reachable(person_ids: Iterable[int], *, channel_name: str, category: str) -> int:
+    """How many of the persons a delivery through the channel would reach now: those it can
+    reach who have not silenced the category (a broadcast's preview, before anything is sent)."""
+    implementation = channel(channel_name)
+    count = 0
+    for persons in _chunks(sorted(set(person_ids)), 5000):
+        persons = set(persons) - preferences.silenced_among(persons, category)
+        count += len(implementation.recipients(persons)) if persons else 0
+    return count
+
+
 def fan_out(person_ids: Iterable[int], *, channel_name: str, category: str, kind: str, link: str,
             broadcast=None, collect: list | None = None, now: dt.datetime | None = None) -> int:
     """`enqueue` for a million: writes the rows batch by batch without keeping them (unless

@@ -1,14 +1,18 @@
-"""Back-office pages of broadcasts (お知らせ配信): compose, see the recipient count, approve
-(a second member of staff), send, statistics. Administrators only. Thin: the rules are in
-broadcasts.py."""
+"""Back-office pages of broadcasts (お知らせ配信): compose, see the recipients per channel and
+a test sent to oneself, approve (a second member of staff), send now or at a time, follow the
+deliveries (the table refreshes itself while deliveries are queued). Administrators only.
+Thin: the rules are in broadcasts.py."""
 
 from django import forms
+from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
+from madoguchi.applications.services import reading as applications
 from madoguchi.staff.decorators import staff_member_required
 from madoguchi.staff.models import Membership
 
@@ -19,10 +23,40 @@ ADMIN = Membership.Role.ADMINISTRATOR
 
 
 class BroadcastForm(forms.Form):
-    title = forms.CharField(label=_("表題"), max_length=broadcasts.TITLE_MAX)
-    category = forms.ChoiceField(label=_("分類"), choices=Category.choices)
-    segment = forms.ChoiceField(label=_("配信先"), choices=Broadcast.Segment.choices)
-    district = forms.CharField(label=_("町丁目（住所の先頭、例: 東京都窓口市本町一丁目）"), max_length=100, required=False)
+    title = forms.CharField(label=gettext_lazy("表題（日本語・メールと端末に届きます）"), max_length=broadcasts.TITLE_MAX,
+                            error_messages={"required": gettext_lazy("表題を入力してください。")})
+    body = forms.CharField(label=gettext_lazy("本文（日本語・お知らせのページで読まれます）"),
+                           max_length=broadcasts.BODY_MAX, widget=forms.Textarea(attrs={"rows": 6}),
+                           error_messages={"required": gettext_lazy("本文を入力してください。")})
+    title_en = forms.CharField(label=gettext_lazy("表題（英語・任意）"), max_length=broadcasts.TITLE_MAX, required=False)
+    body_en = forms.CharField(label=gettext_lazy("本文（英語・任意）"), max_length=broadcasts.BODY_MAX, required=False,
+                              widget=forms.Textarea(attrs={"rows": 4}))
+    category = forms.ChoiceField(label=gettext_lazy("分類"), choices=Category.choices)
+    segment = forms.ChoiceField(label=gettext_lazy("配信先"), choices=Broadcast.Segment.choices)
+    district = forms.CharField(label=gettext_lazy("町丁目（配信先が町丁目のとき。住所の先頭、例: 東京都窓口市本町一丁目）"),
+                               max_length=100, required=False)
+    age_min = forms.IntegerField(label=gettext_lazy("年齢の下限（配信先が年齢のとき・歳）"), min_value=0, max_value=150,
+                                 required=False)
+    age_max = forms.IntegerField(label=gettext_lazy("年齢の上限（配信先が年齢のとき・歳）"), min_value=0, max_value=150,
+                                 required=False)
+    child_age_under = forms.IntegerField(label=gettext_lazy("子どもの年齢（配信先が子どものいる世帯のとき・〜歳未満）"),
+                                         min_value=1, max_value=30, required=False)
+    reference_date = forms.DateField(label=gettext_lazy("年齢の基準日（空なら配信日）"), required=False,
+                                     widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    procedure_slug = forms.ChoiceField(label=gettext_lazy("手続き（配信先が申請者のとき）"), required=False)
+    application_status = forms.ChoiceField(label=gettext_lazy("申請の状態（配信先が申請者のとき）"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["procedure_slug"].choices = [("", "—")] + applications.procedure_choices()
+        self.fields["application_status"].choices = [("", "—")] + applications.status_choices()
+
+
+class ScheduleForm(forms.Form):
+    scheduled_at = forms.DateTimeField(label=gettext_lazy("配信日時（日本時間）"),
+                                       widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                                                  format="%Y-%m-%dT%H:%M"),
+                                       input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"])
 
 
 @never_cache
@@ -56,11 +90,27 @@ def broadcast_detail(request, code, public_id):
     return _detail(request, _broadcast(public_id))
 
 
-def _detail(request, broadcast, error=None, status=200):
+def _detail(request, broadcast, error=None, status=200, schedule_form=None):
+    statistics = broadcasts.statistics(broadcast)
+    sent = broadcast.status == Broadcast.Status.SENT
     return render(request, "notices/staff_detail.html", {
-        "broadcast": broadcast, "recipient_count": len(broadcasts.recipients(broadcast)),
+        "broadcast": broadcast, "segment": broadcasts.segment_text(broadcast),
+        "preview": None if sent else broadcasts.preview(broadcast),
         "needs_approval": broadcasts.needs_second_approval(broadcast),
-        "statistics": broadcasts.statistics(broadcast), "error": error}, status=status)
+        "can_approve": broadcast.status == Broadcast.Status.DRAFT and broadcast.created_by_id != request.user.pk,
+        "schedule_form": schedule_form or ScheduleForm(),
+        "statistics": statistics, "in_progress": broadcasts.in_progress(statistics), "error": error}, status=status)
+
+
+@never_cache
+@require_GET
+@staff_member_required(ADMIN)
+def broadcast_statistics(request, code, public_id):
+    """The delivery table alone, which the detail page polls (htmx) while deliveries are queued."""
+    broadcast = _broadcast(public_id)
+    statistics = broadcasts.statistics(broadcast)
+    return render(request, "notices/_statistics.html", {
+        "broadcast": broadcast, "statistics": statistics, "in_progress": broadcasts.in_progress(statistics)})
 
 
 @require_POST
@@ -70,8 +120,25 @@ def broadcast_action(request, code, public_id, action):
     try:
         if action == "approve":
             broadcasts.approve(broadcast, request.user)
+            messages.success(request, _("承認しました。"))
+        elif action == "test":
+            address = broadcasts.send_test(broadcast, request.user)
+            messages.success(request, _("テストのメールを %(address)s に送りました。") % {"address": address})
+        elif action == "schedule":
+            form = ScheduleForm(request.POST)
+            if not form.is_valid():
+                return _detail(request, broadcast, status=400, schedule_form=form)
+            # TIME_ZONE is Asia/Tokyo: the form's value is already Japan time, aware.
+            broadcasts.schedule(broadcast, request.user, form.cleaned_data["scheduled_at"])
+            messages.success(request, _("配信を予約しました。"))
+        elif action == "unschedule":
+            broadcasts.cancel_schedule(broadcast, request.user)
+            messages.success(request, _("配信の予約を取り消しました。"))
         else:
-            broadcasts.send(broadcast, request.user)
+            count = broadcasts.send(broadcast, request.user)
+            messages.success(request, _("%(n)s人に配信しました。") % {"n": f"{count:,}"})
     except broadcasts.BroadcastError as exc:
-        return _detail(request, broadcast, error=str(exc), status=409)
+        # A value to correct is a 400; a step the broadcast's state refuses, a 409.
+        return _detail(request, _broadcast(public_id), error=str(exc),
+                       status=400 if exc.field == "scheduled_at" else 409)
     return redirect("notices_staff:detail", code, public_id)

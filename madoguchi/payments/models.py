@@ -19,7 +19,7 @@ from madoguchi.municipalities.tenancy import TenantOwned
 
 class Status(models.TextChoices):
     CREATED = "created", _("作成")
-    PENDING = "pending", _("お支払い手続中")
+    PENDING = "pending", _("お支払い手続き中")
     SUCCEEDED = "succeeded", _("支払済み")
     FAILED = "failed", _("失敗")
     EXPIRED = "expired", _("期限切れ")

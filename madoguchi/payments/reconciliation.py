@@ -407,7 +407,7 @@ def resolve(item: ReconciliationItem, user, *, note: str) -> ReconciliationItem:
 
 PROVIDER_LABELS = {"counter": "窓口払い", "demo": "デモ", "stripe": "Stripe"}
 UNKNOWN_PROCEDURE = "（照合できない入金）"
-HEADER = ["対象日", "手続", "決済手段", "件数", "金額", "決済手数料", "返金件数", "返金額", "差引", "未処理の不一致"]
+HEADER = ["対象日", "手続き", "決済手段", "件数", "金額", "決済手数料", "返金件数", "返金額", "差引", "未処理の不一致"]
 
 
 @dataclass

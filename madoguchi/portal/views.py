@@ -14,6 +14,7 @@ from madoguchi.core.access import public_view
 from madoguchi.identity import services as identity
 from madoguchi.identity import sessions
 from madoguchi.municipalities.models import Municipality
+from madoguchi.notices import broadcasts as notice_broadcasts
 from madoguchi.notices import emails as notice_emails
 from madoguchi.notices import push as notice_push
 from madoguchi.notices import preferences as notice_preferences
@@ -92,8 +93,11 @@ def notices(request, code):
     """お知らせ: a signed-in resident's own notices (unread marked); a visitor is told to sign in."""
     signed_in = sessions.current(request)
     rows = applications.notice_rows(signed_in[0]) if signed_in else None
-    return render(request, "portal/notices.html", {"rows": rows, "signed_in": bool(signed_in),
-                                                   "any_unread": any(r["unread"] for r in rows or [])})
+    announcements = (notice_broadcasts.inbox_rows(signed_in[0], language=get_language() or "ja")
+                     if signed_in else None)
+    return render(request, "portal/notices.html", {
+        "rows": rows, "announcements": announcements, "signed_in": bool(signed_in),
+        "any_unread": any(r["unread"] for r in (rows or []) + (announcements or []))})
 
 
 @never_cache
@@ -104,6 +108,7 @@ def notices_read(request, code):
     for row in applications.notice_rows(request.resident):
         if row["unread"]:
             applications.mark_notice_read(request.resident, row["id"])
+    notice_broadcasts.mark_inbox_read(request.resident)
     messages.success(request, _("お知らせをすべて既読にしました。"))
     return redirect("portal:notices", code)
 

@@ -627,7 +627,7 @@ def _place_from_path(d: dict, parts: list):
         return _("基幹連携の出力の%(n)s列目") % {"n": int(parts[1]) + 1}, None
     if parts:
         return _basic_place(str(parts[0])), None
-    return _("手続全体"), None
+    return _("手続き全体"), None
 
 
 # Consistency messages of definition.py ("where: what") in Japanese, by their English text.
@@ -645,7 +645,7 @@ _CONSISTENCY = [
     (r"only a group has fields", "繰り返し以外の項目は中に項目を持てません。"),
     (r"a mynumber field needs format", "個人番号の項目のデータの定義が正しくありません。"),
     (r"an individual number is shown only by the mynumber widget", "個人番号は「個人番号」の種類の項目でだけ扱えます。"),
-    (r"individual number fields are allowed only", "個人番号の項目は、番号法の個人番号利用事務の手続でだけ使えます（上級者向けのJSONで個人番号利用事務を宣言してください）。"),
+    (r"individual number fields are allowed only", "個人番号の項目は、番号法の個人番号利用事務の手続きでだけ使えます（上級者向けのJSONで個人番号利用事務を宣言してください）。"),
     (r"declared, but no field has format", "個人番号利用事務が宣言されていますが、個人番号の項目がありません。"),
     (r"must be an integer property", "手数料の通数には「数」の項目を選んでください。"),
     (r"needs a minimum of 0 or more", "手数料の通数の項目は、最小値を0以上にしてください。"),
@@ -680,7 +680,7 @@ def problems(errors: list[str], d) -> list[dict]:
     False where the Japanese says no more than 「確かめてください」: only then does the page
     add the validator's English (`raw`) for a publisher who edits the JSON."""
     if not isinstance(d, dict):
-        return [{"where": _("手続全体"), "message": _("定義の形式が正しくありません。"), "place": None, "raw": e,
+        return [{"where": _("手続き全体"), "message": _("定義の形式が正しくありません。"), "place": None, "raw": e,
                  "explained": False} for e in errors]
     meta = sorted(Draft202012Validator(defn.metaschema()).iter_errors(d), key=lambda e: list(e.path))
     out = []
@@ -699,7 +699,7 @@ def problems(errors: list[str], d) -> list[dict]:
                         "explained": True})
             continue
         path, _sep, what = line.partition(": ")
-        words, place = _place_from_path(d, _pointer_parts(path)) if path.startswith("/") else (_("手続全体"), None)
+        words, place = _place_from_path(d, _pointer_parts(path)) if path.startswith("/") else (_("手続き全体"), None)
         message = next((_(ja) for pattern, ja in _CONSISTENCY if re.search(pattern, what)), None)
         out.append({"where": words, "message": message or _("設定を確かめてください。"), "place": place, "raw": line,
                     "explained": message is not None})

@@ -318,7 +318,7 @@ def _editable_or_refusal(request, version):
         return render(request, "403.html", {"reason": _("公開済み・公開終了の版は変更できません。新しい版を作ってください。")},
                       status=409)
     if not editor.can_edit(request.membership, version.procedure):
-        return render(request, "403.html", {"reason": _("この手続を編集する権限がありません。")}, status=403)
+        return render(request, "403.html", {"reason": _("この手続きを編集する権限がありません。")}, status=403)
     return None
 
 

@@ -88,7 +88,7 @@ def blank_definition(slug: str, department: str) -> dict:
     """The blank template: the smallest definition that can be published, to be filled in."""
     return {
         "format": 1, "slug": slug,
-        "title": {"ja": "新しい手続", "en": "New procedure"},
+        "title": {"ja": "新しい手続き", "en": "New procedure"},
         "description": {"ja": "（住民向けの説明を記入）", "en": "(a description for residents)"},
         "department": department,
         "legal_basis": {"ja": "（根拠法令を記入）", "en": "(legal basis)"},
@@ -152,17 +152,17 @@ def new_procedure(municipality, membership, *, slug: str, source: dict | None, a
         if can_draft(membership):
             definition["department"] = _department(membership)  # a reviewer drafts for their department
         else:
-            raise EditRefused(_("手続を作成する権限がありません。"))
+            raise EditRefused(_("手続きを作成する権限がありません。"))
     with tenant(municipality), transaction.atomic():
         if Procedure.objects.filter(slug=slug).exists():
-            raise services.DefinitionInvalid([_("/slug: この識別名の手続はすでにあります。その手続の画面から新しい版を作ってください。")])
+            raise services.DefinitionInvalid([_("/slug: この識別名の手続きはすでにあります。その手続きの画面から新しい版を作ってください。")])
         return services.save_draft(municipality, definition, actor=actor)
 
 
 def new_version_from(version: ProcedureVersion, membership, *, actor=None) -> ProcedureVersion:
     """A new draft version of the procedure, starting from `version` (any status)."""
     if not can_edit(membership, version.procedure):
-        raise EditRefused(_("この手続を編集する権限がありません。"))
+        raise EditRefused(_("この手続きを編集する権限がありません。"))
     return services.save_draft(version.municipality, copy.deepcopy(version.definition), actor=actor)
 
 
@@ -170,7 +170,7 @@ def update_draft(version: ProcedureVersion, membership, definition: dict, *, act
     """Replaces a draft's definition. The slug is the procedure's identity and stays; a
     reviewer's draft stays in their department. Drafts may be incomplete."""
     if not can_edit(membership, version.procedure):
-        raise EditRefused(_("この手続を編集する権限がありません。"))
+        raise EditRefused(_("この手続きを編集する権限がありません。"))
     if not isinstance(definition, dict):
         raise services.DefinitionInvalid(["/: a definition is a JSON object"])
     if definition.get("slug") != version.procedure.slug:
@@ -224,7 +224,7 @@ def retire(procedure: Procedure, membership, *, actor=None) -> ProcedureVersion 
 
 def discard_draft(version: ProcedureVersion, membership, *, actor=None) -> None:
     if not can_edit(membership, version.procedure):
-        raise EditRefused(_("この手続を編集する権限がありません。"))
+        raise EditRefused(_("この手続きを編集する権限がありません。"))
     with tenant(version.municipality), transaction.atomic():
         locked = ProcedureVersion.objects.select_for_update().get(pk=version.pk)
         if locked.status != ProcedureVersion.Status.DRAFT:

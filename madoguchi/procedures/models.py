@@ -9,15 +9,15 @@ class PublishedVersionImmutable(RuntimeError):
 
 
 class Procedure(TenantOwned):
-    """A municipality's procedure (手続), known by a stable slug; its content is in versions."""
+    """A municipality's procedure (手続き), known by a stable slug; its content is in versions."""
 
     slug = models.SlugField(max_length=63)
     department_code = models.CharField(_("担当課"), max_length=32)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        verbose_name = _("手続")
-        verbose_name_plural = _("手続")
+        verbose_name = _("手続き")
+        verbose_name_plural = _("手続き")
         constraints = [models.UniqueConstraint(fields=["municipality", "slug"], name="procedure_unique_slug")]
 
     def __str__(self) -> str:
@@ -46,8 +46,8 @@ class ProcedureVersion(TenantOwned):
     published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = _("手続の版")
-        verbose_name_plural = _("手続の版")
+        verbose_name = _("手続きの版")
+        verbose_name_plural = _("手続きの版")
         constraints = [
             models.UniqueConstraint(fields=["municipality", "procedure", "number"], name="procedure_version_unique"),
         ]

@@ -47,7 +47,7 @@ class NewProcedureForm(forms.Form):
     def __init__(self, *args, catalog: dict, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["source"].choices = [("blank", _("白紙のひな形"))] + [
-            (slug, _("標準の手続をコピー: %(title)s") % {"title": resident_forms.text(d["title"])})
+            (slug, _("標準の手続きをコピー: %(title)s") % {"title": resident_forms.text(d["title"])})
             for slug, d in sorted(catalog.items())]
 
 
@@ -73,7 +73,7 @@ class BasicsForm(forms.Form):
     open_until = forms.DateField(label=gettext_lazy("受付終了日"), required=False,
                                  widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     keywords = forms.CharField(label=gettext_lazy("検索用のことば（「、」で区切る）"), max_length=1000, required=False,
-                               help_text=gettext_lazy("住民が手続を探すときのことばです。例: 粗大ごみ、家具、回収"))
+                               help_text=gettext_lazy("住民が手続きを探すときのことばです。例: 粗大ごみ、家具、回収"))
     residents_only = forms.BooleanField(label=gettext_lazy("この市区町村に住民登録のある方だけが申請できる"), required=False)
     min_age = forms.IntegerField(label=gettext_lazy("申請できる年齢（下限・歳）"), min_value=0, max_value=150, required=False)
     max_age = forms.IntegerField(label=gettext_lazy("申請できる年齢（上限・歳）"), min_value=0, max_value=150, required=False)
@@ -220,7 +220,7 @@ def procedure_list(request, code):
 @staff_member_required()
 def procedure_new(request, code):
     if not editor.can_draft(request.membership):
-        return _refused(request, editor.EditRefused(_("手続を作成する権限がありません。")))
+        return _refused(request, editor.EditRefused(_("手続きを作成する権限がありません。")))
     catalog = editor.catalog_definitions()
     form = NewProcedureForm(request.POST or None, catalog=catalog)
     if request.method == "POST":
@@ -292,7 +292,7 @@ def version_edit(request, code, pk, number):
         return _version_page(request, version, problems=[_("/: 公開済み・公開終了の版は変更できません。新しい版を作ってください。")],
                              status=409)
     if not editor.can_edit(request.membership, version.procedure):
-        return _refused(request, editor.EditRefused(_("この手続を編集する権限がありません。")))
+        return _refused(request, editor.EditRefused(_("この手続きを編集する権限がありません。")))
     if request.POST.get("part") == "basics":
         basics = BasicsForm(request.POST, departments=_departments(request.municipality))
         if not basics.is_valid():

@@ -87,18 +87,29 @@ def test_broadcast_pages_for_staff(server, browser):
     page.wait_for_url(re.compile(rf"/{CODE}/staff/$"))
     page.get_by_role("link", name="お知らせ配信").click()
     assert axe_violations(page) == []
-    page.get_by_label("表題").fill("本町一丁目で断水の予定があります")
-    page.get_by_label("分類").select_option("announcements")
-    page.get_by_label("配信先").select_option("district")
-    page.get_by_label(re.compile("町丁目")).fill("東京都窓口市本町一丁目")
+    # A mistake first: the summary names the field and links to it.
+    page.get_by_label("配信先", exact=True).select_option("age")
+    page.get_by_role("button", name="下書きを作る").click()
+    summary = page.locator("#form-errors")
+    assert "本文（日本語・お知らせのページで読まれます）: 本文を入力してください。" in summary.inner_text()
+    assert axe_violations(page) == []
+    page.get_by_label(re.compile("^表題（日本語")).fill("本町一丁目で断水の予定があります")
+    page.get_by_label(re.compile("^本文（日本語")).fill("12月10日 9時〜12時、本町一丁目で断水します。")
+    page.get_by_label(re.compile("^表題（英語")).fill("Water outage in Honcho 1-chome")
+    page.get_by_label("分類", exact=True).select_option("announcements")
+    page.get_by_label("配信先", exact=True).select_option("district")
+    page.get_by_label(re.compile("^町丁目")).fill("東京都窓口市本町一丁目")
     page.get_by_role("button", name="下書きを作る").click()
     page.get_by_role("heading", name="本町一丁目で断水の予定があります").wait_for()
-    assert "[市からのお知らせ] 本町一丁目で断水の予定があります" in page.locator("main").inner_text()
+    main = page.locator("main").inner_text()
+    assert "[市からのお知らせ] 本町一丁目で断水の予定があります" in main and "届く人数（今の時点）" in main
     screenshot(page, "notices-broadcast-draft")
     assert axe_violations(page) == []
-    page.get_by_role("button", name="配信する").click()
+    page.get_by_role("button", name="自分にテスト送信する").click()  # the demo admin has no e-mail address
+    assert "メールアドレスが登録されていません" in page.get_by_role("alert").first.inner_text()
+    page.get_by_role("button", name="今すぐ配信する").click()
     page.get_by_role("heading", name="配信の状況").wait_for()
-    assert "メールアドレスや通知を受け取る端末の登録がありませんでした" in page.locator("main").inner_text()
+    assert "お知らせのページには届いています" in page.locator("main").inner_text()
     screenshot(page, "notices-broadcast-sent")
     assert axe_violations(page) == []
     context.close()

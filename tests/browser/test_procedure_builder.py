@@ -41,8 +41,8 @@ def test_a_clerk_builds_and_publishes_a_procedure_without_json(server, browser):
     check("dashboard")
     screenshot(page, "builder-dashboard")
 
-    page.get_by_role("link", name="手続の管理").click()
-    page.get_by_role("link", name="新しい手続を作る").click()
+    page.get_by_role("link", name="手続きの管理").click()
+    page.get_by_role("link", name="新しい手続きを作る").click()
     page.get_by_label("識別名（半角英小文字・数字・ハイフン）").fill("kouen-shiyou")
     page.get_by_label("もとにするもの").select_option(label="白紙のひな形")
     page.get_by_role("button", name="下書きを作る").click()
@@ -50,7 +50,7 @@ def test_a_clerk_builds_and_publishes_a_procedure_without_json(server, browser):
     version_url = page.url
     main = page.locator("main")
     assert "docs/applications.md" not in main.inner_text()  # the help is in the page
-    assert "手続の作り方" in main.inner_text()
+    assert "手続きの作り方" in main.inner_text()
 
     # Basics: the name and a fixed fee.
     page.get_by_label("名称（日本語）", exact=True).fill("公園の使用許可申請")

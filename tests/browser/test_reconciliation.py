@@ -92,6 +92,6 @@ def test_reconcile_a_day_resolve_a_difference_and_read_the_daily_report(server, 
     with staff.expect_download() as download:
         staff.get_by_role("link", name=re.compile("Shift_JIS")).click()
     data = open(download.value.path(), "rb").read()
-    assert "住民票" in data.decode("cp932") and data.decode("cp932").startswith("対象日,手続")
+    assert "住民票" in data.decode("cp932") and data.decode("cp932").startswith("対象日,手続き")
     assert violations == {}, violations
     staff.context.close()

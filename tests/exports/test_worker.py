@@ -75,7 +75,7 @@ def sign_in(page, server):
 def request_export(page, server, fmt_label):
     page.goto(f"{server.base_url}/{CODE}/staff/exports/")
     assert axe_violations(page) == []
-    page.get_by_label("手続").select_option("risai-shoumei")
+    page.get_by_label("手続き").select_option("risai-shoumei")
     page.get_by_label("形式").select_option(label=fmt_label)
     page.get_by_role("button", name="出力を依頼する").click()
     page.wait_for_url(f"{server.base_url}/{CODE}/staff/exports/*/")

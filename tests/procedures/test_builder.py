@@ -112,7 +112,7 @@ def test_one_edit_changes_only_its_element(name):
 
 
 def test_building_a_procedure_step_by_step_without_json():
-    d = {"format": 1, "slug": "new-thing", "title": {"ja": "新しい手続", "en": "New"}, "department": "shimin",
+    d = {"format": 1, "slug": "new-thing", "title": {"ja": "新しい手続き", "en": "New"}, "department": "shimin",
          "legal_basis": {"ja": "条例", "en": "Ordinance"}, "retention": "5y", "assurance": "login",
          "schema": {"type": "object", "additionalProperties": False, "properties": {}}, "form": {"sections": []}}
     assert definition_errors(d)  # no section yet

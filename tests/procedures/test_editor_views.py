@@ -241,7 +241,7 @@ def test_basics_with_bad_values_are_refused(admin, catalog, muni_a):
                              ({"keywords": "ごみ、" + "あ" * 41}, "ことばは1つ40文字以内にしてください。")):
         response = admin.post(where, dict(base, **changes))
         assert response.status_code == 400 and message in response.content.decode(), changes
-    assert only_version(muni_a, "basics-bad").definition["title"]["ja"] == "新しい手続"
+    assert only_version(muni_a, "basics-bad").definition["title"]["ja"] == "新しい手続き"
     assert admin.post(where, base).status_code == 302  # the same form, valid: so each refusal was for its change
 
 

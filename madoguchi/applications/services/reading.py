@@ -191,3 +191,24 @@ def member_names(application) -> list[tuple[str, str]]:
     return list(ResidentRecord.objects.filter(municipality_id=application.municipality_id,
                                               resident_number__in=numbers)
                 .values_list("resident_number", "name"))
+
+
+def applicant_person_ids(procedure_slug: str, status: str) -> list[int]:
+    """The residents with an application of this procedure in this status (drafts never
+    count): a broadcast's 申請者 segment (notices)."""
+    if status == Status.DRAFT:
+        return []
+    return sorted(set(Application.objects.filter(procedure__slug=procedure_slug, status=status)
+                      .values_list("person_id", flat=True)))
+
+
+def procedure_choices() -> list[tuple[str, str]]:
+    """(slug, title) of the municipality's procedures that have a published version."""
+    from madoguchi.procedures.forms import text
+
+    return [(v.procedure.slug, text(v.definition["title"])) for v in catalog()]
+
+
+def status_choices() -> list[tuple[str, str]]:
+    """The statuses an application can be in after submission, with their labels."""
+    return [(value, label) for value, label in Status.choices if value != Status.DRAFT]

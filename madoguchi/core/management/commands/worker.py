@@ -15,7 +15,8 @@ from django_tasks_db.management.commands.db_worker import Command as DatabaseWor
 logger = logging.getLogger("madoguchi.worker")
 
 SWEEPS = ("madoguchi.exports.services.sweep", "madoguchi.payments.services.sweep",
-          "madoguchi.payments.reconciliation.sweep", "madoguchi.notices.services.sweep")
+          "madoguchi.payments.reconciliation.sweep", "madoguchi.notices.services.sweep",
+          "madoguchi.notices.broadcasts.sweep")
 
 
 def sweep_interval() -> float:
