@@ -103,6 +103,7 @@ SENTENCES = {
     "notices.broadcast_test_sent": __("お知らせの配信を自分にテスト送信しました"),
     "notices.broadcast_scheduled": __("お知らせの配信を予約しました"),
     "notices.broadcast_schedule_cancelled": __("お知らせの配信の予約を取り消しました"),
+    "notices.broadcast_schedule_failed": __("予約したお知らせを配信できませんでした（配信先に住民がいません）"),
     "notices.inbox_read": __("市からのお知らせを既読にしました"),
     # OpenID Connect
     "oidc.authorized": __("連携サービスへのログインを許可しました"),

@@ -218,6 +218,16 @@ def preview(broadcast: Broadcast) -> dict:
 # -- approving, testing, sending ----------------------------------------------------------
 
 
+def awaiting_approval(user) -> list[Broadcast]:
+    """The approval queue of a member of staff: drafts that need a second pair of eyes and
+    that they did not write, oldest first."""
+    from django.db.models import Q
+
+    return list(Broadcast.objects.filter(status=Broadcast.Status.DRAFT)
+                .filter(Q(segment=Broadcast.Segment.ALL) | Q(category=Category.EMERGENCY))
+                .exclude(created_by=user).select_related("created_by").order_by("created_at"))
+
+
 def needs_second_approval(broadcast: Broadcast) -> bool:
     return broadcast.segment == Broadcast.Segment.ALL or broadcast.category == Category.EMERGENCY
 
@@ -299,6 +309,8 @@ def send(broadcast: Broadcast, user) -> int:
         broadcast = Broadcast.objects.select_for_update().get(pk=broadcast.pk)
         _ready(broadcast)
         people = recipients(broadcast)
+        if not people:
+            raise BroadcastError("segment", _("この配信先に当てはまる住民がいません。配信先を見直してください。"))
         municipality = current_municipality()
         for start in range(0, len(people), INBOX_BATCH):
             InboxEntry.objects.bulk_create(
@@ -328,7 +340,18 @@ def send_due(now: dt.datetime | None = None) -> int:
                 pk=pk, status=Broadcast.Status.SCHEDULED).first()
             if locked is None:
                 continue
-            send(locked, None)
+            try:
+                with transaction.atomic():
+                    send(locked, None)
+            except BroadcastError as exc:
+                # Not sendable at its time (the segment emptied): back to where it was before
+                # scheduling, with the reason in the audit trail; the page shows it again.
+                locked.status = Broadcast.Status.APPROVED if locked.approved_by_id else Broadcast.Status.DRAFT
+                locked.scheduled_at = None
+                locked.save(update_fields=["status", "scheduled_at"])
+                record("notices.broadcast_schedule_failed", actor=("system", "schedule"), obj=locked,
+                       data={"reason": str(exc)})
+                continue
             sent += 1
     return sent
 

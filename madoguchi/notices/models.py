@@ -155,7 +155,7 @@ class Broadcast(TenantOwned):
     recipients = models.PositiveIntegerField(default=0)  # persons in the segment when sent
 
     class Meta:
-        indexes = [models.Index(fields=["status", "scheduled_at"], name="broadcast_due")]
+        indexes = [models.Index(fields=["municipality", "status", "scheduled_at"], name="broadcast_due")]
 
 
 class InboxEntry(TenantOwned):

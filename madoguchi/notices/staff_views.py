@@ -74,7 +74,8 @@ def broadcast_list(request, code):
                 return redirect("notices_staff:detail", code, broadcast.public_id)
         status = 400
     rows = Broadcast.objects.select_related("created_by", "approved_by").order_by("-created_at")[:50]
-    return render(request, "notices/staff_list.html", {"form": form, "broadcasts": rows}, status=status)
+    return render(request, "notices/staff_list.html", {
+        "form": form, "broadcasts": rows, "awaiting": broadcasts.awaiting_approval(request.user)}, status=status)
 
 
 def _broadcast(public_id) -> Broadcast:

@@ -247,3 +247,21 @@ def test_the_inbox_in_english_and_marked_read(muni_a, taro, two_staff):
         assert broadcasts.mark_inbox_read(taro) == 1 and broadcasts.mark_inbox_read(taro) == 0
         assert broadcasts.inbox_rows(taro)[0]["unread"] is False
         assert AuditEvent.objects.filter(action="notices.inbox_read").count() == 1
+
+
+def test_a_segment_that_matches_nobody_sends_nothing(muni_a, taro, two_staff, django_capture_on_commit_callbacks):
+    creator, _other = two_staff
+    now = timezone.now()
+    with tenant(muni_a):
+        nobody = broadcasts.create(creator, title="x", body="本文", category="announcements", segment="district",
+                                   district="北海道")
+        with pytest.raises(broadcasts.BroadcastError) as refused:
+            broadcasts.send(nobody, creator)
+        assert refused.value.field == "segment" and "当てはまる住民がいません" in str(refused.value)
+        broadcasts.schedule(nobody, creator, now + dt.timedelta(minutes=5))
+    assert broadcasts.sweep(now + dt.timedelta(minutes=6)) == 0
+    with tenant(muni_a):
+        nobody.refresh_from_db()
+        assert (nobody.status, nobody.scheduled_at) == ("draft", None)
+        assert AuditEvent.objects.get(action="notices.broadcast_schedule_failed").data["reason"].startswith("この配信先")
+        assert not Delivery.objects.exists() and not InboxEntry.objects.exists()

@@ -40,7 +40,11 @@ def test_compose_approve_send_on_the_back_office_pages(client, muni_a, admin_a, 
     second = client.__class__()
     user, _m, device, _ = enrol_staff(muni_a, "koho-second", Membership.Role.ADMINISTRATOR, None, password=PASSWORD)
     assert sign_in(second, muni_a, user, device).status_code == 302
+    queue = second.get(base).content.decode()  # the second administrator's approval queue lists it
+    assert "あなたの承認を待っている配信" in queue and detail.split(base)[1] in queue
+    assert "あなたの承認を待っている配信" not in client.get(base).content.decode()  # not the author's
     assert second.post(detail + "approve/").status_code == 302
+    assert "あなたの承認を待っている配信" not in second.get(base).content.decode()
     late = client.post(detail + "schedule/", {"scheduled_at": "2020-01-01T09:00"})
     assert late.status_code == 400 and "配信日時は今より後にしてください" in late.content.decode()
     assert client.post(detail + "schedule/", {"scheduled_at": "tomorrow"}).status_code == 400

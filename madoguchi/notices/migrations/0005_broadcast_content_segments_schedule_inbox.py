@@ -94,7 +94,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='broadcast',
-            index=models.Index(fields=['status', 'scheduled_at'], name='broadcast_due'),
+            index=models.Index(fields=['municipality', 'status', 'scheduled_at'], name='broadcast_due'),
         ),
         migrations.AddField(
             model_name='inboxentry',
