@@ -68,6 +68,10 @@ def database_from_url(url: str) -> dict:
         }
     elif engine == "django.db.backends.postgresql":
         config.setdefault("OPTIONS", {})
+        # Several test runs on one server (parallel worktrees) each need their own test
+        # database; the default is Django's test_<name>.
+        if test_name := os.environ.get("MADOGUCHI_TEST_DATABASE_NAME"):
+            config["TEST"] = {"NAME": test_name}
     else:
         raise ImproperlyConfigured(
             f"MADOGUCHI_DATABASE_URL uses {engine or 'an unknown engine'}; use sqlite:// or postgresql://"
