@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default=os.environ.get("MADOGUCHI_HOST", "127.0.0.1"))
         p.add_argument("--port", type=port_number, default=int(os.environ.get("MADOGUCHI_PORT", "8000")))
         p.add_argument("--workers", type=positive_int, default=2, help="gunicorn worker processes")
+        p.add_argument("--threads", type=positive_int, default=4, help="threads per worker process")
     sub.add_parser("worker", help=COMMANDS["worker"])
     for name in LIBRARY_COMMANDS:  # listed here; main() hands them to their library
         sub.add_parser(name, help=COMMANDS[name], add_help=False)
@@ -207,12 +208,18 @@ def manage(*args: str, **options) -> int:
     return 0
 
 
-def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
+def gunicorn_argv(host: str, port: int, workers: int, threads: int = 4) -> list[str]:
+    """gunicorn through madoguchi/core/serving.py: a run directory for the metrics of all
+    workers and the drain mark, and SIGTERM draining for MADOGUCHI_DRAIN_SECONDS before the
+    graceful stop (in-flight requests finish within MADOGUCHI_GRACEFUL_SECONDS)."""
+    graceful = os.environ.get("MADOGUCHI_GRACEFUL_SECONDS", "").strip() or "10"
+    if not graceful.isdigit():
+        die(f"MADOGUCHI_GRACEFUL_SECONDS={graceful!r} is not a whole number of seconds")
     return [
-        sys.executable, "-m", "gunicorn", "madoguchi.wsgi:application",
+        sys.executable, "-m", "madoguchi.core.serving", "madoguchi.wsgi:application",
         "--bind", f"{host}:{port}",
-        "--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
-        "--graceful-timeout", "10", "--timeout", "60",
+        "--workers", str(workers), "--worker-class", "madoguchi.core.serving.ThreadWorker", "--threads", str(threads),
+        "--graceful-timeout", graceful, "--timeout", "60",
         # Our own middleware writes the request log (JSON, with the request id).
         "--error-logfile", "-", "--log-level", "warning",
         # Its handlers get the personal-data filter: no query string in its messages.
@@ -342,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
         return manage("worker", "--queue-name", "*", "--no-reload")
     if args.command == "serve":
-        os.execv(sys.executable, gunicorn_argv(args.host, args.port, args.workers))
+        os.execv(sys.executable, gunicorn_argv(args.host, args.port, args.workers, args.threads))
     if args.command == "run":
         code = manage("migrate", "--no-input", verbosity=0)
         if code:
@@ -351,7 +358,9 @@ def main(argv: list[str] | None = None) -> int:
         if code:
             return code
         print(f"\nmadoguchi: serving on http://{args.host}:{args.port}/ with the task worker; Ctrl-C stops both.", flush=True)
-        return supervise([gunicorn_argv(args.host, args.port, args.workers), worker_argv()])
+        # One process for everything: nothing to drain for (no balancer in front).
+        os.environ["MADOGUCHI_DRAIN_SECONDS"] = "0"
+        return supervise([gunicorn_argv(args.host, args.port, args.workers, args.threads), worker_argv()])
     return EXIT_USAGE
 
 

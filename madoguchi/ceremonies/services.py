@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from madoguchi.audit.services import record
+from madoguchi.core import metrics
 from madoguchi.identity.services import (
     CertificateRef, FourFacts, identify, is_refused, person_for_credential, refuse_mixture,
 )
@@ -64,6 +65,7 @@ def open_ceremony(purpose: str, *, audience: str, requester: str, reason: str,
             document_sha256=hashlib.sha256(document).hexdigest() if document is not None else (document_sha256 or ""),
         )
         record("ceremony.opened", actor=("anonymous", ""), obj=ceremony, data={"purpose": purpose})
+    metrics.CEREMONIES_OPENED.labels(purpose).inc()
     return ceremony, poll_token
 
 
@@ -245,6 +247,7 @@ def complete(public_id: str, payload: dict) -> Ceremony:
         else:
             record("ceremony.failed", actor=("anonymous", ""), obj=ceremony,
                    data={"purpose": ceremony.purpose, "code": failure.code})
+    metrics.CEREMONIES_FINISHED.labels(ceremony.purpose, "completed" if failure is None else failure.code).inc()
     if failure is not None:
         raise failure
     return ceremony

@@ -1,6 +1,7 @@
 import logging
 import time
 
+from . import metrics
 from .request_context import new_request_id, reset_request_id, set_request_id
 
 request_log = logging.getLogger("madoguchi.request")
@@ -27,6 +28,8 @@ class RequestIdMiddleware:
 
     @staticmethod
     def _log(request, status: int, started: float) -> None:
+        seconds = time.perf_counter() - started
+        metrics.observe_request(request, status, seconds)
         municipality = getattr(request, "municipality", None)
         # Only a user something already loaded: logging must not cost a session query.
         user = getattr(request, "_cached_user", None)
@@ -37,7 +40,7 @@ class RequestIdMiddleware:
                 # The path only: query strings may carry personal data.
                 "path": request.path,
                 "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": round(seconds * 1000, 2),
                 "municipality": municipality.code if municipality else None,
                 "user_id": user.pk if user is not None and user.is_authenticated else None,
             },

@@ -15,6 +15,13 @@ class NoticesConfig(AppConfig):
         from .channels import DELIVERY_CHANNELS, email, webpush  # noqa: F401  (registers e-mail, push)
         from .services import adapter_for
 
+        from madoguchi.core.metrics import SOURCES
+
+        from .metrics import deliveries
+
+        if "notices" not in SOURCES:
+            SOURCES.register("notices", "notice deliveries queued, being sent and failed, per channel")(deliveries)
+
         for entry in DELIVERY_CHANNELS.entries():
             if entry.name not in CHANNELS:
                 CHANNELS.register(entry.name, entry.description)(adapter_for(entry.name))

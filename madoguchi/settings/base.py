@@ -271,6 +271,25 @@ else:
         }
     }
 
+# The shared cache (docs/configuration.md, docs/operations.md): `redis://host:port/db` puts
+# Django's cache in Redis, shared by every server process and machine; sessions are then read
+# from it (cached_db: written through to the database, read from the cache) and the rate-limit
+# counters live in it. Unset: each process's local memory, sessions and counters in the database.
+CACHE_URL = os.environ.get("MADOGUCHI_CACHE_URL", "").strip()
+if CACHE_URL:
+    if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(f"MADOGUCHI_CACHE_URL={CACHE_URL!r}: use redis://host:port/db")
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                          "KEY_PREFIX": "madoguchi", "TIMEOUT": 300}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# /metrics (Prometheus text format; docs/operations.md): answered to a loopback address
+# (unless MADOGUCHI_METRICS_LOOPBACK=false) and to `Authorization: Bearer <token>` with this token.
+METRICS_TOKEN = os.environ.get("MADOGUCHI_METRICS_TOKEN", "").strip()
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("MADOGUCHI_METRICS_TOKEN must be at least 32 characters")
+METRICS_ALLOW_LOOPBACK = env_bool("MADOGUCHI_METRICS_LOOPBACK", True)
+
 LOG_LEVEL = os.environ.get("MADOGUCHI_LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from madoguchi.audit.services import record_many
+from madoguchi.core import metrics
 from madoguchi.municipalities.tenancy import CrossTenantWrite, current_municipality
 from madoguchi.procedures import definition as defn
 from madoguchi.procedures.models import ProcedureVersion
@@ -202,6 +203,10 @@ def _history(application, steps: list[Transition], *, pending_attachments: bool 
     publish([replace(s, application=application) for s in steps])  # a submission's were made before its row
     if any(s.target in (Status.SUBMITTED, Status.RESUBMITTED) for s in steps):
         _queue_sanitisation(application, pending_attachments)
+        for s in steps:
+            if s.target in (Status.SUBMITTED, Status.RESUBMITTED):
+                counter = metrics.SUBMISSIONS.labels(s.target, "yes" if s.signed else "no")
+                transaction.on_commit(counter.inc)
 
 
 def _audit(application, steps: list[Transition]) -> None:
