@@ -18,6 +18,7 @@ from madoguchi.core import metrics
 from madoguchi.identity.services import (
     CertificateRef, FourFacts, identify, is_refused, person_for_credential, refuse_mixture,
 )
+from madoguchi.municipalities.tenancy import current_municipality
 from madoguchi.pki import facts as pki_facts
 from madoguchi.pki import pairing
 from madoguchi.pki.challenge import verify_challenge
@@ -74,9 +75,13 @@ def find(public_id: str, *, for_update: bool = False) -> Ceremony:
         raise errors.not_found()
     ceremonies = Ceremony.objects.select_for_update() if for_update else Ceremony.objects
     try:
-        return ceremonies.get(public_id=public_id)
+        ceremony = ceremonies.get(public_id=public_id)
     except Ceremony.DoesNotExist:
         raise errors.not_found() from None
+    scope = current_municipality()
+    if scope is not None and ceremony.municipality_id == scope.pk:
+        ceremony.municipality = scope  # the request's, already read: no second query for it
+    return ceremony
 
 
 def b64(data: bytes) -> str:
@@ -240,7 +245,8 @@ def complete(public_id: str, payload: dict) -> Ceremony:
                 ceremony.verification = outcome["verification"]
                 ceremony.person = outcome.get("person")
                 ceremony.signature = outcome.get("signature")
-        ceremony.save()
+        ceremony.save(update_fields=["status", "failure_code", "completions_tried", "completed_at", "verification",
+                                     "person", "signature"])
         if failure is None:
             record("ceremony.completed", actor=("resident", str(ceremony.person.public_id)) if ceremony.person
                    else ("anonymous", ""), obj=ceremony, data={"purpose": ceremony.purpose})

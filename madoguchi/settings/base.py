@@ -272,16 +272,29 @@ else:
     }
 
 # The shared cache (docs/configuration.md, docs/operations.md): `redis://host:port/db` puts
-# Django's cache in Redis, shared by every server process and machine; sessions are then read
-# from it (cached_db: written through to the database, read from the cache) and the rate-limit
-# counters live in it. Unset: each process's local memory, sessions and counters in the database.
+# Django's cache in Redis, shared by every server process and machine; the rate-limit counters
+# then live in it, and the sessions by default (MADOGUCHI_SESSION_STORE). Unset: each process's
+# local memory; sessions and rate counters in the database.
 CACHE_URL = os.environ.get("MADOGUCHI_CACHE_URL", "").strip()
 if CACHE_URL:
     if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"MADOGUCHI_CACHE_URL={CACHE_URL!r}: use redis://host:port/db")
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
                           "KEY_PREFIX": "madoguchi", "TIMEOUT": 300}}
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Where sessions live: `database` (Django's db sessions), `cached_db` (read from the cache,
+# written through to the database) or `cache` (the shared cache only: no database statement
+# for a session; lost if Redis loses its data — people sign in again). Default: `cache` with a
+# shared cache, else `database`.
+SESSION_STORE = os.environ.get("MADOGUCHI_SESSION_STORE", "").strip() or ("cache" if CACHE_URL else "database")
+_SESSION_ENGINES = {"database": "django.contrib.sessions.backends.db",
+                    "cached_db": "django.contrib.sessions.backends.cached_db",
+                    "cache": "django.contrib.sessions.backends.cache"}
+if SESSION_STORE not in _SESSION_ENGINES:
+    raise ImproperlyConfigured(f"MADOGUCHI_SESSION_STORE={SESSION_STORE!r}: use database, cached_db or cache")
+if SESSION_STORE != "database" and not CACHE_URL:
+    raise ImproperlyConfigured(f"MADOGUCHI_SESSION_STORE={SESSION_STORE} needs MADOGUCHI_CACHE_URL (a cache every "
+                               "server process shares)")
+SESSION_ENGINE = _SESSION_ENGINES[SESSION_STORE]
 
 # /metrics (Prometheus text format; docs/operations.md): answered to a loopback address
 # (unless MADOGUCHI_METRICS_LOOPBACK=false) and to `Authorization: Bearer <token>` with this token.
