@@ -279,7 +279,7 @@ CACHE_URL = os.environ.get("MADOGUCHI_CACHE_URL", "").strip()
 if CACHE_URL:
     if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"MADOGUCHI_CACHE_URL={CACHE_URL!r}: use redis://host:port/db")
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+    CACHES = {"default": {"BACKEND": "madoguchi.core.cache.RedisCache", "LOCATION": CACHE_URL,
                           "KEY_PREFIX": "madoguchi", "TIMEOUT": 300}}
 # Where sessions live: `database` (Django's db sessions), `cached_db` (read from the cache,
 # written through to the database) or `cache` (the shared cache only: no database statement

@@ -110,7 +110,7 @@ REDIS_URL = f"redis://127.0.0.1:6379/{__import__('os').environ.get('MADOGUCHI_TE
 def test_readyz_checks_the_shared_cache_and_redis_when_configured(client, settings):
     # Changing CACHES resets Django's cache handler (django.test.signals).
     settings.CACHE_URL = settings.REDIS_URL = REDIS_URL
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    settings.CACHES = {"default": {"BACKEND": "madoguchi.core.cache.RedisCache", "LOCATION": REDIS_URL}}
     response = client.get("/readyz")
     assert response.status_code == 200, response.content
     assert response.json()["checks"] == {"draining": False, "database": "up", "migrations": "applied",
@@ -122,7 +122,7 @@ def test_readyz_checks_the_shared_cache_and_redis_when_configured(client, settin
     assert response.json()["reason"] == "redis unavailable (ConnectionError)"
     dead = "redis://127.0.0.1:1/0"
     settings.CACHE_URL, settings.REDIS_URL = dead, ""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead}}
+    settings.CACHES = {"default": {"BACKEND": "madoguchi.core.cache.RedisCache", "LOCATION": dead}}
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["reason"] == "cache unavailable (ConnectionError)"
