@@ -13,7 +13,7 @@ Figures, each beside its baseline measured in the same run:
 - the resident's notices page (/139998/notices/, signed in) p50/p95 while the 4 workers
   send, beside /livez; target: p95 under 150 ms.
 
-    .venv/bin/python bench/notices_fanout.py [--residents 1000000] [--backend database|rq]
+    .venv/bin/python bench/notices_fanout.py [--residents 1000000] [--backend database|rq] [--queue-only]
 
 The CPU is shared with whatever else runs on the machine: the ratios matter more than the
 absolute figures.
@@ -223,6 +223,8 @@ def main() -> int:
     parser.add_argument("--residents", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=["database", "rq"], default="database")
     parser.add_argument("--bare", type=int, default=1000, help="messages of each bare library baseline")
+    parser.add_argument("--queue-only", action="store_true",
+                        help="measure the queueing only (a million deliveries take hours to send on 2 cores)")
     args = parser.parse_args()
     if args.residents < 1:
         parser.error("--residents must be 1 or more")
@@ -269,6 +271,8 @@ def main() -> int:
             rate_queue = queued / seconds
             print(f"  {workers} workers: {queued:,} deliveries queued in {seconds:.1f} s ({rate_queue:,.0f}/s; "
                   f"1M residents = 2M deliveries ≈ {2_000_000 / rate_queue:.0f} s at this rate)")
+            if args.queue_only:
+                break
             procs = [subprocess.Popen([sys.executable, "-m", "madoguchi", "worker"], env=server.env, cwd=ROOT,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
             stop, page, livez = threading.Event(), [], []

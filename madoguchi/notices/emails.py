@@ -12,7 +12,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from madoguchi.audit.services import record
@@ -132,14 +132,34 @@ def _mail(row, subject: str, template: str, context: dict, headers: dict | None 
     return mail
 
 
-def notice_mail(row, message: Message) -> EmailMultiAlternatives:
+# Stands for the recipient's unsubscribe link in a body rendered once for a whole batch
+# (tokens are URL-safe: [A-Za-z0-9_:-], unchanged by HTML escaping).
+_UNSUBSCRIBE_MARK = "\x00unsubscribe\x00"
+
+
+def notice_mail(row, message: Message, rendered: dict | None = None) -> EmailMultiAlternatives:
+    """The notice mail to one address. `rendered` (a dict the caller keeps for a batch)
+    holds the bodies already rendered for a message: a broadcast's million mails differ only
+    in the address and the unsubscribe link, so the templates run once per message and
+    language, not once per recipient."""
     unsubscribe_url = settings.SITE_URL + reverse(
         "notices:email_unsubscribe", kwargs={"code": current_municipality().code,
                                             "token": _token(row, UNSUBSCRIBE_SALT)})
-    return _mail(row, f"[{message.category_label}] {message.title}", "notice_mail",
-                 {"message": message, "unsubscribe_url": unsubscribe_url},
-                 headers={"List-Unsubscribe": f"<{unsubscribe_url}>",
-                          "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+    subject = f"[{message.category_label}] {message.title}"
+    headers = {"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    if rendered is None:
+        return _mail(row, subject, "notice_mail", {"message": message, "unsubscribe_url": unsubscribe_url},
+                     headers=headers)
+    key = (message, translation.get_language())
+    if key not in rendered:
+        context = {"message": message, "unsubscribe_url": _UNSUBSCRIBE_MARK, "municipality": current_municipality()}
+        rendered[key] = (render_to_string("notices/notice_mail.txt", context),
+                         render_to_string("notices/notice_mail.html", context))
+    text, html = (body.replace(_UNSUBSCRIBE_MARK, unsubscribe_url) for body in rendered[key])
+    mail = EmailMultiAlternatives(subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL,
+                                  to=[row.address], headers=headers)
+    mail.attach_alternative(html, "text/html")
+    return mail
 
 
 def send_verification(address_id: int) -> None:

@@ -19,6 +19,17 @@ class Sink:
 
     def __init__(self):
         self.messages = []  # (envelope recipients, raw bytes)
+        self.sessions = 0  # SMTP sessions opened (EHLO/HELO received)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_HELO(self, server, session, envelope, hostname):
+        self.sessions += 1
+        session.host_name = hostname
+        return "250 {}".format(server.hostname)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.startswith("bounce@"):

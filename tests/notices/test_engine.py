@@ -87,6 +87,52 @@ def test_a_fan_out_is_one_task_per_batch_and_every_delivery_goes_once(
     assert len(smtp.messages) == 7
 
 
+def test_a_fan_out_reaches_only_usable_addresses_of_the_municipality_and_respects_silencing(
+        muni_a, muni_b, smtp, tasks_backend, django_capture_on_commit_callbacks):
+    # On PostgreSQL the fan-out filters inside one INSERT (the channel's query of whom it
+    # reaches, and the silenced categories); elsewhere in Python: both must choose the same.
+    from madoguchi.notices.models import EmailAddress, Silenced
+
+    wanted, silenced, unverified, unsubscribed, elsewhere, none = people(muni_a, 6)
+    for p in (wanted, silenced):
+        verified_address(muni_a, p, f"p{p.pk}@example.jp")
+    with tenant(muni_a):
+        EmailAddress.objects.create(municipality=muni_a, person=unverified, address="u@example.jp")
+        EmailAddress.objects.create(municipality=muni_a, person=unsubscribed, address="s@example.jp",
+                                    verified_at=timezone.now(), unsubscribed_at=timezone.now())
+        Silenced.objects.create(municipality=muni_a, person=silenced, category=Category.ANNOUNCEMENTS)
+    verified_address(muni_b, elsewhere, "b@example.jp")  # an address this municipality does not hold
+    everyone = [p.pk for p in (wanted, silenced, unverified, unsubscribed, elsewhere, none)]
+    with django_capture_on_commit_callbacks(execute=True), tenant(muni_a):
+        assert services.fan_out(everyone, channel_name="email", category=Category.ANNOUNCEMENTS,
+                                kind="broadcast", link=f"/{muni_a.code}/notices/") == 1
+        assert services.fan_out(everyone, channel_name="email", category=Category.EMERGENCY,
+                                kind="broadcast", link=f"/{muni_a.code}/notices/") == 2
+        reached = sorted(Delivery.objects.values_list("category", "person_id"))
+    assert reached == sorted([(Category.ANNOUNCEMENTS, wanted.pk), (Category.EMERGENCY, wanted.pk),
+                              (Category.EMERGENCY, silenced.pk)])
+
+
+def test_a_batch_of_mail_is_one_smtp_session(muni_a, smtp, settings, tasks_backend, django_capture_on_commit_callbacks):
+    settings.NOTICES_BATCH_SIZE = 50
+    persons = people(muni_a, 5)
+    for p in persons:
+        verified_address(muni_a, p, f"p{p.pk}@example.jp")
+    with django_capture_on_commit_callbacks(execute=True), tenant(muni_a):
+        services.fan_out([p.pk for p in persons], channel_name="email", category=Category.ANNOUNCEMENTS,
+                         kind="broadcast", link=f"/{muni_a.code}/notices/")
+    assert run_worker() == 1
+    assert len(smtp.messages) == 5 and smtp.sessions == 1
+    # The body is rendered once for the batch; each mail still carries its own unsubscribe link.
+    links = {email.message_from_bytes(raw, policy=email.policy.default)["List-Unsubscribe"] for _r, raw in smtp.messages}
+    assert len(links) == 5
+    for _rcpts, raw in smtp.messages:
+        mail = email.message_from_bytes(raw, policy=email.policy.default)
+        link = mail["List-Unsubscribe"].strip().strip("<>")
+        assert link in mail.get_body(("plain",)).get_content()
+        assert link in mail.get_body(("html",)).get_content()
+
+
 def test_a_row_is_claimed_by_one_worker_only_and_a_stale_claim_is_swept_back(
         muni_a, taro, hanako, smtp, settings, tasks_backend, django_capture_on_commit_callbacks):
     verified_address(muni_a, taro, "taro@example.jp")

@@ -38,6 +38,12 @@ class DeliveryChannel:
         """The persons (of the municipality in scope) this channel can reach."""
         raise NotImplementedError
 
+    def reachable(self):
+        """Optional: a query of the `person_id`s (of the municipality in scope) this channel
+        can reach, which a large fan-out evaluates inside the database instead of sending
+        `recipients` a list of ids. None: the engine asks `recipients`."""
+        return None
+
     def send(self, delivery, message: Message) -> None:
         raise NotImplementedError
 

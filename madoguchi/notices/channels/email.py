@@ -22,21 +22,31 @@ class EmailChannel(DeliveryChannel):
     name = "email"
     connection = None  # the batch's connection (one SMTP session for the batch)
     addresses = None  # person id → usable address, read for the batch (prepare)
+    rendered = None  # message → bodies rendered once for the batch (emails.notice_mail)
 
     def prepare(self, deliveries) -> None:
         from madoguchi.notices.models import USABLE_EMAIL, EmailAddress
 
         self.addresses = {a.person_id: a for a in EmailAddress.objects.filter(
-            USABLE_EMAIL, person_id__in=[d.person_id for d in deliveries])}
+            USABLE_EMAIL, person_id__in=[d.person_id for d in deliveries]).select_related("municipality")}
 
     @contextlib.contextmanager
     def batch(self):
         from django.core.mail import get_connection
 
         self.connection = get_connection()
+        self.rendered = {}
+        try:
+            # Opened here, the connection is one SMTP session for the whole batch (Django's
+            # backend otherwise connects and quits around every message). A server that is
+            # down now fails each send of the batch as a transient failure instead.
+            self.connection.open()
+        except (smtplib.SMTPException, OSError):
+            pass
         try:
             yield self
         finally:
+            self.rendered = None
             try:
                 self.connection.close()
             except Exception:  # noqa: BLE001  (a server gone at QUIT loses nothing sent)
@@ -48,6 +58,11 @@ class EmailChannel(DeliveryChannel):
 
         return set(EmailAddress.objects.filter(USABLE_EMAIL, person_id__in=person_ids).values_list("person_id", flat=True))
 
+    def reachable(self):
+        from madoguchi.notices.models import USABLE_EMAIL, EmailAddress
+
+        return EmailAddress.objects.filter(USABLE_EMAIL).values("person_id")
+
     def send(self, delivery, message: Message) -> None:
         from madoguchi.notices import emails
         from madoguchi.notices.models import USABLE_EMAIL, EmailAddress
@@ -58,7 +73,7 @@ class EmailChannel(DeliveryChannel):
             address = EmailAddress.objects.filter(USABLE_EMAIL, person_id=delivery.person_id).first()
         if address is None:
             raise PermanentFailure("no usable address")
-        mail = emails.notice_mail(address, message)
+        mail = emails.notice_mail(address, message, self.rendered)
         if self.connection is not None:
             mail.connection = self.connection
         try:

@@ -5,6 +5,8 @@ device took it, retried when none did and one may later, failed when none is lef
 
 import contextlib
 import json
+import os
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -21,6 +23,7 @@ class WebPushChannel(DeliveryChannel):
     name = "push"
     session = None  # the batch's HTTP session (connections kept alive to the push services)
     devices = None  # person id → subscriptions, read for the batch (prepare)
+    signers = None  # VAPID public key → signer, looked up once per batch (the key file is read each time)
 
     def prepare(self, deliveries) -> None:
         from madoguchi.notices.models import PushSubscription
@@ -32,16 +35,28 @@ class WebPushChannel(DeliveryChannel):
     @contextlib.contextmanager
     def batch(self):
         self.session = requests.Session()
+        # The proxy variables (HTTPS_PROXY, NO_PROXY) are read once per push service and
+        # batch, not for every request: requests' per-request lookup cost more than the
+        # encryption.
+        self.session.trust_env = False
+        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self.proxies = {}
+        self.signers = {}
         try:
             yield self
         finally:
             self.session.close()
-            self.session = None
+            self.session, self.signers = None, None
 
     def recipients(self, person_ids):
         from madoguchi.notices.models import PushSubscription
 
         return set(PushSubscription.objects.filter(person_id__in=person_ids).values_list("person_id", flat=True))
+
+    def reachable(self):
+        from madoguchi.notices.models import PushSubscription
+
+        return PushSubscription.objects.values("person_id")
 
     def send(self, delivery, message: Message) -> None:
         from madoguchi.notices import push, vapid
@@ -57,10 +72,18 @@ class WebPushChannel(DeliveryChannel):
         sent, transient = 0, []
         for device in devices:
             # Each device is pushed with the key it subscribed with (kept after a rotation).
-            signer = vapid.signer(code, device.vapid_key)
+            if self.signers is None:
+                signer = vapid.signer(code, device.vapid_key)
+            elif (signer := self.signers.get(device.vapid_key)) is None:
+                signer = self.signers[device.vapid_key] = vapid.signer(code, device.vapid_key)
             if signer is None:
                 transient.append(f"no VAPID key for {code}")
                 continue
+            if self.session is not None:
+                origin = urlsplit(device.endpoint).netloc
+                if origin not in self.proxies:
+                    self.proxies[origin] = requests.utils.get_environ_proxies(device.endpoint)
+                self.session.proxies = self.proxies[origin]
             try:
                 webpush({"endpoint": device.endpoint, "keys": {"p256dh": device.p256dh, "auth": device.auth}},
                         data=payload, vapid_private_key=signer, vapid_claims={"sub": settings.NOTICES_PUSH_CONTACT},
