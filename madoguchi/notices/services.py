@@ -97,7 +97,11 @@ def fan_out(person_ids: Iterable[int], *, channel_name: str, category: str, kind
     reach = implementation.reachable() if collect is None and connection.vendor == "postgresql" else None
     for persons in _chunks(person_ids, 20000 if reach is not None else max(size, 5000)):
         if reach is not None:
-            ids = _insert_pg(municipality, persons, reach, channel_name, category, kind, link, broadcast, after)
+            # The channel's query bounded to the slice's range of ids (persons are sorted): the
+            # database reads that range through the person index instead of the whole table
+            # once per slice.
+            bounded = reach.filter(person_id__gte=persons[0], person_id__lte=persons[-1])
+            ids = _insert_pg(municipality, persons, bounded, channel_name, category, kind, link, broadcast, after)
             batches.extend(_chunks(ids, size))
             queued += len(ids)
             continue

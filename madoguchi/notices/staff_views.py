@@ -13,10 +13,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from madoguchi.applications.services import reading as applications
+from madoguchi.municipalities.tenancy import current_municipality
 from madoguchi.staff.decorators import staff_member_required
 from madoguchi.staff.models import Membership
 
-from . import broadcasts
+from . import broadcasts, quiet
 from .models import Broadcast, Category
 
 ADMIN = Membership.Role.ADMINISTRATOR
@@ -57,6 +58,51 @@ class ScheduleForm(forms.Form):
                                        widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
                                                                   format="%Y-%m-%dT%H:%M"),
                                        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"])
+
+
+class QuietHoursForm(forms.Form):
+    enabled = forms.BooleanField(label=gettext_lazy("夜間は端末への通知を止める（防災・緊急は止めません）"), required=False)
+    start = forms.TimeField(label=gettext_lazy("止める時刻（日本時間、例: 21:00）"), required=False,
+                            widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+                            error_messages={"invalid": gettext_lazy("時刻は 21:00 のように入力してください。")})
+    end = forms.TimeField(label=gettext_lazy("再開する時刻（日本時間、例: 08:00）"), required=False,
+                          widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+                          error_messages={"invalid": gettext_lazy("時刻は 08:00 のように入力してください。")})
+
+    def clean(self):
+        data = super().clean()
+        if data.get("enabled"):
+            if data.get("start") is None and "start" not in self.errors:
+                self.add_error("start", _("止める時刻を入力してください。"))
+            if data.get("end") is None and "end" not in self.errors:
+                self.add_error("end", _("再開する時刻を入力してください。"))
+            if data.get("start") is not None and data.get("start") == data.get("end"):
+                self.add_error("end", _("再開する時刻は止める時刻と違う時刻にしてください。"))
+        return data
+
+
+@never_cache
+@staff_member_required(ADMIN)
+def quiet_hours(request, code):
+    """The municipality's quiet hours for push (the same rule as `madoguchi
+    notices_quiet_hours`): e-mail and the inbox are never held, 防災・緊急 never waits."""
+    current = quiet.hours_of(current_municipality())
+    initial = {"enabled": current is not None, "start": current[0] if current else None,
+               "end": current[1] if current else None}
+    form = QuietHoursForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            if data["enabled"]:
+                quiet.set_hours(current_municipality(), data["start"], data["end"])
+                messages.success(request, _("夜間の一時停止を %(start)s〜%(end)s にしました。") % {
+                    "start": data["start"].strftime("%H:%M"), "end": data["end"].strftime("%H:%M")})
+            else:
+                quiet.set_hours(current_municipality(), None, None)
+                messages.success(request, _("夜間の一時停止をやめました。端末への通知はいつでも届きます。"))
+            return redirect("notices_staff:quiet_hours", code)
+        return render(request, "notices/staff_quiet_hours.html", {"form": form, "current": current}, status=400)
+    return render(request, "notices/staff_quiet_hours.html", {"form": form, "current": current})
 
 
 @never_cache

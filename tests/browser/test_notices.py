@@ -112,4 +112,17 @@ def test_broadcast_pages_for_staff(server, browser):
     assert "お知らせのページには届いています" in page.locator("main").inner_text()
     screenshot(page, "notices-broadcast-sent")
     assert axe_violations(page) == []
+    # Quiet hours, from the broadcasts page: a wrong time is named, then saved.
+    page.get_by_role("link", name="お知らせ配信", exact=True).first.click()
+    page.get_by_role("link", name=re.compile("^夜間の一時停止")).click()
+    page.get_by_label(re.compile("夜間は端末への通知を止める")).check()
+    page.get_by_label(re.compile("^止める時刻")).fill("21:00")
+    page.get_by_role("button", name="保存する").click()
+    assert "再開する時刻（日本時間、例: 08:00）: 再開する時刻を入力してください。" in page.locator("#form-errors").inner_text()
+    assert axe_violations(page) == []
+    page.get_by_label(re.compile("^再開する時刻")).fill("07:30")
+    page.get_by_role("button", name="保存する").click()
+    assert "毎日 21:00〜07:30（日本時間）" in page.locator("main").inner_text()
+    screenshot(page, "notices-quiet-hours")
+    assert axe_violations(page) == []
     context.close()

@@ -122,3 +122,36 @@ def test_a_10_mb_message_is_refused_with_a_clear_page(client, muni_a, admin_a):
     assert "送信された内容が大きすぎます" in response.content.decode() and "2MB" in response.content.decode()
     with tenant(muni_a):
         assert not Broadcast.objects.exists()
+
+
+def test_an_administrator_sets_and_removes_quiet_hours_on_a_page(client, muni_a, admin_a, viewer_a):
+    import datetime as dt
+
+    from madoguchi.audit.models import AuditEvent
+    from madoguchi.notices import quiet
+
+    assert sign_in(client, muni_a, *admin_a).status_code == 302
+    url = f"/{muni_a.code}/staff/broadcasts/quiet-hours/"
+    assert "夜間の一時停止" in client.get(f"/{muni_a.code}/staff/broadcasts/").content.decode()
+    page = client.get(url).content.decode()
+    assert "いまの設定: 止めていません" in page
+    missing = client.post(url, {"enabled": "on", "start": "21:00"})
+    assert missing.status_code == 400 and "再開する時刻を入力してください。" in missing.content.decode()
+    assert '<a href="#id_end">' in missing.content.decode()
+    bad = client.post(url, {"enabled": "on", "start": "25:00", "end": "08:00"})
+    assert bad.status_code == 400 and "時刻は 21:00 のように入力してください。" in bad.content.decode()
+    same = client.post(url, {"enabled": "on", "start": "08:00", "end": "08:00"})
+    assert same.status_code == 400 and "違う時刻" in same.content.decode()
+    assert quiet.hours_of(muni_a) is None  # nothing half-written
+    assert client.post(url, {"enabled": "on", "start": "21:30", "end": "07:00"}).status_code == 302
+    assert quiet.hours_of(muni_a) == (dt.time(21, 30), dt.time(7, 0))
+    assert "毎日 21:30〜07:00（日本時間）" in client.get(url).content.decode()
+    assert client.post(url, {"start": "21:30", "end": "07:00"}).status_code == 302  # unchecked: off
+    assert quiet.hours_of(muni_a) is None
+    with tenant(muni_a):
+        assert AuditEvent.objects.filter(action="notices.quiet_hours_changed").count() == 2
+
+    viewer = client.__class__()
+    assert sign_in(viewer, muni_a, *viewer_a).status_code == 302
+    assert viewer.get(url).status_code == 403
+    assert viewer.post(url, {"enabled": "on", "start": "21:00", "end": "08:00"}).status_code == 403
