@@ -381,6 +381,13 @@ def statistics(broadcast: Broadcast) -> dict[str, dict[str, int]]:
     return counts
 
 
+def readers(broadcast: Broadcast) -> int:
+    """How many recipients opened their お知らせ since the broadcast reached it (the page
+    marks what it shows as read): the only "opened" figure kept — mails and pushes carry no
+    tracking pixel or per-recipient link."""
+    return broadcast.inbox.filter(read_at__isnull=False).count()
+
+
 def in_progress(statistics_: dict) -> bool:
     return any(c.get("waiting") for c in statistics_.values())
 

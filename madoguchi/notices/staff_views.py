@@ -146,7 +146,8 @@ def _detail(request, broadcast, error=None, status=200, schedule_form=None):
         "needs_approval": broadcasts.needs_second_approval(broadcast),
         "can_approve": broadcast.status == Broadcast.Status.DRAFT and broadcast.created_by_id != request.user.pk,
         "schedule_form": schedule_form or ScheduleForm(),
-        "statistics": statistics, "in_progress": broadcasts.in_progress(statistics), "error": error}, status=status)
+        "statistics": statistics, "in_progress": broadcasts.in_progress(statistics), "error": error,
+        "readers": broadcasts.readers(broadcast)}, status=status)
 
 
 @never_cache
@@ -157,7 +158,8 @@ def broadcast_statistics(request, code, public_id):
     broadcast = _broadcast(public_id)
     statistics = broadcasts.statistics(broadcast)
     return render(request, "notices/_statistics.html", {
-        "broadcast": broadcast, "statistics": statistics, "in_progress": broadcasts.in_progress(statistics)})
+        "broadcast": broadcast, "statistics": statistics, "in_progress": broadcasts.in_progress(statistics),
+        "readers": broadcasts.readers(broadcast)})
 
 
 @require_POST

@@ -96,8 +96,10 @@ def test_test_send_schedule_and_the_resident_s_inbox(client, muni_a, admin_a, ta
     signed_in(resident, muni_a, taro)
     inbox = resident.get(f"/{muni_a.code}/notices/").content.decode()
     assert "市からのお知らせ" in inbox and "12月10日に断水します。" in inbox and "未読" in inbox
+    assert "お知らせのページで読んだ住民: 0人" in client.get(detail).content.decode()
     assert resident.post(f"/{muni_a.code}/notices/read/").status_code == 302
     assert "未読" not in resident.get(f"/{muni_a.code}/notices/").content.decode()
+    assert "お知らせのページで読んだ住民: 1人" in client.get(detail).content.decode()
 
 
 def test_another_municipality_s_broadcast_is_not_found(client, muni_a, muni_b, admin_a, admin_b):
