@@ -86,6 +86,9 @@ DEMO_RESIDENTS = [
     ("100003", "窓口　一郎", "まどぐち いちろう", dt.date(2015, 5, 5), "1", "東京都窓口市本町一丁目1番1号", "H0001", False, "子", False),
     ("100004", "見本　さくら", "みほん さくら", dt.date(1995, 3, 3), "2", "東京都窓口市南町三丁目3番3号", "H0002", True, "世帯主", True),
 ]
+# 本籍 by household (fictional; a foreign resident would have none).
+DEMO_DOMICILE = {"H0001": "東京都窓口市本町一丁目1番地", "H0002": "北海道見本市中央一丁目2番地"}
+DEMO_FAMILY_REGISTER_HEAD = {"H0001": "窓口　太郎", "H0002": "見本　さくら"}
 DEMO_CARDS = [
     # card name, 宛名番号 of its holder
     ("taro", "100001"),
@@ -112,7 +115,8 @@ class DemoRecordSource:
             yield RecordRow(line=line, resident_number=number, name=name, name_kana=kana, name_alternative="",
                             birth_date=birth, sex=sex, address=address, household_id=household,
                             is_household_head=head, relationship=rel, status="resident", support_measure=support,
-                            alphabet_name="", common_name="")
+                            alphabet_name="", common_name="", domicile=DEMO_DOMICILE.get(household, ""),
+                            family_register_head=DEMO_FAMILY_REGISTER_HEAD.get(household, ""))
 
 
 def load_demo_residents_and_cards(data_dir: Path) -> list[tuple[str, Path]]:
@@ -149,7 +153,10 @@ def load_demo_residents_and_cards(data_dir: Path) -> list[tuple[str, Path]]:
 
     from madoguchi.notices import vapid
 
+    from madoguchi.certificates.services import ensure_types
+
     for spec in DEMO_MUNICIPALITIES:  # the development LGPKI CA, signing certificates and seals (issue 9)
         ensure_demo(Municipality.objects.get(code=spec["code"]))
         vapid.ensure(spec["code"])  # Web Push (issue 16): the municipality's VAPID key
+        ensure_types(Municipality.objects.get(code=spec["code"]))  # certificates issued online (issue 20)
     return cards

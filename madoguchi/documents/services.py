@@ -76,6 +76,30 @@ def _seal_uri(prof: DocumentProfile) -> str:
     return "data:image/png;base64," + base64.b64encode(bytes(prof.seal_png)).decode()
 
 
+def issuer(municipality) -> dict:
+    """The issuer's title and seal (a data: URI, or "") for any document of the municipality
+    (certificates print the same header as the application documents)."""
+    prof = profile(municipality)
+    return {"issuer": prof.issuer_title or municipality.name, "seal": _seal_uri(prof)}
+
+
+def trust_roots(municipality) -> list:
+    """The roots a document of the municipality verifies against: the development LGPKI's
+    root where development keys are allowed, and the self-signed top of an installed chain."""
+    roots = []
+    if settings.DOCUMENTS_DEVELOPMENT_CA_ALLOWED:
+        try:
+            roots.append(lgpki.DevLGPKI.open(settings.DATA_DIR, create=False).root)
+        except lgpki.LGPKIError:
+            pass
+    try:
+        chain = identity(municipality).chain
+    except DocumentError:
+        chain = []
+    roots += [c for c in chain if c.issuer == c.subject]
+    return [r for r in roots if r is not None]
+
+
 def receipt_number(application, payment: dict) -> str:
     """The 領収書's number: the application's 受付番号 and R (one 領収書 per application)."""
     return f"{application.receipt_number}-R"

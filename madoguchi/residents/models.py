@@ -45,6 +45,13 @@ class ResidentRecord(TenantOwned):
     support_measure = models.BooleanField(_("支援措置"), default=False)
     alphabet_name = models.CharField(_("英字氏名"), max_length=200, blank=True)
     common_name = models.CharField(_("通称"), max_length=200, blank=True)
+    # 本籍 and 筆頭者: printed on a 住民票の写し only when the resident asks (住民基本台帳法
+    # 第12条第5項); empty for a foreign resident, who has none.
+    domicile = models.CharField(_("本籍"), max_length=300, blank=True)
+    family_register_head = models.CharField(_("筆頭者"), max_length=200, blank=True)
+    # 記載修正中: the core system is correcting the record; no certificate is issued online
+    # until it is cleared (the resident is told to visit the counter).
+    under_correction = models.BooleanField(_("記載修正中"), default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -12,7 +12,8 @@ from .models import ResidentRecord
 
 MAX_REPORTED_ERRORS = 100
 FIELDS = ["name", "name_kana", "name_alternative", "birth_date", "sex", "address", "household_id",
-          "is_household_head", "relationship", "status", "support_measure", "alphabet_name", "common_name"]
+          "is_household_head", "relationship", "status", "support_measure", "alphabet_name", "common_name",
+          "domicile", "family_register_head", "under_correction"]
 
 
 class ImportRejected(Exception):

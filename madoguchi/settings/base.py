@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "madoguchi.payments",
     "madoguchi.exports",
     "madoguchi.casework",
+    "madoguchi.certificates",
     "madoguchi.demo",
     "django.contrib.admin",
     "django.contrib.auth",

@@ -26,6 +26,9 @@ class RecordRow:
     support_measure: bool
     alphabet_name: str
     common_name: str
+    domicile: str = ""
+    family_register_head: str = ""
+    under_correction: bool = False
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ COLUMNS = {
     "support_measure": ("支援措置", "support_measure", False),
     "alphabet_name": ("英字氏名", "alphabet_name", False),
     "common_name": ("通称", "common_name", False),
+    "domicile": ("本籍", "domicile", False),
+    "family_register_head": ("筆頭者", "family_register_head", False),
+    "under_correction": ("記載修正中", "under_correction", False),
 }
 MAX_FIELD = 300
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -125,7 +128,7 @@ class CsvRecordSource:
         if status is None:
             problems.append(f"状態 {get('status')!r} is not 住民, 転出 or 死亡")
         flags = {}
-        for key in ("is_household_head", "support_measure"):
+        for key in ("is_household_head", "support_measure", "under_correction"):
             value = get(key).lower()
             if value in TRUE:
                 flags[key] = True
@@ -139,5 +142,6 @@ class CsvRecordSource:
             line=line, resident_number=number, name=raw["name"].strip(), name_kana=get("name_kana"),
             name_alternative=get("name_alternative"), birth_date=birth, sex=sex, address=get("address"),
             household_id=get("household_id"), relationship=get("relationship"), status=status,
-            alphabet_name=get("alphabet_name"), common_name=get("common_name"), **flags,
+            alphabet_name=get("alphabet_name"), common_name=get("common_name"), domicile=get("domicile"),
+            family_register_head=get("family_register_head"), **flags,
         )

@@ -1,0 +1,71 @@
+"""What other apps read of the resident register: plain snapshots, never the model, so a
+certificate or a form cannot change a record by accident. Call inside the caller's
+transaction to read one consistent state."""
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from django.db import connection
+
+from .models import ResidentRecord
+
+
+@dataclass(frozen=True)
+class RecordFacts:
+    """One record as a certificate prints it, with the version it was read at."""
+
+    id: int
+    resident_number: str
+    name: str
+    name_kana: str
+    birth_date: dt.date
+    sex: str  # ISO 5218 code
+    sex_label: str
+    address: str
+    household_id: str
+    is_household_head: bool
+    relationship: str
+    status: str
+    support_measure: bool
+    under_correction: bool
+    domicile: str
+    family_register_head: str
+    updated_at: dt.datetime
+
+    def digest(self) -> str:
+        """SHA-256 of the printed facts (canonical JSON): the record version a certificate
+        was rendered from, checkable later against the register."""
+        facts = {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
+                 for k, v in asdict(self).items() if k not in ("id", "updated_at")}
+        return hashlib.sha256(json.dumps(facts, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+def _facts(record: ResidentRecord) -> RecordFacts:
+    return RecordFacts(
+        id=record.pk, resident_number=record.resident_number, name=record.name, name_kana=record.name_kana,
+        birth_date=record.birth_date, sex=record.sex, sex_label=str(record.get_sex_display()), address=record.address,
+        household_id=record.household_id, is_household_head=record.is_household_head,
+        relationship=record.relationship, status=record.status, support_measure=record.support_measure,
+        under_correction=record.under_correction, domicile=record.domicile,
+        family_register_head=record.family_register_head, updated_at=record.updated_at)
+
+
+def facts_of(record_id: int, *, lock: bool = False) -> RecordFacts | None:
+    """The record (of the municipality in scope) as it is now; `lock` holds it (PostgreSQL:
+    FOR UPDATE) until the caller's transaction ends, so what is printed is what is recorded."""
+    rows = ResidentRecord.objects.filter(pk=record_id)
+    if lock and connection.features.has_select_for_update:
+        rows = rows.select_for_update()
+    record = rows.first()
+    return None if record is None else _facts(record)
+
+
+def household_of(facts: RecordFacts) -> list[RecordFacts]:
+    """The current residents of the record's household, the head first, then by 宛名番号;
+    just the record itself when it has no household number."""
+    if not facts.household_id:
+        return [facts]
+    rows = ResidentRecord.objects.filter(household_id=facts.household_id, status=ResidentRecord.Status.RESIDENT)
+    return [_facts(r) for r in sorted(rows, key=lambda r: (not r.is_household_head, r.resident_number))]

@@ -1,0 +1,112 @@
+"""Issuing 住民票の写し and 住民票記載事項証明書 from the resident record: the subject is the
+signed-in person's own record (and household), what is printed is what the resident chose,
+the PDF is signed by the municipality and its issue log records the record's version."""
+
+import hashlib
+
+import pytest
+
+from madoguchi.audit.models import AuditEvent
+from madoguchi.certificates import services
+from madoguchi.certificates.models import Certificate, CertificateType
+from madoguchi.municipalities.tenancy import tenant
+from madoguchi.pki import pades
+from madoguchi.residents.models import ResidentRecord
+from tests.applications.conftest import link, make_person
+
+from .conftest import flat, pdf_text
+
+
+def issue(municipality, person, **kwargs):
+    with tenant(municipality):
+        return services.issue(person, **{"kind": "resident_copy", **kwargs})
+
+
+def test_a_resident_copy_carries_only_the_requester_s_record_and_is_signed(muni_a, taro, hanako):
+    with tenant(muni_a):
+        ResidentRecord.objects.filter(resident_number="100001").update(domicile="東京都窓口市本町一丁目1番地",
+                                                                       family_register_head="窓口　太郎")
+    certificate = issue(muni_a, taro)
+    with tenant(muni_a):
+        data = services.read(certificate)
+        record = ResidentRecord.objects.get(resident_number="100001")
+    assert hashlib.sha256(data).hexdigest() == certificate.sha256 and len(data) == certificate.size
+    text = pdf_text(data)
+    assert "住民票（写し）" in text and flat(taro.verified_name) in text and flat(hanako.verified_name) not in text
+    assert "この写しは、住民票の原本と相違ないことを証明する。" in text and certificate.issue_number in text
+    assert "本籍" not in text  # not asked for: never printed
+    assert f"https://madoguchi.example/{muni_a.code}/verify/{certificate.issue_number}/" in text
+    assert certificate.subject_record_id == record.pk and certificate.requester_id == taro.pk
+    assert certificate.record_version == record.updated_at and len(certificate.record_digest) == 64
+    with tenant(muni_a):
+        verdict = pades.verify_pdf(data, services.documents.trust_roots(muni_a))
+    assert verdict.ok, verdict.summary
+    with tenant(muni_a):
+        event = AuditEvent.objects.get(action="certificates.issued")
+    assert event.data["issue_number"] == certificate.issue_number
+    assert taro.verified_name not in str(event.data)  # the log names the record by version, not by name
+
+
+def test_the_household_and_the_chosen_facts_are_printed(muni_a, taro, hanako):
+    with tenant(muni_a):
+        ResidentRecord.objects.filter(household_id="H1").update(domicile="東京都窓口市本町一丁目1番地",
+                                                                family_register_head="窓口　太郎")
+        ResidentRecord.objects.filter(resident_number="100002").update(relationship="妻")
+    certificate = issue(muni_a, taro, scope="household",
+                        options={"domicile": True, "relationship": True, "household_head": True}, purpose="銀行口座の開設")
+    with tenant(muni_a):
+        text = pdf_text(services.read(certificate))
+    assert flat(taro.verified_name) in text and flat(hanako.verified_name) in text
+    assert "本籍" in text and "東京都窓口市本町一丁目1番地" in text and "筆頭者" in text and "妻" in text
+    assert "世帯主" in text and "使いみち・提出先:銀行口座の開設" in text
+    facts = issue(muni_a, hanako, kind="resident_facts")
+    with tenant(muni_a):
+        text = pdf_text(services.read(facts))
+    assert "住民票記載事項証明書" in text and "上記の事項は、住民票に記載されていることを証明する。" in text
+    assert flat(hanako.verified_name) in text and flat(taro.verified_name) not in text
+
+
+@pytest.mark.parametrize("change, field, words", [
+    ({"support_measure": True}, "", "窓口へお越しください"),
+    ({"under_correction": True}, "", "記載を修正中"),
+    ({"status": "moved_out"}, "", "住民登録がない"),
+])
+def test_records_that_cannot_be_issued_online_say_where_to_go(muni_a, taro, change, field, words):
+    with tenant(muni_a):
+        ResidentRecord.objects.filter(resident_number="100001").update(**change)
+    with pytest.raises(services.CertificateRefused) as refused:
+        issue(muni_a, taro)
+    assert refused.value.field == field and words in str(refused.value)
+    with tenant(muni_a):
+        assert not Certificate.objects.exists()
+
+
+def test_bad_requests_are_refused_naming_the_field(muni_a, taro, muni_b):
+    for kwargs, field in [({"kind": "koseki"}, "kind"), ({"scope": "everyone"}, "scope"),
+                          ({"purpose": "x" * 101}, "purpose"), ({"purpose": "改行\n入り"}, "purpose")]:
+        with pytest.raises(services.CertificateRefused) as refused:
+            issue(muni_a, taro, **kwargs)
+        assert refused.value.field == field
+    with tenant(muni_a):
+        CertificateType.objects.filter(kind="resident_facts").update(enabled=False)
+    with pytest.raises(services.CertificateRefused):
+        issue(muni_a, taro, kind="resident_facts")  # a type this municipality does not offer
+    stranger = make_person(type("F", (), {"name": "他市　次郎", "birth": taro.verified_birth_date, "sex": "1",
+                                          "address": "他県他市"})())
+    with pytest.raises(services.CertificateRefused) as refused:
+        issue(muni_a, stranger)  # no resident record here
+    assert "結び付いていません" in str(refused.value)
+    link(muni_b, stranger, "900001")
+    with pytest.raises(services.CertificateRefused):
+        issue(muni_a, stranger)  # a record in another municipality is not this one's to certify
+    with tenant(muni_a):
+        assert not Certificate.objects.exists()
+
+
+def test_issue_numbers_are_normalised_and_malformed_ones_refused():
+    number = services.new_issue_number()
+    assert services.ISSUE_NUMBER.match(number)
+    assert services.normalise_issue_number(number.lower().replace("-", "")) == number
+    assert services.normalise_issue_number("O000-1111-2222-3333") == "0000-1111-2222-3333"
+    for bad in ["", "1234", "UUUU-1111-2222-3333", "../../etc/passwd", "x" * 5000, "1234-5678-9ABC-DEF!"]:
+        assert services.normalise_issue_number(bad) is None
