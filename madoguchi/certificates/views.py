@@ -1,6 +1,8 @@
 """The resident's certificate pages (signed in with the card) and the public verification
 page. Thin: the rules are in services.py."""
 
+import io
+
 from django import forms
 from django.contrib import messages
 from django.http import FileResponse, Http404
@@ -84,7 +86,7 @@ def download(request, code, number):
     certificate = services.own(request.resident, number)
     if certificate is None:
         raise Http404  # another resident's certificate is never a hint that it exists
-    response = FileResponse(iter([services.read(certificate)]), as_attachment=True,
+    response = FileResponse(io.BytesIO(services.read(certificate)), as_attachment=True,
                             filename=certificate.filename(), content_type="application/pdf")
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"

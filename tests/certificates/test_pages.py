@@ -32,6 +32,7 @@ def test_a_resident_issues_downloads_and_lists_a_certificate(client, muni_a, tar
     assert "住民票の写しができました" in issued and certificate.issue_number in issued and "300円" in issued
     pdf = client.get(f"{base}{certificate.issue_number}/pdf/")
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert pdf["Content-Disposition"] == f'attachment; filename="certificate-{certificate.issue_number}.pdf"'
     data = b"".join(pdf.streaming_content)
     assert flat(taro.verified_name) in pdf_text(data)
     assert certificate.issue_number in client.get(base).content.decode()  # listed as issued
