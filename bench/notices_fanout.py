@@ -211,7 +211,9 @@ def resident_cookie(person_id: int) -> str:
     store[sessions.KEY] = {"person": str(person.public_id), "municipality": municipality.pk, "assurance": "login",
                            "since": now, "seen": now}
     store.save()
-    return f"sessionid={store.session_key}"
+    from django.conf import settings
+
+    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
 
 
 def pct(values, p):

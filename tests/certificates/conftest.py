@@ -1,4 +1,5 @@
 import subprocess
+import unicodedata
 import tempfile
 
 import pytest
@@ -22,8 +23,9 @@ def certificate_settings(settings, tmp_path, muni_a):
 
 
 def flat(text: str) -> str:
-    """Without spaces (pdftotext lays out letter-spaced titles and 全角 spaces as spaces)."""
-    return text.replace(" ", "").replace("\u3000", "")
+    """NFKC without white space: pdftotext lays out letter-spaced titles and 全角 spaces as spaces,
+    and the fonts' ToUnicode maps some ideographs to Kangxi radicals (一 → ⼀)."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 def pdf_text(data: bytes) -> str:
@@ -31,5 +33,6 @@ def pdf_text(data: bytes) -> str:
     with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
         f.write(data)
         f.flush()
-        return subprocess.run(["pdftotext", "-layout", f.name, "-"], capture_output=True, text=True,
+        text = subprocess.run(["pdftotext", "-layout", f.name, "-"], capture_output=True, text=True,
                               check=True).stdout.replace(" ", "").replace("\u3000", "")
+    return flat(text)

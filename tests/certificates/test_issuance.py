@@ -32,9 +32,9 @@ def test_a_resident_copy_carries_only_the_requester_s_record_and_is_signed(muni_
         record = ResidentRecord.objects.get(resident_number="100001")
     assert hashlib.sha256(data).hexdigest() == certificate.sha256 and len(data) == certificate.size
     text = pdf_text(data)
-    assert "住民票（写し）" in text and flat(taro.verified_name) in text and flat(hanako.verified_name) not in text
-    assert "この写しは、住民票の原本と相違ないことを証明する。" in text and certificate.issue_number in text
-    assert "本籍" not in text  # not asked for: never printed
+    assert flat("住民票（写し）") in text and flat(taro.verified_name) in text and flat(hanako.verified_name) not in text
+    assert flat("この写しは、住民票の原本と相違ないことを証明する。") in text and certificate.issue_number in text
+    assert flat("本籍") not in text  # not asked for: never printed
     assert f"https://madoguchi.example/{muni_a.code}/verify/{certificate.issue_number}/" in text
     assert certificate.subject_record_id == record.pk and certificate.requester_id == taro.pk
     assert certificate.record_version == record.updated_at and len(certificate.record_digest) == 64
@@ -57,12 +57,12 @@ def test_the_household_and_the_chosen_facts_are_printed(muni_a, taro, hanako):
     with tenant(muni_a):
         text = pdf_text(services.read(certificate))
     assert flat(taro.verified_name) in text and flat(hanako.verified_name) in text
-    assert "本籍" in text and "東京都窓口市本町一丁目1番地" in text and "筆頭者" in text and "妻" in text
-    assert "世帯主" in text and "使いみち・提出先:銀行口座の開設" in text
+    assert flat("本籍") in text and flat("東京都窓口市本町一丁目1番地") in text and flat("筆頭者") in text and flat("妻") in text
+    assert flat("世帯主") in text and flat("使いみち・提出先:銀行口座の開設") in text
     facts = issue(muni_a, hanako, kind="resident_facts")
     with tenant(muni_a):
         text = pdf_text(services.read(facts))
-    assert "住民票記載事項証明書" in text and "上記の事項は、住民票に記載されていることを証明する。" in text
+    assert flat("住民票記載事項証明書") in text and flat("上記の事項は、住民票に記載されていることを証明する。") in text
     assert flat(hanako.verified_name) in text and flat(taro.verified_name) not in text
 
 
