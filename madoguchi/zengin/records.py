@@ -339,11 +339,17 @@ def _split(data: bytes) -> tuple[list[bytes], bytes]:
                 raise FormatError(number, f"is not {RECORD_LENGTH} bytes followed by CR LF like the records before it")
             records.append(body)
         return records, CRLF
+    breaks = [i for i in (data.find(b"\r"), data.find(b"\n")) if i >= 0]
+    if breaks:
+        at = min(breaks)
+        number, offset = divmod(at, RECORD_LENGTH)
+        if offset == 0 and number:
+            alone = "CR" if data[at] == 0x0D else "LF"
+            raise FormatError(number, f"is followed by {alone} alone: records "
+                                      f"are followed by CR LF or by nothing")
+        raise FormatError(number + 1, f"has a line break after {offset} bytes: records are {RECORD_LENGTH} bytes")
     for number, start in enumerate(range(0, len(data), RECORD_LENGTH), 1):
         body = data[start:start + RECORD_LENGTH]
-        if b"\r" in body or b"\n" in body:
-            raise FormatError(number, "has a line break inside: records are 120 bytes, each followed by CR LF "
-                                      "or by nothing (CR or LF alone is refused)")
         if len(body) != RECORD_LENGTH:
             raise FormatError(number, f"is {len(body)} bytes long, not {RECORD_LENGTH}")
         records.append(body)
