@@ -40,6 +40,7 @@ class UnknownBranch(LookupError):
         super().__init__(f"no branch {code!r} of bank {bank_code!r} in the Zengin master")
 
 
+@functools.lru_cache(maxsize=None)
 def _zengin(kana: str) -> str:
     # Every name in the vendored master converts (tests/zengin/test_banks.py checks them all).
     return to_zengin_kana(kana)

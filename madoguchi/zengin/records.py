@@ -15,10 +15,17 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import BinaryIO
 
 from .charset import ZENGIN_CHARACTERS
+
+# A C field's value: Zengin characters, neither starting nor ending with a space.
+_CLASS = "[" + re.escape("".join(sorted(ZENGIN_CHARACTERS))) + "]"
+_NON_SPACE = "[" + re.escape("".join(sorted(ZENGIN_CHARACTERS - {" "}))) + "]"
+_FIELD_RE = re.compile(f"(?:{_NON_SPACE}(?:{_CLASS}*{_NON_SPACE})?)?")
+_TRANSFER_DIGITS = re.compile(r"[0-9]{4}\|[0-9]{3}\|[0-9]{7}\|[0-9]{4}\|[0-9]{10}\|[0-9]{10}")
 
 __all__ = [
     "RECORD_LENGTH", "CRLF", "KIND_SOGO_FURIKOMI", "MAX_GROUP_COUNT", "MAX_GROUP_TOTAL", "MAX_AMOUNT",
@@ -77,18 +84,20 @@ def _digits(field: str, value: str, width: int) -> None:
 
 
 def _text(field: str, value: str, width: int, *, required: bool = False) -> None:
+    # The common case in one regular expression: Zengin characters, no outer space.
+    if type(value) is str and len(value) <= width and _FIELD_RE.fullmatch(value) and (value or not required):
+        return
     if type(value) is not str:
         raise FieldError(field, f"must be text, got {value!r}")
     if len(value) > width:
         raise FieldError(field, f"longer than {width} characters: {value!r}")
     if required and not value.strip():
         raise FieldError(field, "must not be empty")
-    if value.endswith(" ") or value.startswith(" ") and value.strip():
+    if value.strip(" ") != value:
         raise FieldError(field, f"must not start or end with a space: {value!r}")
     bad = [c for c in value if c not in ZENGIN_CHARACTERS]
-    if bad:
-        raise FieldError(field, f"characters outside the Zengin set: {''.join(dict.fromkeys(bad))!r} "
-                                f"(convert with to_zengin_kana)")
+    raise FieldError(field, f"characters outside the Zengin set: {''.join(dict.fromkeys(bad))!r} "
+                            f"(convert with to_zengin_kana)")
 
 
 def _mmdd(field: str, value: str) -> None:
@@ -156,27 +165,37 @@ class Transfer:
     transfer_kind: str = "7"   # 振込指定区分: 7 電信, 8 文書, space: the bank's default
 
     def __post_init__(self):
-        _digits("bank_code", self.bank_code, 4)
-        _digits("branch_code", self.branch_code, 3)
+        # The N fields in one regular expression when they are all strings; field by field
+        # (to name the bad one) otherwise.
+        if not (type(self.bank_code) is str and type(self.branch_code) is str and type(self.account_number) is str
+                and type(self.clearing_house) is str and type(self.customer_code1) is str
+                and type(self.customer_code2) is str and _TRANSFER_DIGITS.fullmatch(
+                    f"{self.bank_code}|{self.branch_code}|{self.account_number}|{self.clearing_house}|"
+                    f"{self.customer_code1}|{self.customer_code2}")):
+            self._check_digits()
         if self.account_type not in DATA_ACCOUNT_TYPES or type(self.account_type) is not int:
             raise FieldError("account_type", f"must be 1, 2, 4 or 9, got {self.account_type!r}")
-        _digits("account_number", self.account_number, 7)
         _text("name", self.name, 30, required=True)
         if type(self.amount) is not int or not 1 <= self.amount <= MAX_AMOUNT:
             raise FieldError("amount", f"must be a whole number of yen from 1 to {MAX_AMOUNT:,}, got {self.amount!r}")
         _text("bank_name", self.bank_name, 15)
         _text("branch_name", self.branch_name, 15)
-        _digits("clearing_house", self.clearing_house, 4)
         if self.new_code not in NEW_CODES:
             raise FieldError("new_code", f"must be 0, 1 or 2, got {self.new_code!r}")
-        _digits("customer_code1", self.customer_code1, 10)
-        _digits("customer_code2", self.customer_code2, 10)
         if self.edi is not None:
             _text("edi", self.edi, 20)
             if self.customer_code1 != "0000000000" or self.customer_code2 != "0000000000":
                 raise FieldError("edi", "EDI情報 takes the place of the customer codes: give one or the other")
         if self.transfer_kind not in TRANSFER_KINDS:
             raise FieldError("transfer_kind", f"must be 7 (電信), 8 (文書) or a space, got {self.transfer_kind!r}")
+
+    def _check_digits(self) -> None:
+        _digits("bank_code", self.bank_code, 4)
+        _digits("branch_code", self.branch_code, 3)
+        _digits("account_number", self.account_number, 7)
+        _digits("clearing_house", self.clearing_house, 4)
+        _digits("customer_code1", self.customer_code1, 10)
+        _digits("customer_code2", self.customer_code2, 10)
 
     def record(self, result_code: str | None = None) -> str:
         """The 120 characters. With `result_code`, the bank's result record: the code
