@@ -30,10 +30,11 @@ COMMANDS = {
     "documents": "signed documents: `documents install-key --municipality CODE --key K.pem --cert C.pem [--chain CHAIN.pem]`",
     "exports": "exports to core systems: `exports expire` deletes expired export files now",
     "payments": "payments: `payments reconcile [--date YYYY-MM-DD] [--municipality CODE]` (収納消込)",
+    "zengin": "全銀協 総合振込 files: `zengin write PAYEES.csv --out FILE …`, `zengin read FILE`",
 }
 
 # Commands implemented by the pure libraries: they run without Django.
-LIBRARY_COMMANDS = {"card": "madoguchi.card.cli", "pki": "madoguchi.pki.cli"}
+LIBRARY_COMMANDS = {"card": "madoguchi.card.cli", "pki": "madoguchi.pki.cli", "zengin": "madoguchi.zengin.cli"}
 
 
 class OneLineParser(argparse.ArgumentParser):
