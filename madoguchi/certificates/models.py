@@ -11,6 +11,7 @@ from madoguchi.municipalities.tenancy import TenantOwned
 class Kind(models.TextChoices):
     RESIDENT_COPY = "resident_copy", _("住民票の写し")
     RESIDENT_FACTS = "resident_facts", _("住民票記載事項証明書")
+    SEAL = "seal", _("印鑑登録証明書")
 
 
 class CertificateType(TenantOwned):

@@ -1,4 +1,5 @@
-"""Issuing certificates from the resident record, checking and revoking them.
+"""Issuing certificates from the resident record (and the seal registration), checking and
+revoking them.
 
 The one rule that matters most (the 2023 コンビニ交付 incidents printed another person's
 certificate): a certificate's subject is the record linked to the signed-in Person, read
@@ -7,6 +8,7 @@ locked until it commits. Nothing the browser sends names a person or a record; t
 only chooses the type and what to print.
 """
 
+import base64
 import hashlib
 import re
 import secrets
@@ -37,7 +39,7 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ISSUE_NUMBER = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$")
 OPTIONS = ("domicile", "relationship", "household_head")
 PURPOSE_MAX = 100
-DEFAULT_FEES = {Kind.RESIDENT_COPY: 300, Kind.RESIDENT_FACTS: 300}
+DEFAULT_FEES = {Kind.RESIDENT_COPY: 300, Kind.RESIDENT_FACTS: 300, Kind.SEAL: 300}
 
 
 class CertificateRefused(Exception):
@@ -107,7 +109,7 @@ def _people(subject: register.RecordFacts, scope: str) -> list[register.RecordFa
 
 
 def render(municipality, certificate_type: CertificateType, subject: register.RecordFacts, *, scope: str,
-           options: dict, purpose: str, issue_number: str, issued_at) -> bytes:
+           options: dict, purpose: str, issue_number: str, issued_at, seal: register.SealFacts | None = None) -> bytes:
     """The unsigned PDF (always Japanese: the legal text)."""
     import weasyprint
 
@@ -120,7 +122,9 @@ def render(municipality, certificate_type: CertificateType, subject: register.Re
             "municipality": municipality, "kind": certificate_type.kind, "title": certificate_type.get_kind_display(),
             "people": people, "subject": subject, "options": options, "head": head, "purpose": purpose,
             "issue_number": issue_number, "issued_at": issued_at, "url": url, "qr": _qr_data_uri(url),
-            "digest": subject.digest()[:16], **documents.issuer(municipality)})
+            "digest": subject.digest()[:16], "registration": seal,
+            "impression": ("data:image/png;base64," + base64.b64encode(seal.impression_png).decode()) if seal else "",
+            **documents.issuer(municipality)})
     return weasyprint.HTML(string=html, base_url=None).write_pdf()
 
 
@@ -149,10 +153,17 @@ def issue(person, *, kind: str, scope: str = "person", options: dict | None = No
             raise CertificateRefused("", _("あなたの住民票はオンラインでは交付できません。本人確認書類をお持ちのうえ窓口へお越しください。"))
         if subject.under_correction:
             raise CertificateRefused("", _("住民票の記載を修正中のため、オンラインでは交付できません。修正が終わるまでお待ちいただくか、窓口へお越しください。"))
+        seal = None
+        if kind == Kind.SEAL:
+            # 印鑑登録証明書: the person's own registration only, never a household.
+            scope, options = Certificate.Scope.PERSON, {name: False for name in OPTIONS}
+            seal = register.seal_of(subject.id)
+            if seal is None:
+                raise CertificateRefused("kind", _("印鑑登録がないため、印鑑登録証明書は交付できません。登録は窓口で、登録する印鑑と本人確認書類をお持ちください。"))
         issue_number = new_issue_number()
         issued_at = timezone.now()
         pdf = render(municipality, certificate_type, subject, scope=scope, options=options, purpose=purpose,
-                     issue_number=issue_number, issued_at=issued_at)
+                     issue_number=issue_number, issued_at=issued_at, seal=seal)
         signed, _identity = documents.sign(municipality, pdf, reason=str(certificate_type.get_kind_display()))
         path = default_storage.save(f"certificates/{municipality.code}/{issue_number}.pdf", ContentFile(signed))
         certificate = Certificate.objects.create(

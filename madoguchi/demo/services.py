@@ -159,4 +159,10 @@ def load_demo_residents_and_cards(data_dir: Path) -> list[tuple[str, Path]]:
         ensure_demo(Municipality.objects.get(code=spec["code"]))
         vapid.ensure(spec["code"])  # Web Push (issue 16): the municipality's VAPID key
         ensure_types(Municipality.objects.get(code=spec["code"]))  # certificates issued online (issue 20)
+    # 太郎 has a seal registration (印鑑登録証明書 in the demo); 花子 has none (the refusal).
+    from madoguchi.documents.seal import demo_personal_seal
+    from madoguchi.residents.services import register_seal
+
+    register_seal(municipality, "100001", registration_number="S-000101", impression_png=demo_personal_seal("窓口"),
+                  registered_on=dt.date(2020, 4, 1))
     return cards

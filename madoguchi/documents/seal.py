@@ -45,6 +45,24 @@ def demo_seal(title: str, size: int = 360) -> bytes:
     return out.getvalue()
 
 
+def demo_personal_seal(surname: str, size: int = 240) -> bytes:
+    """PNG bytes of a round personal seal (実印) with the surname in one column, for the
+    demo's seal registrations — drawn, never a copy of a real one."""
+    text = surname.strip()[:4] or "印"
+    image = Image.new("RGBA", (size, size), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(image)
+    border = size // 16
+    draw.ellipse([border // 2, border // 2, size - border // 2 - 1, size - border // 2 - 1], outline=RED, width=border)
+    cell = (size - 4 * border) / max(len(text), 2)
+    font = _font(int(cell * 0.95))
+    top = (size - cell * len(text)) / 2
+    for i, char in enumerate(text):
+        draw.text((size / 2, top + (i + 0.5) * cell), char, fill=RED, font=font, anchor="mm")
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
 def check_seal(data: bytes) -> bytes:
     """An uploaded seal image: a PNG of sensible size, re-encoded (nothing but pixels kept)."""
     if len(data) > MAX_SEAL_BYTES:

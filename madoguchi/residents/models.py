@@ -81,3 +81,23 @@ class ResidentRecord(TenantOwned):
     @property
     def address_disclosable(self) -> bool:
         return not self.support_measure
+
+
+class SealRegistration(TenantOwned):
+    """印鑑登録: the seal a resident registered (the impression as an image, as the
+    registration system holds it), by the core system's registration number. One per record;
+    an abolished registration (廃止) certifies nothing."""
+
+    record = models.ForeignKey(ResidentRecord, on_delete=models.PROTECT, related_name="+")
+    registration_number = models.CharField(_("登録番号"), max_length=20)
+    impression_png = models.BinaryField(_("印影"))
+    registered_on = models.DateField(_("登録日"))
+    abolished_on = models.DateField(_("廃止日"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("印鑑登録")
+        verbose_name_plural = _("印鑑登録")
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "record"], name="seal_registration_one_per_record"),
+            models.UniqueConstraint(fields=["municipality", "registration_number"], name="seal_registration_number"),
+        ]

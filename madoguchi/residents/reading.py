@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 
 from django.db import connection
 
-from .models import ResidentRecord
+from .models import ResidentRecord, SealRegistration
 
 
 @dataclass(frozen=True)
@@ -69,3 +69,19 @@ def household_of(facts: RecordFacts) -> list[RecordFacts]:
         return [facts]
     rows = ResidentRecord.objects.filter(household_id=facts.household_id, status=ResidentRecord.Status.RESIDENT)
     return [_facts(r) for r in sorted(rows, key=lambda r: (not r.is_household_head, r.resident_number))]
+
+
+@dataclass(frozen=True)
+class SealFacts:
+    registration_number: str
+    registered_on: dt.date
+    impression_png: bytes
+
+
+def seal_of(record_id: int) -> SealFacts | None:
+    """The record's current seal registration (None when there is none or it was abolished)."""
+    row = SealRegistration.objects.filter(record_id=record_id, abolished_on__isnull=True).first()
+    if row is None:
+        return None
+    return SealFacts(registration_number=row.registration_number, registered_on=row.registered_on,
+                     impression_png=bytes(row.impression_png))

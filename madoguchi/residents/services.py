@@ -82,3 +82,19 @@ def import_records(municipality, source, *, actor=None, progress=None, batch_siz
         record("residents.imported", actor=actor, data={
             "created": result.created, "updated": result.updated, "unchanged": result.unchanged})
     return result
+
+
+def register_seal(municipality, resident_number: str, *, registration_number: str, impression_png: bytes,
+                  registered_on, actor=None):
+    """Records a seal registration delivered by the registration system (idempotent by
+    record: a new delivery replaces the impression)."""
+    from .models import SealRegistration
+
+    with tenant(municipality), transaction.atomic():
+        record_ = ResidentRecord.objects.get(resident_number=resident_number)
+        row, _created = SealRegistration.objects.update_or_create(
+            municipality=municipality, record=record_, defaults={
+                "registration_number": registration_number, "impression_png": impression_png,
+                "registered_on": registered_on, "abolished_on": None})
+        record("residents.seal_registered", actor=actor, obj=row, data={"registration_number": registration_number})
+    return row

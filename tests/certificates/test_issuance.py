@@ -3,6 +3,7 @@ signed-in person's own record (and household), what is printed is what the resid
 the PDF is signed by the municipality and its issue log records the record's version."""
 
 import hashlib
+import subprocess
 
 import pytest
 
@@ -110,3 +111,31 @@ def test_issue_numbers_are_normalised_and_malformed_ones_refused():
     assert services.normalise_issue_number("O000-1111-2222-3333") == "0000-1111-2222-3333"
     for bad in ["", "1234", "UUUU-1111-2222-3333", "../../etc/passwd", "x" * 5000, "1234-5678-9ABC-DEF!"]:
         assert services.normalise_issue_number(bad) is None
+
+
+def test_a_seal_certificate_carries_the_registered_impression_only_for_a_registration(muni_a, taro, hanako):
+    import datetime as dt
+
+    from madoguchi.documents.seal import demo_personal_seal
+    from madoguchi.residents.services import register_seal
+
+    register_seal(muni_a, "100001", registration_number="S-9", impression_png=demo_personal_seal("窓口"),
+                  registered_on=dt.date(2020, 4, 1))
+    certificate = issue(muni_a, taro, kind="seal", scope="household", options={"domicile": True})
+    assert certificate.scope == "person" and not any(certificate.options.values())  # never a household's seal
+    with tenant(muni_a):
+        data = services.read(certificate)
+    text = pdf_text(data)
+    assert flat("印鑑登録証明書") in text and flat("この写しは、登録されている印影と相違ないことを証明する。") in text
+    assert "S-9" in text and flat(taro.verified_name) in text and flat(hanako.verified_name) not in text
+    images = subprocess.run(["pdfimages", "-list", "-"], input=data, capture_output=True).stdout.decode()
+    assert len([line for line in images.splitlines()[2:] if line.strip()]) >= 1  # the impression is embedded
+    with pytest.raises(services.CertificateRefused) as refused:
+        issue(muni_a, hanako, kind="seal")
+    assert refused.value.field == "kind" and "印鑑登録がない" in str(refused.value)
+    with tenant(muni_a):
+        from madoguchi.residents.models import SealRegistration
+
+        SealRegistration.objects.update(abolished_on=dt.date(2026, 1, 1))
+    with pytest.raises(services.CertificateRefused):
+        issue(muni_a, taro, kind="seal")  # an abolished registration certifies nothing
