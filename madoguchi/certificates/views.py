@@ -11,7 +11,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_POST
 
 from madoguchi.core import ratelimit
 from madoguchi.core.access import public_view
@@ -84,16 +85,84 @@ def issued(request, code, number):
 
 @never_cache
 @require_GET
+@xframe_options_sameorigin
 @resident_required
 def download(request, code, number):
+    """The PDF, as an attachment; `?inline=1` shows it in the kiosk's frame (same origin only)."""
     certificate = services.own(request.resident, number)
     if certificate is None:
         raise Http404  # another resident's certificate is never a hint that it exists
-    response = FileResponse(io.BytesIO(services.read(certificate)), as_attachment=True,
+    inline = request.GET.get("inline") == "1"
+    response = FileResponse(io.BytesIO(services.read(certificate)), as_attachment=not inline,
                             filename=certificate.filename(), content_type="application/pdf")
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
+    if inline:
+        response._csp_replace = {"frame-ancestors": ["'self'"]}
     return response
+
+
+# -- kiosk mode: a city-hall terminal with a touch screen ------------------------------------
+# The same issuance, on pages made for a shared terminal: large targets, no portal menu, the
+# language switch kept, the PDF shown and printed on the spot, and the resident signed out
+# when they finish or leave the terminal idle (kiosk.js, KIOSK_IDLE_SECONDS).
+
+KIOSK_IDLE_SECONDS = 90
+
+
+@public_view
+@never_cache
+@require_GET
+def kiosk_start(request, code):
+    from django.urls import reverse
+
+    from madoguchi.identity.sessions import login_url
+
+    return render(request, "certificates/kiosk/start.html", {
+        "types": services.offered(), "login": login_url(request, reverse("certificates:kiosk_choose", args=[code])),
+        "idle": 0})
+
+
+@never_cache
+@resident_required
+def kiosk_choose(request, code):
+    types = services.offered()
+    error = ""
+    if request.method == "POST":
+        try:
+            certificate = services.issue(request.resident, kind=request.POST.get("kind", ""),
+                                         scope=request.POST.get("scope", "person"))
+        except services.CertificateRefused as exc:
+            error = str(exc)
+        except FontsMissing:
+            error = _("いま証明書を作れません。時間をおいてもう一度お試しください。")
+        else:
+            return redirect("certificates:kiosk_print", code, certificate.issue_number)
+    return render(request, "certificates/kiosk/choose.html", {"types": types, "error": error,
+                                                              "idle": KIOSK_IDLE_SECONDS},
+                  status=400 if error else 200)
+
+
+@never_cache
+@require_GET
+@resident_required
+def kiosk_print(request, code, number):
+    certificate = services.own(request.resident, number)
+    if certificate is None:
+        raise Http404
+    return render(request, "certificates/kiosk/print.html", {"certificate": certificate,
+                                                             "idle": KIOSK_IDLE_SECONDS})
+
+
+@public_view  # signing out harms nobody: it answers anyone
+@never_cache
+@require_POST
+def kiosk_end(request, code):
+    """Signs the resident out of the terminal (the button, or kiosk.js when idle)."""
+    from madoguchi.identity import sessions
+
+    sessions.sign_out(request)
+    return redirect("certificates:kiosk_start", code)
 
 
 @public_view

@@ -65,3 +65,36 @@ def test_a_resident_gets_a_certificate_and_a_recipient_checks_it(server, browser
     check("verified")
     assert violations == {}
     context.close()
+
+
+def test_the_kiosk_on_a_touch_screen(server, browser):
+    context = browser.new_context(locale="ja-JP", viewport={"width": 1080, "height": 1350}, has_touch=True)
+    page = context.new_page()
+    violations = {}
+
+    def check(name):
+        screenshot(page, f"certificates-kiosk-{name}")
+        if found := axe_violations(page):
+            violations[name] = found
+
+    page.goto(f"{server.base_url}/{CODE}/kiosk/")
+    check("start")
+    page.get_by_role("link", name="はじめる（カードで本人確認）").tap()
+    page.get_by_role("button", name="本人確認をしてログインする").click()
+    use_demo_card(page, password="MADO2026")
+    page.wait_for_url(re.compile(rf"/{CODE}/kiosk/certificates/$"), timeout=15000)
+    assert page.locator("header nav").count() == 0  # no portal menu on the terminal
+    check("choose")
+    page.get_by_role("button", name=re.compile("^印鑑登録証明書")).tap()  # 太郎 has a registration in the demo
+    page.get_by_role("heading", name="印鑑登録証明書ができました").wait_for()
+    pdf = page.get_by_role("link", name="印刷する").get_attribute("data-pdf")
+    assert pdf.endswith("/pdf/?inline=1")  # framed and printed by kiosk.js when tapped
+    response = page.request.get(server.base_url + pdf)
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    check("print")
+    page.get_by_role("button", name="終わる（カードを取って終了）").tap()
+    page.wait_for_url(re.compile(rf"/{CODE}/kiosk/$"))
+    page.goto(f"{server.base_url}/{CODE}/kiosk/certificates/")
+    assert "/login/" in page.url  # signed out for the next resident
+    assert violations == {}
+    context.close()

@@ -107,3 +107,32 @@ def test_staff_of_another_municipality_and_viewers_see_no_log(client, muni_a, ta
                        {"reason": "x"}).status_code == 403
     with tenant(muni_a):
         assert Certificate.objects.get().revoked_at is None
+
+
+def test_the_kiosk_issues_shows_the_pdf_in_a_frame_and_signs_out(client, muni_a, taro, hanako):
+    start = client.get(f"/{muni_a.code}/kiosk/")
+    assert start.status_code == 200 and "はじめる（カードで本人確認）" in start.content.decode()
+    assert f"next=%2F{muni_a.code}%2Fkiosk%2Fcertificates%2F" in start.content.decode()
+    choose = f"/{muni_a.code}/kiosk/certificates/"
+    assert client.get(choose).status_code == 302  # the card first
+    signed_in(client, muni_a, taro)
+    page = client.get(choose).content.decode()
+    assert "証明書を選んでください" in page and "操作がないまま90秒たつと、自動で終了します。" in page
+    assert client.post(choose, {"kind": "koseki"}).status_code == 400
+    response = client.post(choose, {"kind": "resident_copy", "scope": "household"})
+    assert response.status_code == 302
+    with tenant(muni_a):
+        certificate = Certificate.objects.get()
+    printed = client.get(response["Location"]).content.decode()
+    assert "住民票の写しができました" in printed and f'data-pdf="/{muni_a.code}/certificates/{certificate.issue_number}/pdf/?inline=1"' in printed
+    inline = client.get(f"/{muni_a.code}/certificates/{certificate.issue_number}/pdf/", {"inline": "1"})
+    assert inline.status_code == 200 and inline["Content-Disposition"].startswith("inline")
+    assert inline["X-Frame-Options"] == "SAMEORIGIN" and "frame-ancestors 'self'" in inline["Content-Security-Policy"]
+    attachment = client.get(f"/{muni_a.code}/certificates/{certificate.issue_number}/pdf/")
+    assert attachment["X-Frame-Options"] == "SAMEORIGIN" and "frame-ancestors 'none'" in attachment["Content-Security-Policy"]
+    assert client.post(f"/{muni_a.code}/kiosk/end/").status_code == 302
+    assert client.get(choose).status_code == 302  # signed out: the next resident starts afresh
+
+    signed_in(client, muni_a, hanako)
+    refused = client.post(choose, {"kind": "resident_copy", "scope": "everyone"})
+    assert refused.status_code == 400 and "本人のみか世帯全員かを選んでください。" in refused.content.decode()
