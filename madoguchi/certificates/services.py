@@ -109,12 +109,14 @@ def _people(subject: register.RecordFacts, scope: str) -> list[register.RecordFa
 
 
 def render(municipality, certificate_type: CertificateType, subject: register.RecordFacts, *, scope: str,
-           options: dict, purpose: str, issue_number: str, issued_at, seal: register.SealFacts | None = None) -> bytes:
-    """The unsigned PDF (always Japanese: the legal text)."""
+           options: dict, purpose: str, issue_number: str, issued_at, seal: register.SealFacts | None = None,
+           people: list | None = None) -> bytes:
+    """The unsigned PDF (always Japanese: the legal text); `people`: the records printed, when
+    the caller read them already."""
     import weasyprint
 
     require_fonts(PDF_FONTS)
-    people = _people(subject, scope)
+    people = people if people is not None else _people(subject, scope)
     head = next((p.name for p in people if p.is_household_head), "")
     url = verification_url(municipality, issue_number)
     with translation.override("ja"):
@@ -140,41 +142,65 @@ def issue(person, *, kind: str, scope: str = "person", options: dict | None = No
     purpose = (purpose or "").strip()
     if len(purpose) > PURPOSE_MAX or any(ord(c) < 0x20 for c in purpose):
         raise CertificateRefused("purpose", _("使いみち・提出先は改行なしの100文字以内で入力してください。"))
-    with transaction.atomic():
-        link = resident_link_of(person)
-        if link is None:
-            raise CertificateRefused("", _("この市区町村の住民記録とあなたのマイナンバーカードがまだ結び付いていません。"
-                                           "窓口で交付を受けてください。"))
-        subject = register.facts_of(link.record_id, lock=True)
-        if subject is None or subject.status != "resident":
-            raise CertificateRefused("", _("住民登録がないため、オンラインでは交付できません。窓口でご相談ください。"))
-        if subject.support_measure:
-            # 支援措置: issuance is restricted and needs the counter's checks (住基法第12条第6項).
-            raise CertificateRefused("", _("あなたの住民票はオンラインでは交付できません。本人確認書類をお持ちのうえ窓口へお越しください。"))
-        if subject.under_correction:
-            raise CertificateRefused("", _("住民票の記載を修正中のため、オンラインでは交付できません。修正が終わるまでお待ちいただくか、窓口へお越しください。"))
-        seal = None
-        if kind == Kind.SEAL:
-            # 印鑑登録証明書: the person's own registration only, never a household.
-            scope, options = Certificate.Scope.PERSON, {name: False for name in OPTIONS}
-            seal = register.seal_of(subject.id)
-            if seal is None:
-                raise CertificateRefused("kind", _("印鑑登録がないため、印鑑登録証明書は交付できません。登録は窓口で、登録する印鑑と本人確認書類をお持ちください。"))
+    # Read, render and sign outside any transaction (rendering takes a fifth of a second; on
+    # SQLite a write transaction would hold the whole database for it), then write the log in
+    # a short transaction that reads the link and the record again, locked, and stores the
+    # certificate only if they are exactly what was printed; otherwise render again.
+    for _attempt in range(3):
+        subject, seal = _subject(person, kind)
+        scope_, options_ = (Certificate.Scope.PERSON, {name: False for name in OPTIONS}) if kind == Kind.SEAL \
+            else (scope, options)
+        printed = _people(subject, scope_)
         issue_number = new_issue_number()
         issued_at = timezone.now()
-        pdf = render(municipality, certificate_type, subject, scope=scope, options=options, purpose=purpose,
-                     issue_number=issue_number, issued_at=issued_at, seal=seal)
+        pdf = render(municipality, certificate_type, subject, scope=scope_, options=options_, purpose=purpose,
+                     issue_number=issue_number, issued_at=issued_at, seal=seal, people=printed)
         signed, _identity = documents.sign(municipality, pdf, reason=str(certificate_type.get_kind_display()))
         path = default_storage.save(f"certificates/{municipality.code}/{issue_number}.pdf", ContentFile(signed))
-        certificate = Certificate.objects.create(
-            municipality=municipality, issue_number=issue_number, type=certificate_type, requester=person,
-            subject_record_id=subject.id, record_version=subject.updated_at, record_digest=subject.digest(),
-            scope=scope, options=options, purpose=purpose, fee_yen=certificate_type.fee_yen, file=path,
-            sha256=hashlib.sha256(signed).hexdigest(), size=len(signed))
-        record("certificates.issued", actor=("resident", str(person.public_id)), obj=certificate,
-               data={"issue_number": issue_number, "kind": kind, "scope": scope,
-                     "record_version": subject.updated_at.isoformat(), "record_digest": certificate.record_digest})
-    return certificate
+        with transaction.atomic():
+            link = resident_link_of(person)
+            now = register.facts_of(link.record_id, lock=True) if link is not None else None
+            unchanged = (now is not None and now.id == subject.id and now.updated_at == subject.updated_at
+                         and [p.digest() for p in _people(now, scope_)] == [p.digest() for p in printed]
+                         and (kind != Kind.SEAL or register.seal_of(subject.id) == seal))
+            if unchanged:
+                certificate = Certificate.objects.create(
+                    municipality=municipality, issue_number=issue_number, type=certificate_type, requester=person,
+                    subject_record_id=subject.id, record_version=subject.updated_at, record_digest=subject.digest(),
+                    scope=scope_, options=options_, purpose=purpose, fee_yen=certificate_type.fee_yen, file=path,
+                    sha256=hashlib.sha256(signed).hexdigest(), size=len(signed))
+                record("certificates.issued", actor=("resident", str(person.public_id)), obj=certificate,
+                       data={"issue_number": issue_number, "kind": kind, "scope": scope_,
+                             "record_version": subject.updated_at.isoformat(),
+                             "record_digest": certificate.record_digest})
+        if unchanged:
+            return certificate
+        default_storage.delete(path)  # the record changed while it was printed: print it again
+    raise CertificateRefused("", _("住民記録が更新されている最中のため、証明書を作れませんでした。少し待ってからもう一度お試しください。"))
+
+
+def _subject(person, kind: str) -> tuple[register.RecordFacts, register.SealFacts | None]:
+    """The record (and, for 印鑑登録証明書, the seal registration) a certificate of `person`
+    prints, or CertificateRefused saying why not and where to go."""
+    link = resident_link_of(person)
+    if link is None:
+        raise CertificateRefused("", _("この市区町村の住民記録とあなたのマイナンバーカードがまだ結び付いていません。"
+                                       "窓口で交付を受けてください。"))
+    subject = register.facts_of(link.record_id)
+    if subject is None or subject.status != "resident":
+        raise CertificateRefused("", _("住民登録がないため、オンラインでは交付できません。窓口でご相談ください。"))
+    if subject.support_measure:
+        # 支援措置: issuance is restricted and needs the counter's checks (住基法第12条第6項).
+        raise CertificateRefused("", _("あなたの住民票はオンラインでは交付できません。本人確認書類をお持ちのうえ窓口へお越しください。"))
+    if subject.under_correction:
+        raise CertificateRefused("", _("住民票の記載を修正中のため、オンラインでは交付できません。修正が終わるまでお待ちいただくか、窓口へお越しください。"))
+    seal = None
+    if kind == Kind.SEAL:
+        # 印鑑登録証明書: the person's own registration only, never a household.
+        seal = register.seal_of(subject.id)
+        if seal is None:
+            raise CertificateRefused("kind", _("印鑑登録がないため、印鑑登録証明書は交付できません。登録は窓口で、登録する印鑑と本人確認書類をお持ちください。"))
+    return subject, seal
 
 
 def own(person, issue_number: str) -> Certificate | None:

@@ -139,3 +139,30 @@ def test_a_seal_certificate_carries_the_registered_impression_only_for_a_registr
         SealRegistration.objects.update(abolished_on=dt.date(2026, 1, 1))
     with pytest.raises(services.CertificateRefused):
         issue(muni_a, taro, kind="seal")  # an abolished registration certifies nothing
+
+
+def test_a_record_changed_while_it_was_printed_is_printed_again(muni_a, taro, monkeypatch):
+    # The core system changes the address between the read and the write: the certificate
+    # stored carries the new address, never the old one, and the first PDF is thrown away.
+    original = services.render
+    calls = []
+
+    def render_then_change(*args, **kwargs):
+        pdf = original(*args, **kwargs)
+        if not calls:
+            with tenant(muni_a):
+                record = ResidentRecord.objects.get(resident_number="100001")
+                record.address = "東京都窓口市新町九丁目9番9号"
+                record.save()
+        calls.append(1)
+        return pdf
+
+    monkeypatch.setattr(services, "render", render_then_change)
+    certificate = issue(muni_a, taro)
+    assert len(calls) == 2
+    with tenant(muni_a):
+        text = pdf_text(services.read(certificate))
+        record = ResidentRecord.objects.get(resident_number="100001")
+    assert flat("新町九丁目9番9号") in text and certificate.record_version == record.updated_at
+    with tenant(muni_a):
+        assert Certificate.objects.count() == 1
