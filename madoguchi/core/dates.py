@@ -4,6 +4,7 @@ Era start dates are the Gregorian dates of each era's first day. Dates before Me
 (1873), when Japan adopted the Gregorian calendar, are refused rather than shown wrongly.
 """
 
+import calendar
 import datetime as dt
 import re
 from typing import NamedTuple
@@ -132,3 +133,25 @@ def format_yen(amount: int | None, language: str = "ja") -> str:
         return ""
     value = int(amount)
     return f"¥{value:,}" if language.startswith("en") else f"{value:,}円"
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same calendar day `years` earlier (29 February → 28 February in a common year)."""
+    year = day.year - years
+    return day.replace(year=year, day=min(day.day, calendar.monthrange(year, day.month)[1]))
+
+
+def legal_age(birth: dt.date, on: dt.date) -> int:
+    """年齢計算ニ関スル法律: the age on `on`, a year being complete at the end of the day
+    before the birthday (so a person born on 1 April is a year older on 31 March)."""
+    after = on + dt.timedelta(days=1)
+    return after.year - birth.year - ((after.month, after.day) < (birth.month, birth.day))
+
+
+def born_bounds(on: dt.date, age_min: int | None, age_max: int | None) -> tuple[dt.date | None, dt.date | None]:
+    """(born on or before, born after): the birth dates of a legal age in [age_min, age_max]
+    on `on` (either bound None: open)."""
+    after = on + dt.timedelta(days=1)
+    on_or_before = years_before(after, age_min) if age_min is not None else None
+    born_after = years_before(after, age_max + 1) if age_max is not None else None
+    return on_or_before, born_after

@@ -22,7 +22,6 @@ read in the portal's お知らせ after sign-in, where every recipient finds the
 (InboxEntry), whether or not an e-mail address or a device reaches them.
 """
 
-import calendar
 import datetime as dt
 import logging
 
@@ -36,7 +35,7 @@ from django.utils.translation import gettext as _
 
 from madoguchi.applications.services import reading as applications
 from madoguchi.audit.services import record
-from madoguchi.core.dates import today_in_japan
+from madoguchi.core.dates import born_bounds, legal_age, today_in_japan, years_before  # noqa: F401  (tests use legal_age)
 from madoguchi.identity import services as identity
 from madoguchi.municipalities.tenancy import current_municipality, tenant
 
@@ -170,25 +169,8 @@ def segment_text(broadcast: Broadcast) -> str:
 # -- who receives it ----------------------------------------------------------------------
 
 
-def years_before(day: dt.date, years: int) -> dt.date:
-    """The same calendar day `years` earlier (29 February → 28 February in a common year)."""
-    year = day.year - years
-    return day.replace(year=year, day=min(day.day, calendar.monthrange(year, day.month)[1]))
-
-
-def legal_age(birth: dt.date, on: dt.date) -> int:
-    """年齢計算ニ関スル法律: the age on `on`, a year being complete at the end of the day
-    before the birthday."""
-    after = on + dt.timedelta(days=1)
-    return after.year - birth.year - ((after.month, after.day) < (birth.month, birth.day))
-
-
-def _born_bounds(on: dt.date, age_min, age_max) -> tuple[dt.date | None, dt.date | None]:
-    """(born on or before, born after) for a legal age in [age_min, age_max] on `on`."""
-    after = on + dt.timedelta(days=1)
-    on_or_before = years_before(after, age_min) if age_min is not None else None
-    born_after = years_before(after, age_max + 1) if age_max is not None else None
-    return on_or_before, born_after
+# The age rules are the law's (core.dates): the same for broadcasts, benefits and procedures.
+_born_bounds = born_bounds
 
 
 def recipients(broadcast: Broadcast) -> list[int]:
