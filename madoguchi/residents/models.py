@@ -52,6 +52,13 @@ class ResidentRecord(TenantOwned):
     # 記載修正中: the core system is correcting the record; no certificate is issued online
     # until it is cleared (the resident is told to visit the counter).
     under_correction = models.BooleanField(_("記載修正中"), default=False)
+    # 住民となった年月日 and the day the person stopped being a resident (転出・死亡), so a
+    # benefit's reference date (基準日) can ask who was a resident on that day.
+    resident_since = models.DateField(_("住民となった年月日"), null=True, blank=True)
+    left_on = models.DateField(_("異動日（転出・死亡）"), null=True, blank=True)
+    # The core system's flags for a person (e.g. 非課税, 生活保護), space-separated and
+    # space-padded (" 非課税 生活保護 ") so one flag is matched whole: benefits exclude by them.
+    flags = models.CharField(_("区分"), max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -13,7 +13,7 @@ from .models import ResidentRecord
 MAX_REPORTED_ERRORS = 100
 FIELDS = ["name", "name_kana", "name_alternative", "birth_date", "sex", "address", "household_id",
           "is_household_head", "relationship", "status", "support_measure", "alphabet_name", "common_name",
-          "domicile", "family_register_head", "under_correction"]
+          "domicile", "family_register_head", "under_correction", "resident_since", "left_on", "flags"]
 
 
 class ImportRejected(Exception):

@@ -118,3 +118,22 @@ def test_the_sources_say_what_they_are():
     assert SOURCES.get("csv") is CsvRecordSource
     # The demo app registers its fictional residents, and says so, only where the demo is allowed.
     assert SOURCES.entry("demo").description.startswith("demo:")
+
+
+@pytest.mark.django_db
+def test_certificate_and_benefit_columns_are_read_and_checked(tmp_path, muni_a):
+    header = HEADER.rstrip("\n") + ",本籍,筆頭者,記載修正中,住民となった年月日,異動日,区分\n"
+    good = header + (
+        "2001,窓口　一,まどぐち はじめ,1970-01-01,1,東京都窓口市本町1-1,H9,1,世帯主,住民,0,"
+        "東京都窓口市本町一丁目1番地,窓口　一,1,令和2年4月1日,,非課税、生活保護\n"
+        "2002,窓口　二,まどぐち じ,1972-01-01,2,東京都窓口市本町1-1,H9,0,妻,転出,0,,,0,2020-04-01,2026-11-30,\n")
+    import_records(muni_a, CsvRecordSource(write(tmp_path, good)))
+    one, two = records(muni_a)
+    assert one.domicile == "東京都窓口市本町一丁目1番地" and one.family_register_head == "窓口　一" and one.under_correction
+    assert one.resident_since == dt.date(2020, 4, 1) and one.left_on is None and one.flags == " 非課税 生活保護 "
+    assert two.status == "moved_out" and two.left_on == dt.date(2026, 11, 30) and two.flags == ""
+    bad = header + "2003,窓口　三,,1970-01-01,1,東京都窓口市本町1-1,H9,0,子,住民,0,,,maybe,2020-13-01,,\n"
+    with pytest.raises(ImportRejected) as rejected:
+        import_records(muni_a, CsvRecordSource(write(tmp_path, bad, "bad.csv")))
+    (error,) = rejected.value.errors
+    assert error.line == 2 and "記載修正中" in error.message and "住民となった年月日" in error.message

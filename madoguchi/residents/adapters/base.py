@@ -29,6 +29,9 @@ class RecordRow:
     domicile: str = ""
     family_register_head: str = ""
     under_correction: bool = False
+    resident_since: dt.date | None = None
+    left_on: dt.date | None = None
+    flags: str = ""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ COLUMNS = {
     "domicile": ("本籍", "domicile", False),
     "family_register_head": ("筆頭者", "family_register_head", False),
     "under_correction": ("記載修正中", "under_correction", False),
+    "resident_since": ("住民となった年月日", "resident_since", False),
+    "left_on": ("異動日", "left_on", False),
+    "flags": ("区分", "flags", False),
 }
 MAX_FIELD = 300
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -136,6 +139,13 @@ class CsvRecordSource:
                 flags[key] = False
             else:
                 problems.append(f"{COLUMNS[key][0]} {get(key)!r} is not yes or no")
+        dates = {}
+        for key in ("resident_since", "left_on"):
+            try:
+                dates[key] = parse_legal_date(get(key)) if get(key) else None
+            except ValueError as exc:
+                problems.append(f"{COLUMNS[key][0]}: {exc}")
+        tags = get("flags").replace("、", " ").replace(",", " ").split()
         if problems:
             return RowError(line, "; ".join(problems))
         return RecordRow(
@@ -143,5 +153,6 @@ class CsvRecordSource:
             name_alternative=get("name_alternative"), birth_date=birth, sex=sex, address=get("address"),
             household_id=get("household_id"), relationship=get("relationship"), status=status,
             alphabet_name=get("alphabet_name"), common_name=get("common_name"), domicile=get("domicile"),
-            family_register_head=get("family_register_head"), **flags,
+            family_register_head=get("family_register_head"), flags=f" {' '.join(tags)} " if tags else "",
+            **dates, **flags,
         )
