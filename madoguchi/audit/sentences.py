@@ -97,6 +97,7 @@ SENTENCES = {
     "notices.delivery_failed": __("お知らせを届けられませんでした"),
     "notices.quiet_hours_changed": __("プッシュ通知を控える時間帯を変更しました"),
     "certificates.issued": __("証明書をオンラインで交付しました"),
+    "benefits.program_created": __("給付事業を作成しました"),
     "residents.seal_registered": __("印鑑登録を記録しました"),
     "certificates.revoked": __("交付した証明書を取り消しました"),
     "notices.vapid_retired": __("古いプッシュ通知の鍵を廃止しました"),

@@ -85,3 +85,15 @@ def seal_of(record_id: int) -> SealFacts | None:
         return None
     return SealFacts(registration_number=row.registration_number, registered_on=row.registered_on,
                      impression_png=bytes(row.impression_png))
+
+
+def residents_on(day: dt.date):
+    """The records (of the municipality in scope) of the people who were residents on `day`:
+    registered by then (住民となった年月日, when the core system gives it) and not gone before
+    it (転出・死亡 on `day` or later still counts: the reference date is the day's state).
+    A query, for counting and narrowing in the database (benefits' eligibility)."""
+    from django.db.models import Q
+
+    arrived = Q(resident_since__isnull=True) | Q(resident_since__lte=day)
+    stayed = Q(status=ResidentRecord.Status.RESIDENT, left_on__isnull=True) | Q(left_on__gte=day)
+    return ResidentRecord.objects.filter(arrived & stayed)

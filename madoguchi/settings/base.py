@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "madoguchi.exports",
     "madoguchi.casework",
     "madoguchi.certificates",
+    "madoguchi.benefits",
     "madoguchi.demo",
     "django.contrib.admin",
     "django.contrib.auth",
