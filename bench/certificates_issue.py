@@ -246,6 +246,10 @@ def main() -> int:
     # benchmark's server only (the tests check the limit).
     server = start(Path(data_dir), url, workers=2, MADOGUCHI_LOG_LEVEL="WARNING",
                    MADOGUCHI_CERTIFICATES_VERIFY_LIMIT="1000000")
+    # This process reads the server's database: its settings exactly (on SQLite the server has
+    # no database URL, and one inherited from a test run would name another file).
+    for key in [k for k in os.environ if k.startswith("MADOGUCHI_")]:
+        del os.environ[key]
     os.environ.update({k: v for k, v in server.env.items() if k.startswith(("MADOGUCHI_", "DJANGO_"))})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.settings")
     import django

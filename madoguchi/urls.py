@@ -46,6 +46,7 @@ urlpatterns = [
     path("<municipality:code>/staff/broadcasts/", include("madoguchi.notices.staff_urls")),
     path("<municipality:code>/", include("madoguchi.certificates.urls")),
     path("<municipality:code>/staff/certificates/", include("madoguchi.certificates.staff_urls")),
+    path("<municipality:code>/staff/benefits/", include("madoguchi.benefits.staff_urls")),
 ]
 
 handler400 = "madoguchi.core.views.bad_request"

@@ -89,3 +89,29 @@ def test_the_same_name_twice_is_refused(register, admin_a):
     with pytest.raises(services.ProgramError) as refused:
         program(register, admin_a[0])
     assert refused.value.field == "name"
+
+
+def test_the_back_office_pages_create_and_count(client, register, admin_a, viewer_a, admin_b, muni_b):
+    from tests.conftest import sign_in
+
+    assert sign_in(client, register, *admin_a).status_code == 302
+    base = f"/{register.code}/staff/benefits/"
+    assert "給付事業" in client.get(f"/{register.code}/staff/").content.decode()
+    bad = client.post(base, {"name": "", "legal_basis": "要綱", "reference_date": "12/1", "unit": "person",
+                             "amount_yen": "0"})
+    body = bad.content.decode()
+    assert bad.status_code == 400 and "事業名: 事業名を入力してください。" in body and '<a href="#id_reference_date">' in body
+    response = client.post(base, {"name": "子育て世帯臨時給付金", "legal_basis": "窓口市子育て世帯臨時給付金支給要綱",
+                                  "reference_date": "2026-12-01", "unit": "child", "amount_yen": "20000",
+                                  "child_under_age": "18"})
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "18歳未満の子どもがいる世帯" in page and "支給の見込み: 2件（子ども1人あたり）、合計 40,000円" in page
+    assert "令和8年12月1日" in page
+    viewer = client.__class__()
+    assert sign_in(viewer, register, *viewer_a).status_code == 302
+    assert viewer.get(base).status_code == 403 and viewer.get(response["Location"]).status_code == 403
+    other = client.__class__()  # another municipality's administrator
+    assert sign_in(other, muni_b, *admin_b).status_code == 302
+    assert other.get(response["Location"]).status_code in (302, 403, 404)
+    assert other.get(f"/{muni_b.code}/staff/benefits/{response['Location'].rstrip('/').rsplit('/', 1)[1]}/").status_code == 404
