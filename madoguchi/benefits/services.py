@@ -104,9 +104,13 @@ def eligible(program: Program, steps: list | None = None):
             people = people.filter(birth_date__lte=on_or_before)
         if born_after is not None:
             people = people.filter(birth_date__gt=born_after)
-        low = "" if program.age_min is None else f"{program.age_min}"
-        high = "" if program.age_max is None else f"{program.age_max}"
-        people = step(_("年齢 %(low)s〜%(high)s歳") % {"low": low, "high": high}, people)
+        if program.age_max is None:
+            label = _("%(low)s歳以上") % {"low": program.age_min}
+        elif program.age_min is None:
+            label = _("%(high)s歳以下") % {"high": program.age_max}
+        else:
+            label = _("年齢 %(low)s〜%(high)s歳") % {"low": program.age_min, "high": program.age_max}
+        people = step(label, people)
     for flag in program.flags():
         people = step(_("区分「%(flag)s」を除く") % {"flag": flag}, people.exclude(flags__contains=f" {flag} "))
     if program.child_under_age is not None:
