@@ -73,3 +73,42 @@ def check_database() -> str | None:
     if path and _file_identity(path) != getattr(connection, _IDENTITY, None):
         return "database file replaced"
     return None
+
+
+_migrated = False
+
+
+def check_ready() -> dict[str, str]:
+    """What keeps this process from taking traffic (/readyz: the balancer's check), by part;
+    empty when ready. The database answers; every migration is applied (checked until it is
+    once, then remembered: migrations do not un-apply under a running process); Redis answers
+    when configured; the node is not being drained (DATA_DIR/drain exists: an operator's
+    `touch` before stopping it, so the balancer moves traffic away while requests finish)."""
+    from django.conf import settings
+
+    global _migrated
+    problems = {}
+    if (reason := check_database()) is not None:
+        return {"database": reason}
+    if not _migrated:
+        from django.db.migrations.executor import MigrationExecutor
+
+        try:
+            executor = MigrationExecutor(connections["default"])
+            pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        except DatabaseError as exc:
+            return {"database": f"migrations unreadable ({exc.__class__.__name__})"}
+        if pending:
+            problems["migrations"] = f"{len(pending)} not applied (madoguchi migrate)"
+        else:
+            _migrated = True
+    if settings.REDIS_URL:
+        import redis
+
+        try:
+            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1).ping()
+        except (redis.RedisError, OSError) as exc:
+            problems["redis"] = f"unavailable ({exc.__class__.__name__})"
+    if (settings.DATA_DIR / "drain").exists():
+        problems["drain"] = "draining (remove DATA_DIR/drain to take traffic again)"
+    return problems

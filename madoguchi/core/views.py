@@ -6,7 +6,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from .access import public_view
-from .health import check_database
+from .health import check_database, check_ready
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,18 @@ def healthz(request):
         log.error("health check: %s", reason)
         return JsonResponse({"status": "unavailable", "database": "down", "reason": reason}, status=503)
     return JsonResponse({"status": "ok", "database": "up"})
+
+
+@public_view
+@never_cache
+@require_GET
+def readyz(request):
+    """200 when this process should get traffic; 503 naming each reason otherwise
+    (core.health.check_ready): the load balancer's check."""
+    problems = check_ready()
+    if problems:
+        return JsonResponse({"status": "not ready", **problems}, status=503)
+    return JsonResponse({"status": "ready"})
 
 
 @public_view

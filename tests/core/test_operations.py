@@ -66,3 +66,24 @@ def test_oversized_request_is_refused(client, muni_a):
     response = client.post(f"/{muni_a.code}/staff/login/", {"username": "x" * (3 * 1024 * 1024)})
     assert response.status_code == 413  # what is wrong and what to do, in both languages
     assert "送信された内容が大きすぎます" in response.content.decode() and "Up to 2 MB" in response.content.decode()
+
+
+def test_readyz_names_what_keeps_the_process_from_traffic(client, db, settings, tmp_path):
+    import socket
+
+    settings.DATA_DIR = tmp_path
+    assert client.get("/readyz").json() == {"status": "ready"}
+    (tmp_path / "drain").touch()  # an operator drains the node before stopping it
+    draining = client.get("/readyz")
+    assert draining.status_code == 503 and "draining" in draining.json()["drain"]
+    assert client.get("/livez").status_code == 200  # alive while drained
+    (tmp_path / "drain").unlink()
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+    down = client.get("/readyz")
+    assert down.status_code == 503 and down.json()["redis"].startswith("unavailable")
+    settings.REDIS_URL = "redis://127.0.0.1:6379/3"
+    assert client.get("/readyz").status_code == 200
+    assert client.post("/readyz").status_code == 405
