@@ -221,6 +221,20 @@ def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
     ]
 
 
+def metrics_dir(port: int) -> None:
+    """Prometheus multiprocess mode for the gunicorn workers of this server (and, under
+    `run`, its task worker): their counters in DATA_DIR/metrics/<port>, emptied at start
+    (core/metrics.py)."""
+    import shutil
+
+    from django.conf import settings
+
+    path = settings.DATA_DIR / "metrics" / str(port)
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+
+
 def worker_argv() -> list[str]:
     return [sys.executable, "-m", "madoguchi", "worker"]
 
@@ -343,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
         return manage("worker", "--queue-name", "*", "--no-reload")
     if args.command == "serve":
+        metrics_dir(args.port)
         os.execv(sys.executable, gunicorn_argv(args.host, args.port, args.workers))
     if args.command == "run":
         code = manage("migrate", "--no-input", verbosity=0)
@@ -351,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         code = manage("demo", "--base-url", f"http://{args.host}:{args.port}")
         if code:
             return code
+        metrics_dir(args.port)  # the worker's counters join the server's
         print(f"\nmadoguchi: serving on http://{args.host}:{args.port}/ with the task worker; Ctrl-C stops both.", flush=True)
         return supervise([gunicorn_argv(args.host, args.port, args.workers), worker_argv()])
     return EXIT_USAGE

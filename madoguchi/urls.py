@@ -25,6 +25,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("livez", core_views.livez, name="livez"),
     path("readyz", core_views.readyz, name="readyz"),
+    path("metrics", core_views.metrics_view, name="metrics"),
     path("i18n/setlang/", public_view(set_language), name="set_language"),
     path("admin/", admin_site.urls),
     path("<municipality:code>/", include("madoguchi.portal.urls")),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from madoguchi.core import metrics
 from madoguchi.core.request_context import current_request_id
 from madoguchi.municipalities.tenancy import CrossTenantWrite, current_municipality
 
@@ -102,6 +103,8 @@ def record_many(events: list[dict], *, municipality=_CURRENT, request_id: str | 
         head.last_seq = seq
         head.last_hash = last_hash
         head.save(update_fields=["last_seq", "last_hash"])
+    actions = [fields["action"] for fields in prepared]
+    transaction.on_commit(lambda: metrics.count_events(actions))  # a rolled-back change counts nothing
     return out
 
 

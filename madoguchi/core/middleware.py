@@ -1,6 +1,7 @@
 import logging
 import time
 
+from . import metrics
 from .request_context import new_request_id, reset_request_id, set_request_id
 
 request_log = logging.getLogger("madoguchi.request")
@@ -21,6 +22,9 @@ class RequestIdMiddleware:
             response = self.get_response(request)
             response["X-Request-ID"] = request_id
             self._log(request, response.status_code, started)
+            match = getattr(request, "resolver_match", None)
+            metrics.observe_request(request.method, (match.view_name if match else "") or "unmatched",
+                                    response.status_code, time.perf_counter() - started)
             return response
         finally:
             reset_request_id(token)

@@ -38,6 +38,21 @@ def readyz(request):
 @public_view
 @never_cache
 @require_GET
+def metrics_view(request):
+    """Prometheus text format (core/metrics.py); from this machine or with the token."""
+    from django.http import HttpResponse
+
+    from . import metrics
+
+    if not metrics.allowed(request):
+        return JsonResponse({"error": "metrics are served to this machine or with MADOGUCHI_METRICS_TOKEN"},
+                            status=403)
+    return HttpResponse(metrics.scrape(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@public_view
+@never_cache
+@require_GET
 def livez(request):
     """The process answers; touches nothing else (also the benchmark's baseline)."""
     return JsonResponse({"status": "ok"})

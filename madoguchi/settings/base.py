@@ -257,6 +257,8 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 500
 # through django-tasks-rq). Configuration only: the same tasks, the same `madoguchi worker`.
 TASKS_BACKEND = os.environ.get("MADOGUCHI_TASKS_BACKEND", "database").strip() or "database"
 REDIS_URL = os.environ.get("MADOGUCHI_REDIS_URL", "").strip()
+# /metrics answers this machine, and anyone presenting this bearer token (docs/operations.md).
+METRICS_TOKEN = os.environ.get("MADOGUCHI_METRICS_TOKEN", "")
 if TASKS_BACKEND not in ("database", "rq"):
     raise ImproperlyConfigured(f"MADOGUCHI_TASKS_BACKEND={TASKS_BACKEND!r}: use database or rq")
 if TASKS_BACKEND == "rq":

@@ -87,3 +87,36 @@ def test_readyz_names_what_keeps_the_process_from_traffic(client, db, settings, 
     settings.REDIS_URL = "redis://127.0.0.1:6379/3"
     assert client.get("/readyz").status_code == 200
     assert client.post("/readyz").status_code == 405
+
+
+def test_metrics_count_requests_and_committed_events_for_this_machine_only(client, db, settings, muni_a,
+                                                                          django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    from madoguchi.audit.services import record
+    from madoguchi.municipalities.tenancy import tenant
+
+    client.get("/livez")
+    with tenant(muni_a):
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            record("staff.signed_in")
+        try:
+            with transaction.atomic():
+                record("staff.signed_out")
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+    page = client.get("/metrics")  # the test client is 127.0.0.1
+    text = page.content.decode()
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/plain")
+    assert 'madoguchi_http_request_duration_seconds_count{method="GET",status="2xx",view="livez"}' in text
+    assert 'madoguchi_events_total{action="staff.signed_in"}' in text
+    assert 'action="staff.signed_out"' not in text  # a rolled-back change counts nothing
+    assert "madoguchi_tasks_waiting" in text and "madoguchi_deliveries" in text
+    assert "/livez" not in text  # routes by name, never paths (they carry ids)
+    outside = client.get("/metrics", REMOTE_ADDR="203.0.113.9")
+    assert outside.status_code == 403 and "MADOGUCHI_METRICS_TOKEN" in outside.json()["error"]
+    settings.METRICS_TOKEN = "s3cret-token-for-prometheus"
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9",
+                      HTTP_AUTHORIZATION="Bearer s3cret-token-for-prometheus").status_code == 200
