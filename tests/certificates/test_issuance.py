@@ -166,3 +166,21 @@ def test_a_record_changed_while_it_was_printed_is_printed_again(muni_a, taro, mo
     assert flat("新町九丁目9番9号") in text and certificate.record_version == record.updated_at
     with tenant(muni_a):
         assert Certificate.objects.count() == 1
+
+
+def test_pdfsig_and_madoguchi_pki_verify_pdf_accept_a_certificate(muni_a, taro, tmp_path, settings):
+    import sys
+
+    from madoguchi.pki import lgpki
+    from tests.documents.independent import nss_database, pdfsig
+
+    certificate = issue(muni_a, taro)
+    path = tmp_path / "certificate.pdf"
+    with tenant(muni_a):
+        path.write_bytes(services.read(certificate))
+    root = lgpki.DevLGPKI.open(settings.DATA_DIR).root_path
+    report = pdfsig(path, nss_database(tmp_path / "nss", root))
+    assert report.signature_valid and report.trusted and report.whole_document, report.output
+    cli = subprocess.run([sys.executable, "-m", "madoguchi", "pki", "verify-pdf", str(path), "--trust", str(root)],
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0 and "verdict: valid" in cli.stdout, cli.stdout + cli.stderr
