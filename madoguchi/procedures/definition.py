@@ -562,7 +562,11 @@ def is_open(definition: dict, today: dt.date) -> bool:
 
 
 def age_on(birth: dt.date, today: dt.date) -> int:
-    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    """The legal age (年齢計算ニ関スル法律), as broadcasts and benefits count it: a year is
+    complete at the end of the day before the birthday (core.dates.legal_age)."""
+    from madoguchi.core.dates import legal_age
+
+    return legal_age(birth, today)
 
 
 def eligibility_problems(definition: dict, *, birth_date: dt.date | None, record, today: dt.date) -> list[str]:

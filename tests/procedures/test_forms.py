@@ -183,3 +183,14 @@ def test_messages_and_hints_in_english_name_the_field_too():
     assert "Enter child's individual number (Children 1) as 12 digits." in problems
     assert hints["phone"] == "For example 03-1234-5678 (with or without hyphens)."
     assert "(Reiwa " in hints["collection_date"]
+
+
+def test_procedure_eligibility_counts_the_legal_age():
+    import datetime as dt
+
+    from madoguchi.procedures.definition import eligibility_problems
+
+    rules = {"eligibility": {"min_age": 18}}
+    born = dt.date(2008, 12, 6)
+    assert eligibility_problems(rules, birth_date=born, record=None, today=dt.date(2026, 12, 4))  # 17
+    assert not eligibility_problems(rules, birth_date=born, record=None, today=dt.date(2026, 12, 5))  # 18: the day before
