@@ -44,6 +44,8 @@ urlpatterns = [
     path("<municipality:code>/staff/documents/", include("madoguchi.documents.staff_urls")),
     path("<municipality:code>/staff/exports/", include("madoguchi.exports.urls")),
     path("<municipality:code>/staff/broadcasts/", include("madoguchi.notices.staff_urls")),
+    path("<municipality:code>/", include("madoguchi.receiving_accounts.urls")),
+    path("<municipality:code>/staff/receiving-accounts/", include("madoguchi.receiving_accounts.staff_urls")),
 ]
 
 handler400 = "madoguchi.core.views.bad_request"
