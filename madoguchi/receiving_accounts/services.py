@@ -63,6 +63,9 @@ class AccountInput:
     account_number: str
     holder_kana: str  # in Zengin kana
 
+    def __repr__(self) -> str:  # never the whole number (tracebacks, logs)
+        return f"AccountInput({self.bank_code}-{self.branch_code}, ****{self.account_number[-3:]})"
+
     def as_session(self) -> dict:
         return dataclasses.asdict(self)
 
