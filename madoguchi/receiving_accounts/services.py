@@ -184,9 +184,10 @@ def _history(account: ReceivingAccount, action: str, actor_type: str, actor_id: 
         source=account.source, status=account.status, actor_type=actor_type, actor_id=actor_id)
 
 
-def _audit(action: str, account: ReceivingAccount, actor, **extra) -> None:
-    record(action, actor=actor, obj=("receiving_accounts.receivingaccount", str(account.pk)),
-           data={"source": account.source, "status": account.status, "name_check": account.name_check, **extra})
+def _event(account: ReceivingAccount, actor, **extra) -> dict:
+    """record()'s arguments for an account: references only, never the number or the name."""
+    return dict(actor=actor, obj=("receiving_accounts.receivingaccount", str(account.pk)),
+                data={"source": account.source, "status": account.status, "name_check": account.name_check, **extra})
 
 
 def _apply(account: ReceivingAccount, cleaned: AccountInput) -> None:
@@ -232,7 +233,10 @@ def register_signed(municipality, person, cleaned: AccountInput, result) -> Rece
         account.reviewed_by, account.reviewed_at, account.review_note = None, None, ""
         account.save()
         _history(account, action, "resident", str(person.public_id))
-        _audit(f"receiving_accounts.{action}", account, actor, ceremony=result.id)
+        if action == AccountChange.Action.CHANGED:
+            record("receiving_accounts.changed", **_event(account, actor, ceremony=result.id))
+        else:
+            record("receiving_accounts.registered", **_event(account, actor, ceremony=result.id))
     return account
 
 
@@ -243,7 +247,7 @@ def delete_for(municipality, person) -> bool:
         if account is None:
             return False
         _history(account, AccountChange.Action.DELETED, "resident", str(person.public_id))
-        _audit("receiving_accounts.deleted", account, ("resident", str(person.public_id)))
+        record("receiving_accounts.deleted", **_event(account, ("resident", str(person.public_id))))
         account.delete()
     return True
 
@@ -260,7 +264,10 @@ def decide(account: ReceivingAccount, staff_user, *, approve: bool, note: str = 
         account.save()
         action = AccountChange.Action.APPROVED if approve else AccountChange.Action.REJECTED
         _history(account, action, "staff", str(staff_user.pk))
-        _audit(f"receiving_accounts.{action}", account, staff_user)
+        if approve:
+            record("receiving_accounts.approved", **_event(account, staff_user))
+        else:
+            record("receiving_accounts.rejected", **_event(account, staff_user))
     return account
 
 
@@ -367,7 +374,7 @@ def import_extract(municipality, source, *, actor=None) -> ImportReport:
                 report.held += account.status == Status.HELD
                 _history(account, AccountChange.Action.IMPORTED, "staff" if actor else "system",
                          str(actor.pk) if actor else "")
-                _audit("receiving_accounts.imported", account, actor)
+                record("receiving_accounts.imported", **_event(account, actor))
             record("receiving_accounts.extract_imported", actor=actor,
                    data={"created": report.created, "changed": report.changed, "unchanged": report.unchanged,
                          "held": report.held, "kept_portal": report.kept_portal})
