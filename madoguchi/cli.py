@@ -30,6 +30,7 @@ COMMANDS = {
     "documents": "signed documents: `documents install-key --municipality CODE --key K.pem --cert C.pem [--chain CHAIN.pem]`",
     "exports": "exports to core systems: `exports expire` deletes expired export files now",
     "payments": "payments: `payments reconcile [--date YYYY-MM-DD] [--municipality CODE]` (収納消込)",
+    "receiving-accounts": "公金受取口座: `receiving-accounts import FILE --municipality CODE [--encoding cp932]` (the national registry's extract)",
     "zengin": "全銀協 総合振込 files: `zengin write PAYEES.csv --out FILE …`, `zengin read FILE`",
 }
 
@@ -121,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile = payments_sub.add_parser("reconcile", help="match a day's settled transactions against payments")
     reconcile.add_argument("--date", metavar="YYYY-MM-DD", help="the day in Japan (default: yesterday)")
     reconcile.add_argument("--municipality", metavar="CODE")
+    receiving = sub.add_parser("receiving-accounts", help=COMMANDS["receiving-accounts"])
+    receiving_sub = receiving.add_subparsers(dest="receiving_command", metavar="ACTION", required=True,
+                                             parser_class=OneLineParser)
+    receiving_import = receiving_sub.add_parser("import", help="import the national registry's extract (all or nothing)")
+    receiving_import.add_argument("file")
+    receiving_import.add_argument("--municipality", required=True, metavar="CODE")
+    receiving_import.add_argument("--encoding", default="utf-8-sig", choices=["utf-8-sig", "cp932"])
+    receiving_import.add_argument("--source", default="csv", metavar="NAME")
     oidc = sub.add_parser("oidc", help=COMMANDS["oidc"])
     oidc_sub = oidc.add_subparsers(dest="oidc_command", metavar="ACTION", required=True, parser_class=OneLineParser)
     oidc_client = oidc_sub.add_parser("client", help="relying parties")
@@ -349,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "payments":
         return manage("payments_reconcile", *(["--date", args.date] if args.date else []),
                       *(["--municipality", args.municipality] if args.municipality else []))
+    if args.command == "receiving-accounts":
+        return manage("receiving_accounts_import", args.file, "--municipality", args.municipality,
+                      "--encoding", args.encoding, "--source", args.source)
     if args.command == "worker":
         # The audit checkpoints run on the worker's own schedule: at start, then every
         # MADOGUCHI_AUDIT_CHECKPOINT_SECONDS (the task queues its next run).

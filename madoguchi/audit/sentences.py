@@ -55,6 +55,14 @@ SENTENCES = {
     # casework
     "casework.assigned": __("申請の担当者を変更しました"),
     "casework.commented": __("申請に内部メモを追加しました"),
+    # receiving accounts (公金受取口座)
+    "receiving_accounts.registered": __("住民が公金受取口座を電子署名して登録しました"),
+    "receiving_accounts.changed": __("住民が公金受取口座を電子署名して変更しました"),
+    "receiving_accounts.deleted": __("住民が公金受取口座の登録を削除しました"),
+    "receiving_accounts.approved": __("職員が公金受取口座の名義を確認し、有効にしました"),
+    "receiving_accounts.rejected": __("職員が公金受取口座の登録を認めませんでした"),
+    "receiving_accounts.imported": __("国の登録情報から公金受取口座を取り込みました"),
+    "receiving_accounts.extract_imported": __("公金受取口座の登録情報（国）の取込を終えました"),
     # payments
     "payments.created": __("手数料の支払いを作成しました"),
     "payments.pending": __("手数料の支払い手続きが始まりました"),

@@ -231,6 +231,13 @@ def resident_link_of(person: Person, *, municipality_id: int | None = None) -> R
     return links.select_related("record").filter(person_id=person.pk).first()
 
 
+def resident_number_of(person_id: int) -> str | None:
+    """The 宛名番号 of the resident record the person is linked to in the municipality in
+    scope, or None (receiving_accounts.reading finds an imported account by it)."""
+    return (ResidentLink.objects.filter(person_id=person_id).values_list("record__resident_number", flat=True)
+            .first())
+
+
 def under_support_measure(person: Person) -> bool:
     """支援措置 (DV, stalking, abuse): whether any resident record linked to the person, in
     any municipality, carries it (oidc then withholds the address from relying parties)."""

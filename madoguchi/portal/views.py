@@ -19,6 +19,7 @@ from madoguchi.notices import emails as notice_emails
 from madoguchi.notices import push as notice_push
 from madoguchi.notices import preferences as notice_preferences
 from madoguchi.oidc.services import consents_of
+from madoguchi.receiving_accounts import services as receiving_accounts
 
 
 @public_view
@@ -129,4 +130,5 @@ def account(request, code):
         "assurance": request.resident_assurance, "consents": consents_of(person),
         "email_address": notice_emails.address_of(person), "devices": notice_push.devices_of(person),
         "categories": notice_preferences.categories_of(person),
+        "receiving_account": receiving_accounts.account_of(person),
     })

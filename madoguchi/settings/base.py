@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "madoguchi.applications",
     "madoguchi.documents",
     "madoguchi.payments",
+    "madoguchi.receiving_accounts",
     "madoguchi.exports",
     "madoguchi.casework",
     "madoguchi.certificates",
