@@ -89,6 +89,8 @@ def _get_json(url: str, timeout: float, **kwargs) -> dict:
         answer = requests.get(url, timeout=timeout, **kwargs)
     except requests.RequestException as exc:
         raise unavailable(f"{url}: {type(exc).__name__}") from None
+    if 400 <= answer.status_code < 500:
+        raise refused(f"{url} answered {answer.status_code}")
     if answer.status_code != 200:
         raise unavailable(f"{url} answered {answer.status_code}")
     try:

@@ -334,9 +334,10 @@ class NatAppStandIn:
             raise _CardProblem("カードを選んでください。")
         card = JpkiAP(Channel(VirtualTransport(VirtualCard(directory))))
         try:
+            card.verify("auth", form.get("pin", ""))  # first: a phone's token reads its certificate after it
             auth_cert = card.certificate("auth")
             challenge = secrets.token_bytes(32)
-            signature = card.sign_digest("auth", hashlib.sha256(challenge).digest(), form.get("pin", ""))
+            signature = card.sign_digest("auth", hashlib.sha256(challenge).digest())
             checked = verify_challenge(self.validator(), auth_cert, signature, message=challenge, purpose="auth")
             if not checked.ok:
                 raise _CardProblem(f"利用者証明用電子証明書を確認できませんでした（{checked.verdict.value}）。")
