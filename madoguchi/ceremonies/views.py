@@ -52,13 +52,19 @@ def wait(request, code, ceremony_id):
     status = _status_context(request, ceremony_id)
     failed = status["status"] not in (Ceremony.Status.OPEN, Ceremony.Status.COMPLETED)
     # After a failure: the failure and one action, nothing else (no QR code, no card paths).
-    card_paths = [] if failed else [
+    offered = [] if failed else offered_paths(request, ceremony)
+    card_paths = [
         {"name": entry.name, "template": entry.implementation.template, **entry.implementation.context(request, ceremony)}
-        for entry in offered_paths(request, ceremony)]
-    return render(request, "ceremonies/wait.html", {
-        "ceremony": ceremony, "card_paths": card_paths, "status": status, "failed": failed,
+        for entry in offered]
+    response = render(request, "ceremonies/wait.html", {
+        "ceremony": ceremony, "card_paths": card_paths, "path_names": [p["name"] for p in card_paths],
+        "status": status, "failed": failed,
         "note": callers.note_of(request, ceremony_id), "retry_url": _retry_url(request, ceremony),
     })
+    origins = sorted({o for entry in offered for o in entry.implementation.form_action_origins(request, ceremony)})
+    if origins:
+        response._csp_update = {"form-action": origins}
+    return response
 
 
 def _retry_url(request, ceremony) -> str:

@@ -14,6 +14,9 @@ class NationalApp(CardPath):
     def offered(self, request, ceremony) -> bool:
         return ceremony.purpose in services.SCOPES and ceremony.status == "open" and services.configured()
 
+    def form_action_origins(self, request, ceremony) -> tuple[str, ...]:
+        return services.provider_origins(request)
+
 
 CARD_PATHS.register("national-app", "the national authentication app (デジタル認証アプリ), madoguchi as its "
                                     "OpenID Connect relying party")(NationalApp())

@@ -56,6 +56,27 @@ def config(request) -> rp.Config:
                      metadata_seconds=settings.NATAPP_METADATA_SECONDS)
 
 
+def provider_origins(request) -> tuple[str, ...]:
+    """Where 「スマートフォンで読み取る」 is redirected to: the issuer's origin and its
+    authorization endpoint's (from the cached discovery document when it loads)."""
+    from urllib.parse import urlsplit
+
+    def origin(url: str) -> str:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    try:
+        cfg = config(request)
+    except NotConfigured:
+        return ()
+    origins = {origin(cfg.issuer)}
+    try:
+        origins.add(origin(rp.metadata(cfg)["authorization_endpoint"]))
+    except rp.ProviderError:
+        pass
+    return tuple(sorted(origins))
+
+
 def configured() -> bool:
     return Registration.objects.exists() and keys.signing_key() is not None
 

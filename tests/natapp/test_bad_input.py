@@ -124,3 +124,14 @@ def test_a_wrong_pin_stays_on_the_providers_page(client, muni_a, natapp, virtual
                                                    "decision": "approve"}, allow_redirects=False, timeout=10)
     assert wrong.status_code == 200 and "残り2回" in wrong.text
     assert Ceremony.unscoped.get(public_id=ceremony_id).status == "open"
+
+
+@pytest.mark.django_db
+def test_the_waiting_page_lets_its_form_go_to_the_provider(client, muni_a, natapp):
+    """Browsers check a form's redirects against CSP form-action: the provider's origin is
+    allowed on the waiting page that offers the national app, and only there."""
+    ceremony_id = open_in_browser(client, muni_a.code, "login")
+    page = client.get(f"/{muni_a.code}/ceremony/{ceremony_id}/")
+    csp = page["Content-Security-Policy"]
+    assert f"form-action 'self' {natapp.base_url}" in csp
+    assert natapp.base_url not in client.get(f"/{muni_a.code}/").get("Content-Security-Policy", "")

@@ -31,6 +31,11 @@ class CardPath:
     def context(self, request, ceremony) -> dict:
         return {}
 
+    def form_action_origins(self, request, ceremony) -> tuple[str, ...]:
+        """Origins the path's form is redirected to (the page's CSP form-action must allow
+        them: browsers check the redirects of a form's POST)."""
+        return ()
+
     def answer(self, request, ceremony_id: str):
         """The page's own POST (only for a path that reads the card in the page)."""
         raise Http404
