@@ -27,6 +27,7 @@ COMMANDS = {
     "oidc": "OpenID Connect relying parties and keys: `oidc client add …`, `oidc keys rotate|withdraw …`",
     "card": "My Number Card tools (virtual cards, readers): `card --help`",
     "pki": "certificates and the development CAs: `pki --help`",
+    "natapp-standin": "DEVELOPMENT ONLY: a local stand-in for the national authentication app's servers",
     "documents": "signed documents: `documents install-key --municipality CODE --key K.pem --cert C.pem [--chain CHAIN.pem]`",
     "exports": "exports to core systems: `exports expire` deletes expired export files now",
     "payments": "payments: `payments reconcile [--date YYYY-MM-DD] [--municipality CODE]` (収納消込)",
@@ -35,7 +36,8 @@ COMMANDS = {
 }
 
 # Commands implemented by the pure libraries: they run without Django.
-LIBRARY_COMMANDS = {"card": "madoguchi.card.cli", "pki": "madoguchi.pki.cli", "zengin": "madoguchi.zengin.cli"}
+LIBRARY_COMMANDS = {"card": "madoguchi.card.cli", "pki": "madoguchi.pki.cli", "zengin": "madoguchi.zengin.cli",
+                    "natapp-standin": "madoguchi.standins.natapp"}
 
 
 class OneLineParser(argparse.ArgumentParser):

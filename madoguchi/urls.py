@@ -34,6 +34,7 @@ urlpatterns = [
     path("<municipality:code>/staff/procedures/", include("madoguchi.procedures.urls")),
     path("<municipality:code>/staff/identity-reviews/", include("madoguchi.identity.staff_urls")),
     path("<municipality:code>/ceremony/", include("madoguchi.ceremonies.urls")),
+    path("<municipality:code>/", include("madoguchi.natapp.urls")),
     path("<municipality:code>/", include("madoguchi.identity.urls")),
     path("<municipality:code>/api/applications/", public(applications_api.urls)),
     path("<municipality:code>/api/", public(ceremony_api.urls)),

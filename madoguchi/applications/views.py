@@ -197,7 +197,7 @@ def review(request, code, public_id):
         else:
             here = reverse("applications:signed", args=[code, draft.public_id])
             return ceremonies.begin(request, "sign", next_url=here, reason=forms.text(definition["title"]),
-                                    note=_fee_note(draft.fee_yen),
+                                    note=_fee_note(draft.fee_yen), require_card=bool(definition.get("require_card")),
                                     **signing.signature_content(draft))
     return render(request, "applications/review.html", {
         "p": _summary(draft.version), "draft": draft, "rows": forms.display(definition, draft.data, _names(request, definition)),
@@ -297,6 +297,7 @@ def _sign(request, code, application, draft, continue_at):
     individual numbers, which never leave the sealed draft)."""
     return ceremonies.begin(request, "sign", next_url=continue_at, note=_fee_note(draft.fee_yen),
                             reason=forms.text(application.version.definition["title"]),
+                            require_card=bool(application.version.definition.get("require_card")),
                             **signing.signature_content(draft))
 
 

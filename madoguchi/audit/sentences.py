@@ -30,6 +30,10 @@ SENTENCES = {
     "ceremony.opened": __("マイナンバーカードの読み取りを始めました"),
     "ceremony.completed": __("マイナンバーカードの読み取りが完了しました"),
     "ceremony.failed": __("マイナンバーカードの読み取りが失敗しました"),
+    "ceremony.card_paths_changed": __("カードの読み取り方法の設定を変更しました"),
+    "natapp.configured": __("デジタル認証アプリとの連携を設定しました"),
+    "natapp.key_rotated": __("デジタル認証アプリ連携用の鍵を更新しました"),
+    "natapp.key_withdrawn": __("デジタル認証アプリ連携用の鍵を取り下げました"),
     # procedures
     "procedures.draft_saved": __("手続きの下書きを作成しました"),
     "procedures.draft_updated": __("手続きの下書きを保存しました"),

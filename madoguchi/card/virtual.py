@@ -467,7 +467,9 @@ def issue(directory: str | os.PathLike, ca, holder: Holder, pin: str, password: 
     directory = Path(directory)
     if (directory / STATE_FILE).exists():
         raise FileExistsError(f"{directory} already holds a card")
-    issued = ca.issue_card(BasicFour(holder.name, holder.address, holder.birth, holder.sex))
+    # A phone's token (Android, iPhone) holds smartphone-profile certificates (スマホ用電子証明書).
+    issued = ca.issue_card(BasicFour(holder.name, holder.address, holder.birth, holder.sex),
+                           smartphone=token in (C.TOKEN_ANDROID, C.TOKEN_IPHONE))
     today = dt.date.today()
     security_code = f"{secrets.randbelow(10**4):04d}"
     code_b = f"{era_year_code(holder.birth)}{card_expiry(holder.birth, today).year}{security_code}"

@@ -34,7 +34,7 @@ from madoguchi.municipalities.tenancy import tenant
 from madoguchi.pki.errors import PKIError
 from madoguchi.pki.verify import claimed
 
-from . import services
+from . import errors, services
 from .errors import CeremonyError
 from .models import Ceremony
 
@@ -78,6 +78,8 @@ class Result:
     verification: dict
     document_sha256: str = ""
     signature: bytes | None = None
+    card_path: str = ""  # which card path answered (cardpaths.CARD_PATHS)
+    token_type: str = ""  # card / smartphone
     _row: object = field(default=None, repr=False, compare=False)
 
     @property
@@ -89,18 +91,21 @@ def _result(ceremony: Ceremony) -> Result:
     return Result(id=ceremony.public_id, purpose=ceremony.purpose, audience=ceremony.audience,
                   municipality_id=ceremony.municipality_id, person_id=ceremony.person_id,
                   verification=ceremony.verification, document_sha256=ceremony.document_sha256,
-                  signature=bytes(ceremony.signature) if ceremony.signature is not None else None, _row=ceremony)
+                  signature=bytes(ceremony.signature) if ceremony.signature is not None else None,
+                  card_path=ceremony.card_path, token_type=ceremony.token_type, _row=ceremony)
 
 
 def open(purpose: str, *, municipality, reason: str, requester: str | None = None, audience: str | None = None,
-         document: bytes | None = None, document_sha256: str | None = None) -> Opened:  # noqa: A001
+         document: bytes | None = None, document_sha256: str | None = None,
+         require_card: bool = False) -> Opened:  # noqa: A001
     """Opens a ceremony of `municipality` (its portal's audience unless told). A `sign`
-    ceremony signs `document`, or only its SHA-256 when the caller keeps it to itself."""
+    ceremony signs `document`, or only its SHA-256 when the caller keeps it to itself.
+    `require_card`: only the physical card answers (a smartphone certificate is `card_required`)."""
     with tenant(municipality):
         ceremony, poll_token = services.open_ceremony(
             purpose, audience=audience or portal_audience(municipality),
             requester=(requester or f"{municipality.name} オンライン窓口")[:200], reason=reason[:200],
-            document=document, document_sha256=document_sha256)
+            document=document, document_sha256=document_sha256, require_card=require_card)
     return Opened(id=ceremony.public_id, purpose=ceremony.purpose, challenge=bytes(ceremony.challenge),
                   audience=ceremony.audience, expires_at=ceremony.expires_at, poll_token=poll_token,
                   municipality_code=municipality.code)
@@ -188,7 +193,7 @@ def session_entry(request, ceremony_id: str) -> tuple[str, str] | tuple[None, No
 
 def begin(request, purpose: str, *, next_url: str | None = None, document: bytes | None = None,
           document_sha256: str | None = None, requester: str | None = None, reason: str | None = None,
-          audience: str | None = None, note: str = ""):
+          audience: str | None = None, note: str = "", require_card: bool = False):
     """Opens a ceremony for this browser and sends it to the waiting page; once the card
     client completes, the browser continues at `next_url` (for example an OIDC
     authorization that needs a sign-in, or a `sign` ceremony over an application, whose
@@ -196,7 +201,7 @@ def begin(request, purpose: str, *, next_url: str | None = None, document: bytes
     of this browser only (the fee of the application being signed)."""
     opened = open(purpose, municipality=request.municipality, requester=requester, audience=audience,
                   reason=reason or str(Ceremony.Purpose(purpose).label), document=document,
-                  document_sha256=document_sha256)
+                  document_sha256=document_sha256, require_card=require_card)
     return wait_for(request, opened, next_url=next_url, note=note)
 
 
@@ -263,8 +268,10 @@ def signed_record(cms: bytes, document: bytes | None = None, *, municipality, ta
         claims = claimed(cms)
     except PKIError:
         raise SignatureRefused("not_verified") from None
-    if document is not None and not claims.covers(document):
+    if document is not None and claims.message_digest is not None and not claims.covers(document):
         raise SignatureRefused("not_verified")  # the CMS signs other bytes
+    # A CMS without signed attributes (the national app's signature over the digest) claims
+    # no digest: the ceremony's stored bytes and its document digest, checked below, bind it.
     if document is not None:
         document_sha256 = hashlib.sha256(document).hexdigest()
     binding, audience = claims.ceremony, portal_audience(municipality)
@@ -284,3 +291,58 @@ def signed_record(cms: bytes, document: bytes | None = None, *, municipality, ta
     if result.signature != bytes(cms):
         raise SignatureRefused("not_verified")  # not the CMS the ceremony verified
     return result
+
+
+# -- card paths that verify elsewhere (madoguchi/natapp) ------------------------------------
+
+VerifiedAnswer = services.VerifiedAnswer
+VerifiedSignature = services.VerifiedSignature
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An open ceremony as a card path sees it, before it reaches the card."""
+
+    id: str
+    purpose: str
+    audience: str
+    requester: str
+    reason: str
+    document_sha256: str
+    require_card: bool
+    municipality_code: str
+    challenge: bytes
+
+
+def waiting(request, ceremony_id: str) -> Waiting:
+    """The open ceremony this browser opened (its poll token is in the session); raises
+    CeremonyError (not found, forbidden, expired, already used, path not enabled)."""
+    ceremony = services.find(ceremony_id)
+    if session_entry(request, ceremony_id)[0] is None:
+        raise errors.forbidden()
+    services.describe(ceremony)  # expired / already used
+    return Waiting(id=ceremony.public_id, purpose=ceremony.purpose, audience=ceremony.audience,
+                   requester=ceremony.requester, reason=ceremony.reason, document_sha256=ceremony.document_sha256,
+                   require_card=ceremony.require_card, municipality_code=ceremony.municipality.code,
+                   challenge=bytes(ceremony.challenge))
+
+
+def path_enabled(municipality, path: str) -> bool:
+    return services.path_enabled(municipality, path)
+
+
+def complete_verified(ceremony_id: str, answer: VerifiedAnswer) -> None:
+    """Completes the ceremony with an answer its card path verified; raises CeremonyError."""
+    services.complete_verified(ceremony_id, answer)
+
+
+def fail(ceremony_id: str, error: CeremonyError, path: str) -> None:
+    """A card path that could not verify its answer: the ceremony fails with `error` (nothing
+    linked), and the waiting page shows it."""
+    def refuse(ceremony):
+        raise error
+
+    try:
+        services._complete(ceremony_id, path, refuse)
+    except CeremonyError:
+        pass

@@ -71,6 +71,38 @@ def card_refused() -> CeremonyError:
                          "and is suspended. Please contact your municipal office.", consumes=True)
 
 
+def card_required() -> CeremonyError:
+    return CeremonyError("card_required", 403,
+                         "この手続きにはマイナンバーカードが必要です。スマートフォン用電子証明書は使えません。",
+                         "This procedure needs the My Number Card itself; a smartphone certificate cannot be used.",
+                         consumes=True)
+
+
+def path_not_enabled() -> CeremonyError:
+    return CeremonyError("path_not_enabled", 403, "この読み取り方法は、この自治体では利用できません。",
+                         "This way of reading the card is not offered by this municipality.")
+
+
+def provider_refused(detail: str = "") -> CeremonyError:
+    """The national authentication app (or its answer) could not be trusted or used."""
+    return CeremonyError("provider_refused", 400,
+                         "デジタル認証アプリでの確認ができませんでした。最初からやり直してください。",
+                         f"The digital authentication app's answer was refused{': ' + detail if detail else ''}. "
+                         "Please start again.", consumes=True)
+
+
+def provider_unavailable(detail: str = "") -> CeremonyError:
+    return CeremonyError("provider_unavailable", 503,
+                         "デジタル認証アプリのサービスに接続できませんでした。しばらくしてからやり直してください。",
+                         f"The digital authentication app's service could not be reached"
+                         f"{': ' + detail if detail else ''}. Please try again later.", consumes=True)
+
+
+def cancelled() -> CeremonyError:
+    return CeremonyError("cancelled", 400, "デジタル認証アプリでの操作が取り消されました。",
+                         "The operation was cancelled in the digital authentication app.", consumes=True)
+
+
 def forbidden() -> CeremonyError:
     return CeremonyError("forbidden", 403, "この手続きを確認する権限がありません。",
                          "You may not watch this ceremony.")

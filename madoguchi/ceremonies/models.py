@@ -4,6 +4,11 @@ from django.utils.translation import gettext_lazy as _
 from madoguchi.municipalities.tenancy import TenantOwned
 
 
+class TokenType(models.TextChoices):
+    CARD = "card", _("マイナンバーカード")
+    SMARTPHONE = "smartphone", _("スマートフォン用電子証明書")
+
+
 class Ceremony(TenantOwned):
     """One card use: opened by the server, fetched and completed by a card client, watched by
     the browser that opened it. Completes at most once; a failed completion where replay
@@ -40,6 +45,11 @@ class Ceremony(TenantOwned):
                                related_name="+")
     verification = models.JSONField(default=dict, blank=True)  # the PKI verification record(s)
     failure_code = models.CharField(max_length=48, blank=True)
+    # How the card reached the ceremony (cardpaths: CARD_PATHS' name) and what answered:
+    # the physical card or a smartphone's own certificates (スマホ用電子証明書).
+    card_path = models.CharField(max_length=32, blank=True)
+    token_type = models.CharField(max_length=16, choices=TokenType.choices, blank=True)
+    require_card = models.BooleanField(default=False)  # the opener accepts only the physical card
 
     class Meta:
         constraints = [
@@ -49,3 +59,14 @@ class Ceremony(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.purpose}:{self.public_id[:8]}"
+
+
+class CardPathSetting(TenantOwned):
+    """Which card paths (cardpaths.CARD_PATHS) the municipality offers. Without a row, the
+    installation's default (settings.CARD_PATHS_ENABLED). Changed with `madoguchi card_paths`."""
+
+    enabled = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality"], name="card_path_setting_one")]

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass, field
 
 from cryptography import x509
 from django.db import transaction
@@ -15,17 +16,20 @@ from django.utils import timezone
 
 from madoguchi.audit.services import record
 from madoguchi.identity.services import (
-    CertificateRef, FourFacts, identify, is_refused, person_for_credential, refuse_mixture,
+    CertificateRef, FourFacts, SubjectRef, identify, identify_by_subject, is_refused, person_for_credential,
+    person_for_subject, refuse_mixture,
 )
 from madoguchi.pki import facts as pki_facts
 from madoguchi.pki import pairing
+from madoguchi.pki.profile import token_type_of_der
 from madoguchi.pki.challenge import verify_challenge
 from madoguchi.pki.errors import PKIError
+from madoguchi.pki.validation import Verdict
 from madoguchi.pki.verify import verify_detached
 from madoguchi.protocol.ceremony import CHALLENGE_BYTES, to_be_signed
 
 from . import errors
-from .models import Ceremony
+from .models import Ceremony, TokenType
 from .pki import validator
 
 TTL = dt.timedelta(minutes=5)
@@ -38,7 +42,8 @@ def _hash_token(token: str) -> str:
 
 
 def open_ceremony(purpose: str, *, audience: str, requester: str, reason: str,
-                  document: bytes | None = None, document_sha256: str | None = None) -> tuple[Ceremony, str]:
+                  document: bytes | None = None, document_sha256: str | None = None,
+                  require_card: bool = False) -> tuple[Ceremony, str]:
     """Opens a ceremony in the municipality in scope. Returns it and the opener's poll token
     (kept by the opener only: it watches the ceremony and takes its result).
 
@@ -62,6 +67,7 @@ def open_ceremony(purpose: str, *, audience: str, requester: str, reason: str,
             audience=audience, requester=requester, reason=reason, poll_token_sha256=_hash_token(poll_token),
             created_at=now, expires_at=now + TTL, document=document,
             document_sha256=hashlib.sha256(document).hexdigest() if document is not None else (document_sha256 or ""),
+            require_card=require_card,
         )
         record("ceremony.opened", actor=("anonymous", ""), obj=ceremony, data={"purpose": purpose})
     return ceremony, poll_token
@@ -106,6 +112,8 @@ def describe(ceremony: Ceremony) -> dict:
         "challenge": b64(bytes(ceremony.challenge)),
         "expires_at": ceremony.expires_at.isoformat(),
     }
+    if ceremony.require_card:
+        out["require_card"] = True  # a smartphone certificate is refused (card_required)
     if ceremony.purpose == Ceremony.Purpose.LOGIN:  # identify's bytes name the card's certificates
         out["to_be_signed"] = b64(to_be_signed(ceremony.public_id, bytes(ceremony.challenge), ceremony.audience,
                                                ceremony.purpose))
@@ -140,7 +148,7 @@ def _verify(ceremony: Ceremony, payload: dict) -> dict:
         result = v.validate(auth_cert, "auth")
         if not result.ok:
             raise errors.from_verdict(result.verdict)
-        return {"verification": {"auth": result.as_dict()}}
+        return {"verification": {"auth": result.as_dict()}, "token_type": token_type_of_der(auth_cert)}
 
     if purpose == Ceremony.Purpose.SIGN:
         signature = unb64(payload.get("cms"), "cms")
@@ -159,8 +167,10 @@ def _verify(ceremony: Ceremony, payload: dict) -> dict:
             raise errors.wrong_ceremony()
         if binding.audience != ceremony.audience:
             raise errors.wrong_audience()
+        _check_token_type(ceremony, token_type_of_der(verified.chain[0]))
         person = person_for_credential(CertificateRef.from_der(verified.chain[0])) if verified.chain else None
-        return {"verification": {"sign": verified.as_dict()}, "signature": signature, "person": person}
+        return {"verification": {"sign": verified.as_dict()}, "signature": signature, "person": person,
+                "token_type": token_type_of_der(verified.chain[0])}
 
     auth_cert = unb64(payload.get("auth_certificate"), "auth_certificate")
     if purpose == Ceremony.Purpose.LOGIN:
@@ -175,11 +185,13 @@ def _verify(ceremony: Ceremony, payload: dict) -> dict:
         raise errors.from_verdict(auth.verdict)
     verification = {"auth": auth.certificate.as_dict()}
     auth_ref = CertificateRef.from_der(auth_cert)
+    kind = token_type_of_der(auth_cert)
+    _check_token_type(ceremony, kind)
     if purpose == Ceremony.Purpose.LOGIN:
         person = person_for_credential(auth_ref)  # None for a listed certificate too
         if person is None:
             raise errors.card_refused() if is_refused(auth_ref) else errors.unknown_card()
-        return {"verification": verification, "person": person}
+        return {"verification": verification, "person": person, "token_type": kind}
 
     sign = verify_challenge(v, sign_cert, unb64(payload.get("sign_signature"), "sign_signature"), message=tbs,
                             purpose="sign")
@@ -192,7 +204,12 @@ def _verify(ceremony: Ceremony, payload: dict) -> dict:
     facts = _facts(sign_cert)
     _check_one_card(auth, sign, auth_ref, sign_ref, facts)
     person = identify(ceremony.municipality, facts, auth_ref, sign_ref)
-    return {"verification": verification, "person": person}
+    return {"verification": verification, "person": person, "token_type": kind}
+
+
+def _check_token_type(ceremony: Ceremony, kind: str) -> None:
+    if ceremony.require_card and kind != TokenType.CARD:
+        raise errors.card_required()
 
 
 def _check_one_card(auth, sign, auth_ref: CertificateRef, sign_ref: CertificateRef, facts: FourFacts) -> None:
@@ -213,9 +230,14 @@ def _check_one_card(auth, sign, auth_ref: CertificateRef, sign_ref: CertificateR
         raise errors.card_mismatch()
 
 
-def complete(public_id: str, payload: dict) -> Ceremony:
+def complete(public_id: str, payload: dict, *, path: str = "card-client") -> Ceremony:
     """The card client's answer. A ceremony completes once; an answer that fails
-    verification leaves it unusable, so a signature cannot be tried against it twice."""
+    verification leaves it unusable, so a signature cannot be tried against it twice.
+    `path`: the card path that carried the answer (cardpaths.CARD_PATHS)."""
+    return _complete(public_id, path, lambda ceremony: _verify(ceremony, payload))
+
+
+def _complete(public_id: str, path: str, verify) -> Ceremony:
     failure = None
     with transaction.atomic():
         ceremony = find(public_id, for_update=True)
@@ -224,10 +246,12 @@ def complete(public_id: str, payload: dict) -> Ceremony:
         elif timezone.now() > ceremony.expires_at:
             failure = errors.expired()
             ceremony.status, ceremony.failure_code = Ceremony.Status.FAILED, failure.code
+        elif not path_enabled(ceremony.municipality, path):
+            failure = errors.path_not_enabled()
         else:
             ceremony.completions_tried += 1
             try:
-                outcome = _verify(ceremony, payload)
+                outcome = verify(ceremony)
             except errors.CeremonyError as exc:
                 failure = exc
                 if exc.consumes or ceremony.completions_tried >= 3:
@@ -238,13 +262,16 @@ def complete(public_id: str, payload: dict) -> Ceremony:
                 ceremony.verification = outcome["verification"]
                 ceremony.person = outcome.get("person")
                 ceremony.signature = outcome.get("signature")
+                ceremony.card_path = path
+                ceremony.token_type = outcome.get("token_type", "")
         ceremony.save()
         if failure is None:
             record("ceremony.completed", actor=("resident", str(ceremony.person.public_id)) if ceremony.person
-                   else ("anonymous", ""), obj=ceremony, data={"purpose": ceremony.purpose})
+                   else ("anonymous", ""), obj=ceremony,
+                   data={"purpose": ceremony.purpose, "card_path": path, "token_type": ceremony.token_type})
         else:
             record("ceremony.failed", actor=("anonymous", ""), obj=ceremony,
-                   data={"purpose": ceremony.purpose, "code": failure.code})
+                   data={"purpose": ceremony.purpose, "code": failure.code, "card_path": path})
     if failure is not None:
         raise failure
     return ceremony
@@ -277,3 +304,73 @@ def take_result(public_id: str, poll_token: str | None) -> Ceremony:
         ceremony.status = Ceremony.Status.CONSUMED
         ceremony.save(update_fields=["status"])
     return ceremony
+
+
+# -- card paths that verify elsewhere (the national authentication app) -------------------
+
+
+def path_enabled(municipality, path: str) -> bool:
+    from .cardpaths.base import enabled_paths
+
+    return path in enabled_paths(municipality)
+
+
+@dataclass(frozen=True)
+class VerifiedSignature:
+    """A signature a card path obtained and madoguchi's PKI verified (pki.verify.verify_digest):
+    the stored artefact (`signature`: bytes the caller hands back at submission), the
+    verification record and the signer certificate."""
+
+    signature: bytes
+    record: dict
+    signer_der: bytes
+
+
+@dataclass(frozen=True)
+class VerifiedAnswer:
+    """What a card path that verified the resident itself hands the ceremony: which path,
+    which token (card / smartphone), the provider's subject (login, identify), the basic four
+    facts the provider released (identify), the verified signature (sign)."""
+
+    path: str
+    token_type: str
+    subject: SubjectRef | None = None
+    facts: FourFacts | None = None
+    signature: VerifiedSignature | None = None
+    evidence: dict = field(default_factory=dict)  # what the path checked (issuer, acr, amr…), stored
+
+
+def complete_verified(public_id: str, answer: VerifiedAnswer) -> Ceremony:
+    """Completes a ceremony with an answer its card path verified (the national app: ID
+    token, userinfo, the sign result's signature and certificate). The outcome — a session's
+    Person, an identified Person with its resident link, a verified signature — is the one a
+    card client's answer gives."""
+    return _complete(public_id, answer.path, lambda ceremony: _verified_outcome(ceremony, answer))
+
+
+def _verified_outcome(ceremony: Ceremony, answer: VerifiedAnswer) -> dict:
+    _check_token_type(ceremony, answer.token_type)
+    purpose = ceremony.purpose
+    verification = {"path": answer.path, **answer.evidence}
+    if purpose == Ceremony.Purpose.LOGIN:
+        person = person_for_subject(answer.subject) if answer.subject else None
+        if person is None:
+            raise errors.unknown_card()
+        return {"verification": verification, "person": person, "token_type": answer.token_type}
+    if purpose == Ceremony.Purpose.IDENTIFY:
+        if answer.subject is None or answer.facts is None:
+            raise errors.malformed("identify needs the subject and the basic four facts")
+        person = identify_by_subject(ceremony.municipality, answer.facts, answer.subject)
+        return {"verification": verification, "person": person, "token_type": answer.token_type}
+    if purpose == Ceremony.Purpose.SIGN:
+        signed = answer.signature
+        if signed is None or signed.record.get("content_sha256") != ceremony.document_sha256:
+            raise errors.from_verdict(Verdict.BAD_SIGNATURE)
+        by_subject = person_for_subject(answer.subject) if answer.subject else None
+        by_card = person_for_credential(CertificateRef.from_der(signed.signer_der))
+        if by_subject is not None and by_card is not None and by_subject.pk != by_card.pk:
+            raise errors.from_verdict(Verdict.BAD_SIGNATURE)
+        verification["sign"] = signed.record
+        return {"verification": verification, "signature": signed.signature, "person": by_card or by_subject,
+                "token_type": answer.token_type}
+    raise errors.malformed(f"the {answer.path} path does not answer a {purpose} ceremony")

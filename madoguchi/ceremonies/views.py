@@ -12,7 +12,7 @@ from madoguchi.core.ratelimit import allow, client_address
 from madoguchi.identity import sessions
 
 from . import callers, errors, services
-from .cardpaths import CARD_PATHS, error_page
+from .cardpaths import CARD_PATHS, enabled_paths, error_page, offered_paths
 from .models import Ceremony
 
 BROWSER_PURPOSES = {Ceremony.Purpose.LOGIN, Ceremony.Purpose.IDENTIFY}
@@ -52,13 +52,19 @@ def wait(request, code, ceremony_id):
     status = _status_context(request, ceremony_id)
     failed = status["status"] not in (Ceremony.Status.OPEN, Ceremony.Status.COMPLETED)
     # After a failure: the failure and one action, nothing else (no QR code, no card paths).
-    card_paths = [] if failed else [
+    offered = [] if failed else offered_paths(request, ceremony)
+    card_paths = [
         {"name": entry.name, "template": entry.implementation.template, **entry.implementation.context(request, ceremony)}
-        for entry in CARD_PATHS.entries() if entry.implementation.offered(request, ceremony)]
-    return render(request, "ceremonies/wait.html", {
-        "ceremony": ceremony, "card_paths": card_paths, "status": status, "failed": failed,
+        for entry in offered]
+    response = render(request, "ceremonies/wait.html", {
+        "ceremony": ceremony, "card_paths": card_paths, "path_names": [p["name"] for p in card_paths],
+        "status": status, "failed": failed,
         "note": callers.note_of(request, ceremony_id), "retry_url": _retry_url(request, ceremony),
     })
+    origins = sorted({o for entry in offered for o in entry.implementation.form_action_origins(request, ceremony)})
+    if origins:
+        response._csp_update = {"form-action": origins}
+    return response
 
 
 def _retry_url(request, ceremony) -> str:
@@ -90,7 +96,10 @@ def _known_error(code: str) -> errors.CeremonyError:
     makers = {"expired": errors.expired, "wrong_audience": errors.wrong_audience,
               "wrong_ceremony": errors.wrong_ceremony, "unknown_card": errors.unknown_card,
               "malformed": errors.malformed, "rate_limited": errors.rate_limited,
-              "card_mismatch": errors.card_mismatch, "card_refused": errors.card_refused}
+              "card_mismatch": errors.card_mismatch, "card_refused": errors.card_refused,
+              "card_required": errors.card_required, "path_not_enabled": errors.path_not_enabled,
+              "provider_refused": errors.provider_refused, "provider_unavailable": errors.provider_unavailable,
+              "cancelled": errors.cancelled}
     return makers.get(code, errors.malformed)()
 
 
@@ -136,6 +145,6 @@ def finish(request, code, ceremony_id):
 @require_POST
 def answer(request, code, ceremony_id, path):
     """The POST of a card path that reads the card in the page (the demo's virtual card)."""
-    if path not in CARD_PATHS:
+    if path not in CARD_PATHS or path not in enabled_paths(request.municipality):
         raise Http404
     return CARD_PATHS.get(path).answer(request, ceremony_id)

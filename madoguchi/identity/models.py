@@ -58,6 +58,30 @@ class CardCredential(models.Model):
         return f"{self.purpose}:{self.sha256[:12]}"
 
 
+class SubjectCredential(models.Model):
+    """A provider's subject linked to a Person: the national authentication app's pairwise
+    `sub` for madoguchi's registered client (issuer + client id + subject). Linked only
+    through an `identify` ceremony on that path (the provider's basic four facts matched
+    against the resident record as a signature certificate's are); a later `login` with the
+    same subject signs in the same Person. Deployment-wide, like CardCredential."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="subjects")
+    issuer = models.CharField(max_length=300)
+    client_id = models.CharField(max_length=200)
+    subject = models.CharField(max_length=255)
+    token_type = models.CharField(max_length=16, blank=True)  # of the last identify: card / smartphone
+    linked_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "client_id", "subject"], name="subject_credential_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.subject[:12]}"
+
+
 class ResidentLink(TenantOwned):
     """Person ↔ this municipality's resident record: made by the card, never typed in."""
 

@@ -14,7 +14,7 @@ from madoguchi.municipalities.tenancy import tenant
 from madoguchi.residents.models import ResidentRecord
 from madoguchi.residents.names import search_key
 
-from .models import CardCredential, LinkReview, Person, RefusedCertificate, ResidentLink
+from .models import CardCredential, LinkReview, Person, RefusedCertificate, ResidentLink, SubjectCredential
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,17 @@ class CertificateRef:
             serial=format(cert.serial_number, "x"),
             not_after=cert.not_valid_after_utc,
         )
+
+
+@dataclass(frozen=True)
+class SubjectRef:
+    """A provider's subject: who the national authentication app says the resident is, for
+    madoguchi's client (pairwise: another client gets another `sub`)."""
+
+    issuer: str
+    client_id: str
+    subject: str
+    token_type: str = ""
 
 
 class CardRefused(Exception):
@@ -123,6 +134,16 @@ def _link_credential(person: Person, purpose: str, cert: CertificateRef) -> None
                                   issuer_key_id=cert.issuer_key_id, serial=cert.serial, not_after=cert.not_after)
 
 
+def person_for_subject(subject: SubjectRef) -> Person | None:
+    """The Person a provider's subject is linked to (an earlier `identify` on that path)."""
+    credential = SubjectCredential.objects.select_related("person").filter(
+        issuer=subject.issuer, client_id=subject.client_id, subject=subject.subject).first()
+    if credential is None:
+        return None
+    SubjectCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())
+    return credential.person
+
+
 def identify(municipality, facts: FourFacts, auth_cert: CertificateRef, sign_cert: CertificateRef) -> Person:
     """After an `identify` ceremony verified both signatures over one challenge.
 
@@ -132,9 +153,42 @@ def identify(municipality, facts: FourFacts, auth_cert: CertificateRef, sign_cer
     """
     if is_refused(auth_cert, sign_cert):
         raise CardRefused("a certificate of this card was offered in a refused two-card identify")
+
+    def link(person):
+        _link_credential(person, CardCredential.Purpose.AUTHENTICATION, auth_cert)
+        _link_credential(person, CardCredential.Purpose.SIGNATURE, sign_cert)
+
+    return _identify(municipality, facts, person_for_credential(auth_cert) or person_for_credential(sign_cert),
+                     link, method="card")
+
+
+def identify_by_subject(municipality, facts: FourFacts, subject: SubjectRef) -> Person:
+    """After an `identify` through the national authentication app: its ID token and
+    userinfo verified, the basic four facts it released. The same as `identify` with the
+    subject in place of the certificates: found by the subject, else through the resident
+    record the facts match uniquely (a resident who identified with the card client before
+    is the same Person), else a new Person; then the subject and the resident record are
+    linked."""
+
+    def link(person):
+        existing = SubjectCredential.objects.filter(issuer=subject.issuer, client_id=subject.client_id,
+                                                    subject=subject.subject).first()
+        if existing is not None:
+            if existing.person_id != person.pk:
+                raise ValueError("subject already linked to another person")
+            if existing.token_type != subject.token_type:
+                SubjectCredential.objects.filter(pk=existing.pk).update(token_type=subject.token_type)
+            return
+        SubjectCredential.objects.create(person=person, issuer=subject.issuer, client_id=subject.client_id,
+                                         subject=subject.subject, token_type=subject.token_type)
+
+    return _identify(municipality, facts, person_for_subject(subject), link, method="national_app")
+
+
+def _identify(municipality, facts: FourFacts, known: Person | None, link_credentials, *, method: str) -> Person:
     now = timezone.now()
     with tenant(municipality), transaction.atomic():
-        person = person_for_credential(auth_cert) or person_for_credential(sign_cert)
+        person = known
         created = False
         if person is None:
             matches = list(_matching_records(facts)[:2])
@@ -150,10 +204,9 @@ def identify(municipality, facts: FourFacts, auth_cert: CertificateRef, sign_cer
         person.verified_address = facts.address
         person.verified_at = now
         person.save()
-        _link_credential(person, CardCredential.Purpose.AUTHENTICATION, auth_cert)
-        _link_credential(person, CardCredential.Purpose.SIGNATURE, sign_cert)
+        link_credentials(person)
         record("identity.identified", actor=("resident", str(person.public_id)), obj=person,
-               data={"new_person": created})
+               data={"new_person": created, "method": method})
         link_resident_record(municipality, person, facts)
     return person
 

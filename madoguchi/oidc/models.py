@@ -120,6 +120,9 @@ class Client(TenantOwned, ClientMixin):
     jwks = models.JSONField(default=dict, blank=True)  # public keys for private_key_jwt
     id_token_alg = models.CharField(max_length=8, choices=Algorithm.choices, default=Algorithm.ES256)
     sector = models.CharField(max_length=200)  # pairwise subject sector (defaults to the client id)
+    # Signatures for this relying party must come from the physical card, not a smartphone
+    # certificate (a `sign` ceremony opened with require_card: `card_required`).
+    require_card = models.BooleanField(default=False)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 

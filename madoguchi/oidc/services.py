@@ -266,7 +266,7 @@ def begin_signing(request, tx: SignTransaction, client: Client):
     else:
         what = {"document_sha256": tx.document_sha256}
     opened = ceremonies.open("sign", municipality=request.municipality, requester=client.name, reason=tx.title,
-                             **what)
+                             require_card=client.require_card, **what)
     with transaction.atomic():
         tx.ceremony_public_id = opened.id
         tx.save(update_fields=["ceremony_public_id"])

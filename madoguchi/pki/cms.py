@@ -92,3 +92,32 @@ def signer_certificate(cms_der: bytes) -> bytes:
     certs = info["content"]["certificates"]
     return certs[0].chosen.dump() if len(certs) else b""
 
+
+
+def signed_data_over_digest(cert_der: bytes, signature: bytes,
+                            unsigned_attributes: Iterable[cms.CMSAttribute] = ()) -> bytes:
+    """A detached CMS SignedData around a signature made over the content's SHA-256 itself
+    (no signed attributes, RFC 5652 §5.4: the national authentication app signs a registered
+    digest), with the signer's certificate: what `openssl cms -verify -binary -content FILE`
+    accepts like any PKCS#7 detached signature. `unsigned_attributes` (the ceremony binding)
+    are carried, not signed."""
+    cert = ax509.Certificate.load(cert_der)
+    fields = {
+        "version": "v1",
+        "sid": cms.SignerIdentifier("issuer_and_serial_number", cms.IssuerAndSerialNumber({
+            "issuer": cert.issuer, "serial_number": cert.serial_number})),
+        "digest_algorithm": {"algorithm": "sha256"},
+        "signature_algorithm": {"algorithm": "sha256_rsa"},
+        "signature": signature,
+    }
+    unsigned = list(unsigned_attributes)
+    if unsigned:
+        fields["unsigned_attrs"] = cms.CMSAttributes(unsigned)
+    signed_data = cms.SignedData({
+        "version": "v1",
+        "digest_algorithms": [{"algorithm": "sha256"}],
+        "encap_content_info": {"content_type": "data"},
+        "certificates": [cms.CertificateChoices("certificate", cert)],
+        "signer_infos": [cms.SignerInfo(fields)],
+    })
+    return cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()

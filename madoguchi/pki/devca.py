@@ -219,8 +219,9 @@ class DevCA:
         return cert
 
     def issue_auth(self, public_key, birth: dt.date, opaque_id: str | None = None,
-                   now: dt.datetime | None = None) -> x509.Certificate:
-        """利用者証明用電子証明書: subject C=JP, CN=<opaque id>; no personal data."""
+                   now: dt.datetime | None = None, smartphone: bool = False) -> x509.Certificate:
+        """利用者証明用電子証明書: subject C=JP, CN=<opaque id>; no personal data. With
+        `smartphone`, the smartphone profile (スマホ用電子証明書: its own policy)."""
         cn = opaque_id or random_opaque_id()
         subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
                              x509.NameAttribute(NameOID.COMMON_NAME, cn)])
@@ -231,12 +232,13 @@ class DevCA:
                            encipher_only=False, decipher_only=False), True),
             # CHOICE (unconfirmed): clientAuth, as an authentication certificate.
             (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
-            (x509.CertificatePolicies([x509.PolicyInformation(profile.OID_POLICY_AUTH, None)]), False),
+            (x509.CertificatePolicies([x509.PolicyInformation(
+                profile.OID_POLICY_AUTH_SMARTPHONE if smartphone else profile.OID_POLICY_AUTH, None)]), False),
         ], issued=now)
 
     def issue_sign(self, public_key, facts: profile.BasicFour, prefecture: str = "Dev-ken",
                    city: str = "Dev-shi", office_code: str = "DEV00", now: dt.datetime | None = None,
-                   not_after: dt.datetime | None = None) -> x509.Certificate:
+                   not_after: dt.datetime | None = None, smartphone: bool = False) -> x509.Certificate:
         """署名用電子証明書: the basic four facts as subjectAltName otherNames; nonRepudiation."""
         issued = now or _utcnow()
         # Subject per the real profile: C=JP, L=<prefecture>, L=<city>, CN=<timestamp+sequence+office>.
@@ -255,18 +257,20 @@ class DevCA:
                            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
                            encipher_only=False, decipher_only=False), True),
             (profile.san_for(facts), False),
-            (x509.CertificatePolicies([x509.PolicyInformation(profile.OID_POLICY_SIGN, None)]), False),
+            (x509.CertificatePolicies([x509.PolicyInformation(
+                profile.OID_POLICY_SIGN_SMARTPHONE if smartphone else profile.OID_POLICY_SIGN, None)]), False),
         ], issued=now)
 
-    def issue_card(self, facts: profile.BasicFour, now: dt.datetime | None = None, **sign_options) -> IssuedCard:
+    def issue_card(self, facts: profile.BasicFour, now: dt.datetime | None = None, smartphone: bool = False,
+                   **sign_options) -> IssuedCard:
         """A card's two certificates in one issuance, as J-LIS issues them: one issue time
         (the same notBefore) and the same end (the signature certificate is capped by the
         authentication certificate's). `madoguchi.pki.pairing` refuses pairs that are not."""
         issued = (now or _utcnow()).replace(microsecond=0)
         auth_key, sign_key = generate_key(), generate_key()
-        auth = self.issue_auth(auth_key.public_key(), facts.birth, now=issued)
+        auth = self.issue_auth(auth_key.public_key(), facts.birth, now=issued, smartphone=smartphone)
         sign = self.issue_sign(sign_key.public_key(), facts, now=issued, not_after=auth.not_valid_after_utc,
-                               **sign_options)
+                               smartphone=smartphone, **sign_options)
         return IssuedCard(auth_key, auth, sign_key, sign)
 
     # -- revocation --------------------------------------------------------------------

@@ -24,6 +24,19 @@ OID_ADDRESS_SUBSTITUTE = ObjectIdentifier("1.2.392.200149.8.5.5.6")
 OID_POLICY_SIGN = ObjectIdentifier("1.2.392.200149.8.5.1.1.20")
 OID_POLICY_AUTH = ObjectIdentifier("1.2.392.200149.8.5.1.3.30")
 
+# CHOICE (unconfirmed: no real スマホ用電子証明書 has been examined, JPKI.md §7): the
+# smartphone certificates (移動端末設備用電子証明書) are told from the card's by their
+# certificate policy. Real ones are separately issued, with their own keys and PINs; the
+# development CA marks its smartphone-profile certificates with these policies under the
+# project arc (pki/verify.py PROJECT_ARC). An operator installing real J-LIS roots adds the
+# real policy OIDs to SMARTPHONE_POLICIES once known.
+OID_POLICY_SIGN_SMARTPHONE = ObjectIdentifier("2.25.145271929438307346753777071334681355435.2.1")
+OID_POLICY_AUTH_SMARTPHONE = ObjectIdentifier("2.25.145271929438307346753777071334681355435.2.2")
+SMARTPHONE_POLICIES = {OID_POLICY_SIGN_SMARTPHONE.dotted_string, OID_POLICY_AUTH_SMARTPHONE.dotted_string}
+
+TOKEN_CARD = "card"
+TOKEN_SMARTPHONE = "smartphone"
+
 OU_AUTH = "JPKI for user authentication"
 OU_SIGN = "JPKI for digital signature"
 J_LIS_OU = "Japan Agency for Local Authority Information Systems"
@@ -145,3 +158,21 @@ def facts_from_certificate(cert: x509.Certificate) -> BasicFour | None:
         )
     except (KeyError, ValueError):
         return None
+
+
+def token_type(cert: x509.Certificate) -> str:
+    """'smartphone' for a smartphone-profile certificate (SMARTPHONE_POLICIES), else 'card'."""
+    try:
+        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
+    except (x509.ExtensionNotFound, ValueError):
+        return TOKEN_CARD
+    if any(p.policy_identifier.dotted_string in SMARTPHONE_POLICIES for p in policies):
+        return TOKEN_SMARTPHONE
+    return TOKEN_CARD
+
+
+def token_type_of_der(der: bytes) -> str:
+    try:
+        return token_type(x509.load_der_x509_certificate(der))
+    except ValueError:
+        return TOKEN_CARD

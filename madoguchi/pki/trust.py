@@ -61,7 +61,7 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
                 raise MalformedInput("no PEM CERTIFICATE block")
             return [x509.load_pem_x509_certificate(b) for b in blocks]
         return [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError (an X.509 "v4")
         raise MalformedInput(f"not a certificate: {exc}") from None
 
 

@@ -192,11 +192,12 @@ class Claimed:
 
     ceremony: Ceremony | None
     digest_algorithm: str
-    message_digest: bytes
+    message_digest: bytes | None  # None: no signed attributes (a signature over the content's digest itself)
 
     def covers(self, content: bytes) -> bool:
-        """Whether the content is the one the CMS claims to sign (its messageDigest)."""
-        if self.digest_algorithm not in _HASHES:
+        """Whether the content is the one the CMS claims to sign (its messageDigest). A CMS
+        without signed attributes claims nothing readable: False."""
+        if self.digest_algorithm not in _HASHES or self.message_digest is None:
             return False
         digester = hashes.Hash(_HASHES[self.digest_algorithm]())
         digester.update(content)
@@ -212,16 +213,24 @@ def claimed(signature: bytes) -> Claimed:
         if len(infos) != 1:
             raise MalformedInput("exactly one signer is accepted")
         attrs = infos[0]["signed_attrs"]
-        md = _attr(attrs, "message_digest")
+        if not len(attrs):
+            # No signed attributes (RFC 5652 §5.4: the signature is over the content's digest):
+            # the national app's signature, wrapped by madoguchi, whose ceremony is named in
+            # an unsigned attribute — a claim, checked by the caller against the ceremony's
+            # stored bytes.
+            md, attrs = [None], infos[0]["unsigned_attrs"]
+        else:
+            md = _attr(attrs, "message_digest")
         if not md:
             raise MalformedInput("messageDigest signed attribute missing")
         ceremony = None
-        values = _attr(attrs, OID_CEREMONY_BINDING)
+        values = _attr(attrs, OID_CEREMONY_BINDING) if len(attrs) else []
         if values:
             b = CeremonyBinding.load(values[0].dump(), strict=True)
             ceremony = Ceremony(b["ceremony_id"].native, b["challenge"].native, b["audience"].native,
                                 b["purpose"].native)
-        return Claimed(ceremony, infos[0]["digest_algorithm"]["algorithm"].native, md[0].native)
+        return Claimed(ceremony, infos[0]["digest_algorithm"]["algorithm"].native,
+                       md[0].native if md[0] is not None else None)
     except PKIError:
         raise
     except _PARSE_ERRORS as exc:
@@ -339,3 +348,28 @@ def _verify_detached(signature: bytes, content: bytes | None, validator: Validat
                               revocation=result.revocation.as_dict() if result.revocation else None,
                               facts=four, certificate=result, **common)
 
+
+
+def verify_digest_signature(signature: bytes, cert_der: bytes, content_sha256: bytes, validator: Validator,
+                            at: dt.datetime | None = None) -> VerificationRecord:
+    """A bare RSASSA-PKCS1-v1_5/SHA-256 signature over a document whose SHA-256 is
+    `content_sha256`, by `cert_der` (the national authentication app's sign result): the
+    signature checked against the digest, the certificate validated for purpose `sign` at the
+    verification time (chain to the anchors, validity, revocation). The same record as for a
+    CMS; an invalid one says why in its verdict."""
+    from .challenge import verify_challenge
+
+    at = at or dt.datetime.now(UTC)
+    if len(content_sha256) != 32:
+        raise MalformedInput("a SHA-256 digest is 32 bytes")
+    try:
+        x509.load_der_x509_certificate(cert_der)
+    except ValueError:
+        raise MalformedInput("the signer certificate does not parse") from None
+    checked = verify_challenge(validator, cert_der, signature, digest=content_sha256, at=at, purpose="sign")
+    result = checked.certificate
+    chain = (cert_der,) + ((result.anchor.der,) if result.anchor else ())
+    return VerificationRecord(verified_at=at, verdict=checked.verdict, log=result.log,
+                              content_sha256=content_sha256.hex(), signer_sha256=hashlib.sha256(cert_der).hexdigest(),
+                              chain=chain, revocation=result.revocation.as_dict() if result.revocation else None,
+                              facts=_facts(cert_der), certificate=result)

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "madoguchi.residents",
     "madoguchi.identity",
     "madoguchi.ceremonies",
+    "madoguchi.natapp",  # after ceremonies: registers the `national-app` card path
     "madoguchi.portal",
     "madoguchi.oidc",
     "madoguchi.procedures",
@@ -377,6 +378,16 @@ NOTICE_CHANNELS = env_list("MADOGUCHI_NOTICE_CHANNELS", ["inbox"])
 # The card-reading app's link on a phone's waiting page: `{url}` is the ceremony's URL
 # (percent-encoded), the same URL the QR code carries on a desktop.
 CARD_APP_LINK = os.environ.get("MADOGUCHI_CARD_APP_LINK", "madoguchi-card://ceremony?url={url}")
+# The card paths a municipality offers when it has chosen none (docs/card_paths.md;
+# `madoguchi card_paths` chooses per municipality): `card-client` (PC/SC or the virtual
+# card, by QR code or link), `national-app` (デジタル認証アプリ, as its OIDC relying party),
+# `demo-virtual-card` (demo only).
+CARD_PATHS_ENABLED = env_list("MADOGUCHI_CARD_PATHS", ["card-client", "demo-virtual-card"])
+# The national authentication app (madoguchi/natapp): acr_values asked per ceremony purpose,
+# how long one HTTP call to its servers may take, and how long its JWKS and discovery are kept.
+NATAPP_ACR_VALUES = {"login": "aal2", "identify": "aal3 crl", "sign": "aal3 crl"}
+NATAPP_TIMEOUT_SECONDS = env_int("MADOGUCHI_NATAPP_TIMEOUT", 10)
+NATAPP_METADATA_SECONDS = env_int("MADOGUCHI_NATAPP_METADATA_SECONDS", 3600)
 # Mail of notices (docs/notices.md): Django's SMTP backend in production.
 EMAIL_HOST = os.environ.get("MADOGUCHI_EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("MADOGUCHI_EMAIL_PORT", 25)

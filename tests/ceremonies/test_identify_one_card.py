@@ -76,7 +76,7 @@ def test_two_cards_mixture_is_refused_and_card_a_cannot_sign_in_as_b(muni_a, pki
     for personal in (TARO.name, HANAKO.name, "太郎", "花子", HANAKO.address, HANAKO.birth.isoformat()):
         assert personal not in written
     failed = AuditEvent.unscoped.filter(municipality=muni_a, action="ceremony.failed").last()
-    assert failed.data == {"purpose": "identify", "code": "card_mismatch"}
+    assert failed.data == {"purpose": "identify", "code": "card_mismatch", "card_path": "card-client"}
 
     # Card A then signs in as nobody — not as 花子, and not even "unknown card, identify first".
     login_browser = Client()

@@ -116,4 +116,5 @@ def open_signature(draft: Application, person):
         raise ApplicationError("signature_not_needed", _("この手続きに電子署名は必要ありません。"), status=409)
     prepared = prepare_draft(draft, person)
     return ceremonies.open("sign", municipality=draft.municipality, reason=draft.version.definition["title"]["ja"],
+                           require_card=bool(draft.version.definition.get("require_card")),
                            **signature_content(draft, prepared.document))

@@ -12,6 +12,7 @@ from .base import CARD_PATHS, CardPath
 
 class CardClient(CardPath):
     template = "ceremonies/cardpaths/client.html"
+    label = "カード読み取りアプリ（QRコード・リンク、PC/SCリーダー）"
 
     def context(self, request, ceremony) -> dict:
         client_url, _ = callers.urls_for(request, ceremony.municipality.code, ceremony.public_id)

@@ -22,6 +22,7 @@ def demo_cards() -> list[str]:
 
 class DemoVirtualCard(CardPath):
     template = "ceremonies/cardpaths/demo.html"
+    label = "デモ用の仮想カード（画面で読み取り）"
 
     def offered(self, request, ceremony) -> bool:
         return ceremony.status == Ceremony.Status.OPEN and bool(demo_cards())
@@ -70,7 +71,7 @@ class DemoVirtualCard(CardPath):
             messages.error(request, _("カードを読み取れませんでした。もう一度お試しください。"))
         else:
             try:
-                services.complete(ceremony_id, body)
+                services.complete(ceremony_id, body, path="demo-virtual-card")
             except errors.CeremonyError:
                 pass  # the waiting page shows the ceremony's failure
         return redirect("ceremonies:wait", code, ceremony_id)
