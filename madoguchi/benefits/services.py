@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from madoguchi.audit.services import record
 from madoguchi.core.dates import born_bounds
 from madoguchi.municipalities.tenancy import current_municipality
+from madoguchi.receiving_accounts import reading as accounts
 from madoguchi.residents import reading as register
 
 from .models import Program
@@ -38,6 +39,12 @@ class DryRun:
     steps: list[tuple[str, int]] = field(default_factory=list)
     units: int = 0
     total_yen: int = 0
+    payees: int = 0  # who receives the money: the person, or the household's head
+    payees_with_account: int = 0  # of them, with a usable 公金受取口座 (プッシュ型; the rest need a 確認書)
+
+    @property
+    def payees_without_account(self) -> int:
+        return self.payees - self.payees_with_account
 
 
 def _text(value, field_: str, label: str, limit: int) -> str:
@@ -133,4 +140,18 @@ def dry_run(program: Program) -> DryRun:
         households = people.exclude(household_id="").values("household_id")
         result.units = _children(program).filter(household_id__in=households).count()
     result.total_yen = result.units * program.amount_yen
+    usable = accounts.usable_resident_numbers()
+    if program.unit == Program.Unit.PERSON:
+        result.payees = result.units
+        result.payees_with_account = people.filter(resident_number__in=usable).count()
+    else:
+        # Paid to the head of each eligible household (a person without a household number is
+        # their own); a household whose head is not on the register that day needs a 確認書.
+        alone = people.filter(household_id="")
+        households = people.exclude(household_id="").values("household_id")
+        result.payees = households.distinct().count() + alone.count()
+        heads = register.residents_on(program.reference_date).filter(household_id__in=households,
+                                                                     is_household_head=True)
+        result.payees_with_account = (heads.filter(resident_number__in=usable).count()
+                                      + alone.filter(resident_number__in=usable).count())
     return result

@@ -71,3 +71,10 @@ def accounts_by_resident_number(municipality, resident_numbers) -> dict[str, Acc
             for account in ReceivingAccount.objects.filter(resident_number__in=numbers[start:start + 5000]):
                 found[account.resident_number] = _info(account)
     return found
+
+
+def usable_resident_numbers():
+    """A query of the 宛名番号 (of the municipality in scope) whose account can be paid into
+    (active), for other apps to narrow their own queries in the database (benefits' count of
+    who can be paid without a 確認書)."""
+    return ReceivingAccount.objects.filter(status=Status.ACTIVE).values("resident_number")

@@ -107,7 +107,7 @@ def test_the_back_office_pages_create_and_count(client, register, admin_a, viewe
     assert response.status_code == 302
     page = client.get(response["Location"]).content.decode()
     assert "18歳未満の子どもがいる世帯" in page and "支給の見込み: 2件（子ども1人あたり）、合計 40,000円" in page
-    assert "令和8年12月1日" in page
+    assert "令和8年12月1日" in page and "公金受取口座が使える（支給予定通知で支給できる）" in page
     viewer = client.__class__()
     assert sign_in(viewer, register, *viewer_a).status_code == 302
     assert viewer.get(base).status_code == 403 and viewer.get(response["Location"]).status_code == 403
@@ -115,3 +115,22 @@ def test_the_back_office_pages_create_and_count(client, register, admin_a, viewe
     assert sign_in(other, muni_b, *admin_b).status_code == 302
     assert other.get(response["Location"]).status_code in (302, 403, 404)
     assert other.get(f"/{muni_b.code}/staff/benefits/{response['Location'].rstrip('/').rsplit('/', 1)[1]}/").status_code == 404
+
+
+def test_the_dry_run_counts_payees_with_a_usable_public_money_account(register, admin_a):
+    from madoguchi.receiving_accounts.models import ReceivingAccount
+
+    def account(number, status):
+        ReceivingAccount.unscoped.create(
+            municipality=register, resident_number=number, bank_code="0001", bank_name="みずほ銀行",
+            bank_kana="ﾐｽﾞﾎ", branch_code="001", branch_name="東京営業部", branch_kana="ﾄｳｷﾖｳ", account_type=1,
+            account_number=f"{int(number):07d}", holder_kana="ｷﾕｳﾌ", source="national", status=status,
+            name_check="match")
+
+    account("1", "active")  # head of H1
+    account("2", "active")  # a child of H1: not the payee of a household benefit
+    account("3", "held")  # held for staff: not usable
+    per_person = counts(register, program(register, admin_a[0]))
+    assert (per_person.payees, per_person.payees_with_account, per_person.payees_without_account) == (6, 2, 4)
+    households = counts(register, program(register, admin_a[0], name="世帯", unit="household"))
+    assert (households.payees, households.payees_with_account) == (4, 1)  # H1's head only
