@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default=os.environ.get("MADOGUCHI_HOST", "127.0.0.1"))
         p.add_argument("--port", type=port_number, default=int(os.environ.get("MADOGUCHI_PORT", "8000")))
         p.add_argument("--workers", type=positive_int, default=2, help="gunicorn worker processes")
+        p.add_argument("--proxy-protocol-from", metavar="ADDRESSES", type=proxy_addresses,
+                       default=os.environ.get("MADOGUCHI_PROXY_PROTOCOL_FROM", ""),
+                       help="the load balancer's addresses or networks (comma-separated): connections from them "
+                            "may start with a PROXY protocol header, whose client address becomes the request's "
+                            "(per-address limits, logs); docs/operations.md")
     sub.add_parser("worker", help=COMMANDS["worker"])
     for name in LIBRARY_COMMANDS:  # listed here; main() hands them to their library
         sub.add_parser(name, help=COMMANDS[name], add_help=False)
@@ -183,6 +188,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+def proxy_addresses(text: str) -> str:
+    """Comma-separated IP addresses or networks (no names, no wildcard: a PROXY header from
+    anyone else would let a client choose its own address)."""
+    import ipaddress
+
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r} is not an IP address or network") from None
+    return ",".join(items)
+
+
 def setup_django() -> None:
     """Loads settings; a broken configuration is one line and exit 2."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.settings")
@@ -219,7 +238,10 @@ def manage(*args: str, **options) -> int:
     return 0
 
 
-def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
+def gunicorn_argv(host: str, port: int, workers: int, proxy_protocol_from: str = "") -> list[str]:
+    # Behind HAProxy (`send-proxy`): the client's address arrives in a PROXY protocol header,
+    # accepted only from the balancer's addresses; plain HTTP (health checks) still works.
+    proxy = ["--proxy-protocol", "auto", "--proxy-allow-from", proxy_protocol_from] if proxy_protocol_from else []
     return [
         sys.executable, "-m", "gunicorn", "madoguchi.wsgi:application",
         "--bind", f"{host}:{port}",
@@ -229,6 +251,7 @@ def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         "--error-logfile", "-", "--log-level", "warning",
         # Its handlers get the personal-data filter: no query string in its messages.
         "--logger-class", "madoguchi.core.gunicorn_logging.Logger",
+        *proxy,
     ]
 
 
@@ -372,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         return manage("worker", "--queue-name", "*", "--no-reload")
     if args.command == "serve":
         metrics_dir(args.port)
-        os.execv(sys.executable, gunicorn_argv(args.host, args.port, args.workers))
+        os.execv(sys.executable, gunicorn_argv(args.host, args.port, args.workers, args.proxy_protocol_from))
     if args.command == "run":
         code = manage("migrate", "--no-input", verbosity=0)
         if code:
@@ -382,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
         metrics_dir(args.port)  # the worker's counters join the server's
         print(f"\nmadoguchi: serving on http://{args.host}:{args.port}/ with the task worker; Ctrl-C stops both.", flush=True)
-        return supervise([gunicorn_argv(args.host, args.port, args.workers), worker_argv()])
+        return supervise([gunicorn_argv(args.host, args.port, args.workers, args.proxy_protocol_from), worker_argv()])
     return EXIT_USAGE
 
 

@@ -228,6 +228,10 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("MADOGUCHI_SESSION_SECONDS", 8 * 3600)
 SESSION_COOKIE_NAME = "madoguchi_session"
+# Sessions live in the database, never in a process's memory: behind a balancer, a resident
+# signed in through one app server stays signed in through every other, and through the
+# survivors when one dies (tests/topology). A cache in front of them must be shared (CACHES).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 CSRF_COOKIE_NAME = "madoguchi_csrf"
 CSRF_FAILURE_VIEW = "madoguchi.core.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
@@ -276,6 +280,19 @@ else:
             "QUEUES": ["default"],
         }
     }
+
+# The cache: Redis when MADOGUCHI_CACHE_URL (or else MADOGUCHI_REDIS_URL) names one, so every
+# server process and machine shares it (several app servers behind a balancer: what one
+# process caches, another must see, e.g. a session read through the cache); the process's
+# own memory otherwise (the embedded install). docs/configuration.md, docs/operations.md.
+CACHE_URL = os.environ.get("MADOGUCHI_CACHE_URL", "").strip() or REDIS_URL
+if CACHE_URL:
+    if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(f"MADOGUCHI_CACHE_URL={CACHE_URL!r}: use redis://host:port/db")
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                          "KEY_PREFIX": "madoguchi"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 LOG_LEVEL = os.environ.get("MADOGUCHI_LOG_LEVEL", "INFO").upper()
 LOGGING = {
