@@ -108,7 +108,9 @@ def fresh_database_url(name_hint: str) -> tuple[str | None, callable]:
 
     import psycopg
 
-    name = f"madoguchi_{name_hint}_{uuid.uuid4().hex[:8]}"
+    # Parallel runs on one server may each be told to name theirs apart.
+    prefix = os.environ.get("MADOGUCHI_TEST_EXTRA_DATABASE_PREFIX", "madoguchi_")
+    name = f"{prefix}{name_hint}_{uuid.uuid4().hex[:8]}"
     parts = urlsplit(url)
     admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
     with psycopg.connect(admin, autocommit=True) as conn:

@@ -116,7 +116,9 @@ class Resident(Balanced):
         self.card = SoftCard(card_dir)
 
     def open_ceremony(self, purpose: str) -> tuple[str, str]:
-        """The browser asks for a sign-in: (ceremony id, the app server that opened it)."""
+        """The browser asks for a sign-in: (ceremony id, the app server that opened it). Each
+        from an address of its own, as residents are (the per-address limits stay on)."""
+        self.source = next_address()
         token = self.csrf(f"/{CODE}/login/")
         started = self.form(f"/{CODE}/ceremony/start/", {"csrfmiddlewaretoken": token, "purpose": purpose})
         assert started.status == 302, (started.status, started.body[:300])
@@ -170,6 +172,7 @@ class ApiResident(Balanced):
                             headers={"Authorization": f"Bearer {self.token()}", **(headers or {})})
 
     def signed_draft(self) -> dict:
+        self.source = next_address()  # each application from another phone (per-address limits)
         draft = self.call("POST", f"{API}/drafts", {"procedure": "juminhyo-copy", "data": self.JUMINHYO})
         assert draft.status == 201, (draft.status, draft.body[:300])
         draft_id = draft.json()["id"]

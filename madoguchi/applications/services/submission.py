@@ -184,8 +184,13 @@ def submit_draft_signed(draft: Application, person, *, idempotency_key, ceremony
         _key_conflict(person, idempotency_key, draft)
         if draft.status != Status.DRAFT:
             return submit_draft(draft, person, idempotency_key=idempotency_key)
-        signed = None
-        if draft.version.definition["assurance"] == "signature":
-            signed = _signed_by_ceremony(draft, ceremony_id, poll_token)
-        return submit_draft(draft, person, signed=signed, idempotency_key=idempotency_key, _key_checked=True,
-                            _fresh=True)
+        # The ceremony is consumed in the submission's own transaction: a server that dies (or a
+        # submission that fails) between the two leaves the ceremony completed and the draft a
+        # draft, so the client's retry with the same key submits (tests/topology), instead of
+        # "already used" and a resident asked to sign again.
+        with transaction.atomic():
+            signed = None
+            if draft.version.definition["assurance"] == "signature":
+                signed = _signed_by_ceremony(draft, ceremony_id, poll_token)
+            return submit_draft(draft, person, signed=signed, idempotency_key=idempotency_key, _key_checked=True,
+                                _fresh=True)
