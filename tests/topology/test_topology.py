@@ -20,88 +20,23 @@ import csv
 import io
 import os
 import re
-import secrets
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.server import fresh_database_url, totp_code
-from tests.topology.client import CODE, ApiResident, Journal, Resident, Staff, Transient
+from tests.server import totp_code
+from tests.topology.client import ApiResident, Journal, Resident, Staff, Transient
+from tests.topology.harness import Topology
 
 pytestmark = [pytest.mark.postgres, pytest.mark.topology]
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "topology"
 LOAD_SECONDS = 24  # residents signing in and submitting
 KILL_AFTER = 8  # seconds into the load: app1 and worker1 are SIGKILLed
 CRL_WITHIN = 20  # seconds for both app servers to refuse a card revoked by a CRL imported on one
 
 postgres_only = pytest.mark.skipif(not os.environ.get("MADOGUCHI_DATABASE_URL", "").startswith("postgres"),
                                    reason="the app servers share one PostgreSQL database")
-
-
-def free_port_pair() -> int:
-    """A port for the balancer and the next one for its statistics, both free on loopback."""
-    for _ in range(200):
-        port = 18700 + secrets.randbelow(99)
-        try:
-            for p in (port, port + 1):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port pair in 18700-18799")
-
-
-class Topology:
-    def __init__(self, tmp: Path):
-        import redis
-
-        self.database_url, self.drop = fresh_database_url("topology")
-        self.redis_url = f"redis://127.0.0.1:6379/{os.environ.get('MADOGUCHI_TEST_REDIS_DB', '1')}"
-        redis.Redis.from_url(self.redis_url).flushdb()
-        self.name = f"t{secrets.token_hex(2)}"
-        self.port = free_port_pair()
-        self.dir = tmp
-        self.data_dir = tmp / "data"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("MADOGUCHI_", "TOPOLOGY_"))}
-        self.env.update({
-            "MADOGUCHI_ENV": "dev", "MADOGUCHI_LOG_LEVEL": "WARNING", "MADOGUCHI_DATA_DIR": str(self.data_dir),
-            "MADOGUCHI_DATABASE_URL": self.database_url, "MADOGUCHI_REDIS_URL": self.redis_url,
-            # One resident submits them all: the per-resident limit is the load's, not the subject.
-            "MADOGUCHI_APPLICATION_API_RATE": "100000",
-            "TOPOLOGY_DIR": str(tmp), "TOPOLOGY_NAME": self.name,
-            "TOPOLOGY_SUBNET": f"10.77.{2 + secrets.randbelow(250)}", "TOPOLOGY_PORT": str(self.port),
-            "TOPOLOGY_APP_WORKERS": "1", "PYTHON": sys.executable,
-        })
-
-    def script(self, *args, timeout=300) -> str:
-        result = subprocess.run([str(SCRIPT), *args], env=self.env, cwd=ROOT, capture_output=True, text=True,
-                                timeout=timeout)
-        assert result.returncode == 0, f"scripts/topology {' '.join(args)}: {result.stderr[-3000:]}"
-        return result.stdout
-
-    def madoguchi(self, *args, namespace: str | None = None) -> str:
-        command = [sys.executable, "-m", "madoguchi", *args]
-        if namespace:
-            command = ["ip", "netns", "exec", f"topo-{self.name}-{namespace}", *command]
-        result = subprocess.run(command, env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, f"madoguchi {' '.join(args)}: {result.stderr[-2000:]}"
-        return result.stdout
-
-    def logs(self) -> str:
-        out = []
-        for name in ("app1", "app2", "worker1", "worker2", "haproxy", "prepare"):
-            path = self.dir / f"{name}.log"
-            if path.exists():
-                out.append(f"--- {name}.log\n" + path.read_text(errors="replace")[-3000:])
-        return "\n".join(out)
 
 
 @pytest.fixture(scope="module")
@@ -114,13 +49,8 @@ def topology(tmp_path_factory):
     try:
         topology.script("up")
         yield topology
-    finally:
-        # Whatever happened: processes, namespaces, links, the database and the Redis db go.
-        subprocess.run([str(SCRIPT), "down"], env=topology.env, cwd=ROOT, capture_output=True, timeout=120)
-        topology.drop()
-        import redis
-
-        redis.Redis.from_url(topology.redis_url).flushdb()
+    finally:  # whatever happened: processes, namespaces, links, the database, the Redis db go
+        topology.down()
 
 
 def both_servers(answers) -> set:
