@@ -23,7 +23,8 @@ def test_help_lists_the_commands():
 
 
 def test_bad_arguments_are_one_line_and_exit_2():
-    for args in (["serve", "--port", "nope"], ["audit"], ["no-such-command"], ["serve", "--port", "70000"]):
+    for args in (["serve", "--port", "nope"], ["audit"], ["no-such-command"], ["serve", "--port", "70000"],
+                 ["serve", "--proxy-protocol-from", "balancer.example"], ["serve", "--proxy-protocol-from", "*"]):
         result = madoguchi(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, (args, result.stderr)
@@ -37,6 +38,14 @@ def test_broken_configuration_is_one_line_and_exit_2(tmp_path):
     assert "configuration error" in result.stderr
     result = madoguchi("migrate", env={"MADOGUCHI_DATABASE_URL": "oracle://x"}, data_dir=tmp_path)
     assert result.returncode == 2 and "sqlite:// or postgresql://" in result.stderr
+
+
+def test_scale_out_settings_are_checked(tmp_path):
+    result = madoguchi("serve", env={"MADOGUCHI_PROXY_PROTOCOL_FROM": "10.0.0.1,nope"}, data_dir=tmp_path)
+    assert result.returncode == 2 and "'nope' is not an IP address or network" in result.stderr
+    result = madoguchi("migrate", env={"MADOGUCHI_CACHE_URL": "memcached://127.0.0.1:11211"}, data_dir=tmp_path)
+    assert result.returncode == 2 and "MADOGUCHI_CACHE_URL" in result.stderr
+    assert result.stderr.strip().count("\n") == 0
 
 
 def test_unmigrated_database_is_a_clear_error(tmp_path):
