@@ -51,7 +51,7 @@ from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed  # noqa: E402
 
 from bench.oidc_token import Browser  # noqa: E402
-from bench.support import SoftCard, b64, bench_database, next_address, trivial_rate, unb64  # noqa: E402
+from bench.support import CpuMeter, SoftCard, b64, bench_database, next_address, trivial_rate, unb64  # noqa: E402
 from madoguchi.pki import cms  # noqa: E402
 from madoguchi.pki.verify import ceremony_attribute  # noqa: E402
 from tests.server import madoguchi, start  # noqa: E402
@@ -245,61 +245,6 @@ def steady(resident: Resident, signed: list[dict], rate: float, workers: int = 3
     run_threads(workers, work)
     achieved = len(signed) / (time.perf_counter() - start_at)
     return latencies, errors, achieved
-
-
-class CpuMeter:
-    """CPU seconds (user + system, from /proc) of the server's processes (gunicorn's master
-    and workers) and of the PostgreSQL backends serving its database, so a run says where
-    a submission's CPU goes: the server, the database, the load generator (this process)."""
-
-    def __init__(self, server_pid: int, database_url: str | None):
-        self.server_pid, self.database_url = server_pid, database_url
-        self.tick = os.sysconf("SC_CLK_TCK")
-
-    def _cpu(self, pid: int) -> float:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / self.tick  # utime, stime
-
-    def _tree(self) -> set[int]:
-        parents = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-        found, todo = {self.server_pid}, [self.server_pid]
-        while todo:
-            parent = todo.pop()
-            for pid, ppid in parents.items():
-                if ppid == parent and pid not in found:
-                    found.add(pid)
-                    todo.append(pid)
-        return found
-
-    def _backends(self) -> set[int]:
-        if not self.database_url:
-            return set()
-        import psycopg
-
-        with psycopg.connect(self.database_url) as conn:
-            rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                "AND pid <> pg_backend_pid()").fetchall()
-        return {r[0] for r in rows}
-
-    def snapshot(self) -> dict:
-        server, backends = self._tree(), self._backends()
-        return {"server": {p: self._cpu(p) for p in server}, "database": {p: self._cpu(p) for p in backends},
-                "client": time.process_time()}
-
-    @staticmethod
-    def spent(before: dict, after: dict) -> dict:
-        out = {"client": after["client"] - before["client"]}
-        for part in ("server", "database"):
-            out[part] = sum(v - before[part].get(p, 0.0) for p, v in after[part].items())
-        return out
 
 
 def pct(values: list[float], p: float) -> float:

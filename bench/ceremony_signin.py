@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.support import SoftCard, bench_database, next_address, trivial_rate  # noqa: E402
+from bench.support import CpuMeter, SoftCard, bench_database, next_address, trivial_rate  # noqa: E402
 from tests.server import start  # noqa: E402
 
 CODE = "139998"
@@ -114,12 +114,15 @@ def main() -> int:
                     done[0] += n
 
             threads = [threading.Thread(target=resident, args=(i,)) for i in range(args.concurrency)]
+            meter = CpuMeter(server.process.pid, database_url)
+            before = meter.snapshot()
             cpu0, wall0 = time.process_time(), time.monotonic()
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+            spent = CpuMeter.spent(before, meter.snapshot())
             rate = done[0] / wall
             baseline = trivial_rate(port, min(args.seconds, 10), args.concurrency)
         finally:
@@ -132,6 +135,9 @@ def main() -> int:
     print(f"full card sign-ins (open, fetch, complete, session): {rate:7.1f} /s  ({done[0]} in {wall:.1f} s)")
     print(f"load generator CPU: {cpu / wall * 100:5.1f}% of one core = {cpu / wall / cores * 100:4.1f}% of the {cores}-core machine")
     print(f"trivial endpoint /livez, same server:              {baseline:7.1f} /s  (ratio {rate / baseline:.3f})")
+    n = max(done[0], 1)
+    print(f"CPU per sign-in (4 requests): server {spent['server'] / n * 1000:.1f} ms, PostgreSQL backends "
+          f"{spent['database'] / n * 1000:.1f} ms")
     print(f"target 150 /s: {'met' if rate >= 150 else 'not met'}; database: {'SQLite' if args.sqlite else 'PostgreSQL'};"
           f" gunicorn {args.workers} workers x 4 threads; {args.concurrency} concurrent residents")
     return 0

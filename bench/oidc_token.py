@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from authlib.oauth2.rfc7523 import private_key_jwt_sign  # noqa: E402
 from joserfc.jwk import ECKey  # noqa: E402
 
-from bench.support import SoftCard, bench_database, next_address, trivial_rate  # noqa: E402
+from bench.support import CpuMeter, SoftCard, bench_database, next_address, trivial_rate  # noqa: E402
 from tests.server import madoguchi, start  # noqa: E402
 
 CODE = "139998"
@@ -209,7 +209,10 @@ def main() -> int:
             made = time.monotonic()
             pairs = bench.codes(count, args.concurrency)
             making = time.monotonic() - made
+            meter = CpuMeter(server.process.pid, database_url)
+            before = meter.snapshot()
             rate, errors, tokens = bench.exchange_all(pairs, args.concurrency)
+            cpu = CpuMeter.spent(before, meter.snapshot())
             info_rate, info_errors = bench.userinfo_rate(tokens[-1]["access_token"], min(args.seconds, 10),
                                                          args.concurrency)
             baseline = trivial_rate(port, min(args.seconds, 10), args.concurrency)
@@ -224,6 +227,9 @@ def main() -> int:
     print(f"userinfo requests:                                           {info_rate:7.1f} /s")
     print(f"trivial endpoint /livez, same server:                        {baseline:7.1f} /s  "
           f"(ratios: token {rate / baseline:.3f}, userinfo {info_rate / baseline:.3f})")
+    n = len(pairs)
+    print(f"CPU per exchange: server {cpu['server'] / n * 1000:.1f} ms, PostgreSQL backends "
+          f"{cpu['database'] / n * 1000:.1f} ms, load generator {cpu['client'] / n * 1000:.1f} ms")
     print(f"database: {'SQLite' if args.sqlite else 'PostgreSQL'}; gunicorn {args.workers} workers x 4 threads; "
           f"{args.concurrency} concurrent clients")
     return 0
