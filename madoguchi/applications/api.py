@@ -29,7 +29,7 @@ from madoguchi.ceremonies import callers as ceremonies
 from madoguchi.ceremonies.errors import CeremonyError
 from madoguchi.core import jsontext
 from madoguchi.core.dates import today_in_japan
-from madoguchi.core.ratelimit import allow, client_address
+from madoguchi.core.ratelimit import allow_all, client_address
 from madoguchi.procedures import definition as defn
 from madoguchi.identity import sessions
 
@@ -180,8 +180,8 @@ def _too_many(request, exc):
 
 def _throttle(request, action: str) -> None:
     rate = settings.APPLICATION_API_RATE
-    if not allow(f"applications.api.{action}", client_address(request), rate, 60) or \
-            not allow(f"applications.api.{action}.person", str(request.resident.public_id), rate, 60):
+    if not allow_all([(f"applications.api.{action}", client_address(request), rate, 60),
+                      (f"applications.api.{action}.person", str(request.resident.public_id), rate, 60)]):
         raise ApiError(429, "rate_limited", "短時間に操作が集中しています。しばらく待ってからやり直してください。")
 
 

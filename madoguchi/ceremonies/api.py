@@ -9,7 +9,7 @@ from django.http import Http404
 from ninja.errors import HttpError, ValidationError
 
 from madoguchi.core import jsontext
-from madoguchi.core.ratelimit import allow, client_address
+from madoguchi.core.ratelimit import allow_all, client_address
 
 from . import callers, errors, services
 from .callers import OpenOut
@@ -33,9 +33,10 @@ PER_CEREMONY = {"fetch": 20, "complete": 5, "state": 400}
 
 def throttle(request, action: str, ceremony_id: str | None = None) -> None:
     limit, window = LIMITS[action]
-    if not allow(f"ceremony.{action}", client_address(request), limit, window):
-        raise errors.rate_limited()
-    if ceremony_id is not None and not allow(f"ceremony.{action}.one", ceremony_id, PER_CEREMONY[action], 600):
+    limits = [(f"ceremony.{action}", client_address(request), limit, window)]
+    if ceremony_id is not None:
+        limits.append((f"ceremony.{action}.one", ceremony_id, PER_CEREMONY[action], 600))
+    if not allow_all(limits):  # one statement (or cache round trips) for both
         raise errors.rate_limited()
 
 

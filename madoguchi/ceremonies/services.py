@@ -19,6 +19,7 @@ from madoguchi.identity.services import (
     CertificateRef, FourFacts, SubjectRef, identify, identify_by_subject, is_refused, person_for_credential,
     person_for_subject, refuse_mixture,
 )
+from madoguchi.municipalities.tenancy import current_municipality
 from madoguchi.pki import facts as pki_facts
 from madoguchi.pki import pairing
 from madoguchi.pki.profile import token_type_of_der
@@ -78,9 +79,13 @@ def find(public_id: str, *, for_update: bool = False) -> Ceremony:
         raise errors.not_found()
     ceremonies = Ceremony.objects.select_for_update() if for_update else Ceremony.objects
     try:
-        return ceremonies.get(public_id=public_id)
+        ceremony = ceremonies.get(public_id=public_id)
     except Ceremony.DoesNotExist:
         raise errors.not_found() from None
+    scope = current_municipality()
+    if scope is not None and ceremony.municipality_id == scope.pk:
+        ceremony.municipality = scope  # the request's, already read: no second query for it
+    return ceremony
 
 
 def b64(data: bytes) -> str:
@@ -264,7 +269,8 @@ def _complete(public_id: str, path: str, verify) -> Ceremony:
                 ceremony.signature = outcome.get("signature")
                 ceremony.card_path = path
                 ceremony.token_type = outcome.get("token_type", "")
-        ceremony.save()
+        ceremony.save(update_fields=["status", "failure_code", "completions_tried", "completed_at", "verification",
+                                     "person", "signature", "card_path", "token_type"])
         if failure is None:
             record("ceremony.completed", actor=("resident", str(ceremony.person.public_id)) if ceremony.person
                    else ("anonymous", ""), obj=ceremony,

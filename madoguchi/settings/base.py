@@ -228,10 +228,6 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("MADOGUCHI_SESSION_SECONDS", 8 * 3600)
 SESSION_COOKIE_NAME = "madoguchi_session"
-# Sessions live in the database, never in a process's memory: behind a balancer, a resident
-# signed in through one app server stays signed in through every other, and through the
-# survivors when one dies (tests/topology). A cache in front of them must be shared (CACHES).
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
 CSRF_COOKIE_NAME = "madoguchi_csrf"
 CSRF_FAILURE_VIEW = "madoguchi.core.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
@@ -283,16 +279,36 @@ else:
 
 # The cache: Redis when MADOGUCHI_CACHE_URL (or else MADOGUCHI_REDIS_URL) names one, so every
 # server process and machine shares it (several app servers behind a balancer: what one
-# process caches, another must see, e.g. a session read through the cache); the process's
-# own memory otherwise (the embedded install). docs/configuration.md, docs/operations.md.
+# process caches, another must see); the rate-limit counters then live in it. The process's
+# own memory otherwise (the embedded install; rate counters in the database).
+# docs/configuration.md, docs/operations.md.
 CACHE_URL = os.environ.get("MADOGUCHI_CACHE_URL", "").strip() or REDIS_URL
 if CACHE_URL:
     if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"MADOGUCHI_CACHE_URL={CACHE_URL!r}: use redis://host:port/db")
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
-                          "KEY_PREFIX": "madoguchi"}}
+                          "KEY_PREFIX": "madoguchi", "TIMEOUT": 300}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Where sessions live — never in one process's memory, so a resident signed in through one app
+# server stays signed in through every other (tests/topology): `database` (Django's db
+# sessions, the default), `cached_db` (read from the shared cache, written through to the
+# database) or `cache` (the shared cache only: no database statement for a session; lost if
+# Redis loses its data — people sign in again). Chosen by MADOGUCHI_SESSION_STORE; the
+# default is `cache` only when MADOGUCHI_CACHE_URL itself is set (an operator's choice of a
+# shared cache), `database` otherwise.
+SESSION_STORE = os.environ.get("MADOGUCHI_SESSION_STORE", "").strip() or (
+    "cache" if os.environ.get("MADOGUCHI_CACHE_URL", "").strip() else "database")
+_SESSION_ENGINES = {"database": "django.contrib.sessions.backends.db",
+                    "cached_db": "django.contrib.sessions.backends.cached_db",
+                    "cache": "django.contrib.sessions.backends.cache"}
+if SESSION_STORE not in _SESSION_ENGINES:
+    raise ImproperlyConfigured(f"MADOGUCHI_SESSION_STORE={SESSION_STORE!r}: use database, cached_db or cache")
+if SESSION_STORE != "database" and not CACHE_URL:
+    raise ImproperlyConfigured(f"MADOGUCHI_SESSION_STORE={SESSION_STORE} needs MADOGUCHI_CACHE_URL (a cache every "
+                               "server process shares)")
+SESSION_ENGINE = _SESSION_ENGINES[SESSION_STORE]
+
 
 LOG_LEVEL = os.environ.get("MADOGUCHI_LOG_LEVEL", "INFO").upper()
 LOGGING = {
