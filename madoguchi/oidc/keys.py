@@ -54,11 +54,12 @@ def _create(municipality, alg: str) -> SigningKey:
 
 def active_key(municipality, alg: str):
     """(kid, private key) that signs this issuer's `alg` tokens now."""
-    with transaction.atomic():  # two processes may both create one: both stay valid, the newest signs
-        row = (SigningKey.objects.filter(alg=alg, retired_at=None, withdrawn_at=None)
-               .order_by("-created_at").only("kid", "private_jwk").first())
-        if row is None:
-            row = _create(municipality, alg)
+    current = (SigningKey.objects.filter(alg=alg, retired_at=None, withdrawn_at=None)
+               .order_by("-created_at").only("kid", "private_jwk"))
+    row = current.first()  # one statement on the hot path: no transaction around a read
+    if row is None:
+        with transaction.atomic():  # two processes may both create one: both stay valid, the newest signs
+            row = current.first() or _create(municipality, alg)
     key = _cache.get(row.kid)
     if key is None:
         key = RSAKey.import_key(row.private_jwk) if alg == "RS256" else ECKey.import_key(row.private_jwk)

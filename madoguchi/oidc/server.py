@@ -166,6 +166,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
                      .filter(code_sha256=sha256_hex(code), client=client).first())
             if found is None:
                 return None
+            found.client = client  # the one it was filtered by: no second read of the client row
             replayed = found.used
             if replayed:
                 # A replayed code: refuse it and revoke what it gave (RFC 6749 §4.1.2).
