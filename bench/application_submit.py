@@ -51,7 +51,9 @@ from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed  # noqa: E402
 
 from bench.oidc_token import Browser  # noqa: E402
-from bench.support import CpuMeter, SoftCard, b64, bench_database, next_address, trivial_rate, unb64  # noqa: E402
+from bench.support import (  # noqa: E402
+    CpuMeter, SoftCard, b64, bench_database, cache_env, next_address, trivial_rate, unb64,
+)
 from madoguchi.pki import cms  # noqa: E402
 from madoguchi.pki.verify import ceremony_attribute  # noqa: E402
 from tests.server import madoguchi, start  # noqa: E402
@@ -260,12 +262,16 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--redis", metavar="URL", default="",
+                        help="a Redis database for the shared cache (sessions, rate counters), flushed first; "
+                             "e.g. redis://127.0.0.1:6379/6")
     args = parser.parse_args()
 
     database_url, drop = bench_database(args.sqlite, "bench_applications")
     steady_count = int(args.steady_rate * args.steady_seconds)
     with tempfile.TemporaryDirectory() as data_dir:
-        server = start(data_dir, database_url, workers=args.workers, MADOGUCHI_APPLICATION_API_RATE="1000000")
+        server = start(data_dir, database_url, workers=args.workers, MADOGUCHI_APPLICATION_API_RATE="1000000",
+                       **cache_env(args.redis))
         try:
             port = int(server.base_url.rsplit(":", 1)[1])
             resident = Resident(port, server.env, data_dir)
@@ -298,7 +304,7 @@ def main() -> int:
           f"PostgreSQL backends {cpu['database'] / n * 1000:.1f} ms, load generator {cpu['client'] / n * 1000:.1f} ms; "
           f"load average {os.getloadavg()[0]:.1f} (this run's processes and any others)")
     print(f"untimed preparation: {len(signed) + len(warm)} drafts made, prepared, signed in {making:.0f} s; "
-          f"database: {'SQLite' if args.sqlite else 'PostgreSQL'}; gunicorn {args.workers} workers; "
+          f"database: {'SQLite' if args.sqlite else 'PostgreSQL'}{' + Redis cache' if args.redis else ''}; gunicorn {args.workers} workers; "
           f"mean {statistics.mean(latencies) * 1000:.0f} ms")
     return 0
 

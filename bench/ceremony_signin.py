@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.support import CpuMeter, SoftCard, bench_database, next_address, trivial_rate  # noqa: E402
+from bench.support import CpuMeter, SoftCard, bench_database, cache_env, next_address, trivial_rate  # noqa: E402
 from tests.server import start  # noqa: E402
 
 CODE = "139998"
@@ -87,11 +87,14 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--redis", metavar="URL", default="",
+                        help="a Redis database for the shared cache (sessions, rate counters), flushed first; "
+                             "e.g. redis://127.0.0.1:6379/6")
     args = parser.parse_args()
 
     database_url, drop = bench_database(args.sqlite, "bench")
     with tempfile.TemporaryDirectory() as data_dir:
-        server = start(data_dir, database_url, workers=args.workers)
+        server = start(data_dir, database_url, workers=args.workers, **cache_env(args.redis))
         try:
             port = int(server.base_url.rsplit(":", 1)[1])
             cards = [SoftCard(Path(data_dir) / "cards" / name) for name in ("taro", "hanako")]
@@ -138,7 +141,7 @@ def main() -> int:
     n = max(done[0], 1)
     print(f"CPU per sign-in (4 requests): server {spent['server'] / n * 1000:.1f} ms, PostgreSQL backends "
           f"{spent['database'] / n * 1000:.1f} ms")
-    print(f"target 150 /s: {'met' if rate >= 150 else 'not met'}; database: {'SQLite' if args.sqlite else 'PostgreSQL'};"
+    print(f"target 150 /s: {'met' if rate >= 150 else 'not met'}; database: {'SQLite' if args.sqlite else 'PostgreSQL'}{' + Redis cache' if args.redis else ''};"
           f" gunicorn {args.workers} workers x 4 threads; {args.concurrency} concurrent residents")
     return 0
 

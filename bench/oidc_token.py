@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from authlib.oauth2.rfc7523 import private_key_jwt_sign  # noqa: E402
 from joserfc.jwk import ECKey  # noqa: E402
 
-from bench.support import CpuMeter, SoftCard, bench_database, next_address, trivial_rate  # noqa: E402
+from bench.support import CpuMeter, SoftCard, bench_database, cache_env, next_address, trivial_rate  # noqa: E402
 from tests.server import madoguchi, start  # noqa: E402
 
 CODE = "139998"
@@ -186,11 +186,14 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--redis", metavar="URL", default="",
+                        help="a Redis database for the shared cache (sessions, rate counters), flushed first; "
+                             "e.g. redis://127.0.0.1:6379/6")
     args = parser.parse_args()
 
     database_url, drop = bench_database(args.sqlite, "bench_oidc")
     with tempfile.TemporaryDirectory() as data_dir:
-        server = start(data_dir, database_url, workers=args.workers)
+        server = start(data_dir, database_url, workers=args.workers, **cache_env(args.redis))
         try:
             port = int(server.base_url.rsplit(":", 1)[1])
             key = ECKey.generate_key("P-256", auto_kid=True)
@@ -230,7 +233,7 @@ def main() -> int:
     n = len(pairs)
     print(f"CPU per exchange: server {cpu['server'] / n * 1000:.1f} ms, PostgreSQL backends "
           f"{cpu['database'] / n * 1000:.1f} ms, load generator {cpu['client'] / n * 1000:.1f} ms")
-    print(f"database: {'SQLite' if args.sqlite else 'PostgreSQL'}; gunicorn {args.workers} workers x 4 threads; "
+    print(f"database: {'SQLite' if args.sqlite else 'PostgreSQL'}{' + Redis cache' if args.redis else ''}; gunicorn {args.workers} workers x 4 threads; "
           f"{args.concurrency} concurrent clients")
     return 0
 

@@ -55,6 +55,17 @@ class SoftCard:
         return body
 
 
+def cache_env(redis_url: str) -> dict:
+    """The server's environment for a shared cache in Redis (MADOGUCHI_CACHE_URL: sessions and
+    rate counters there), the database flushed first; {} without one."""
+    if not redis_url:
+        return {}
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    return {"MADOGUCHI_CACHE_URL": redis_url}
+
+
 def trivial_rate(port: int, seconds: float, concurrency: int) -> float:
     """GET /livez per second on the same server: the baseline of every HTTP benchmark."""
     count, stop, lock = [0], time.monotonic() + seconds, threading.Lock()
