@@ -86,6 +86,34 @@ class AuditChainHead(models.Model):
         return f"{self.chain}@{self.last_seq}"
 
 
+class AuditPending(models.Model):
+    """An event recorded while its chain's head was held by another transaction: written in
+    the recording transaction (it commits or rolls back with the change it describes) and
+    moved onto the chain, in id order, by a short transaction of its own right after that
+    commit (audit.services.append_pending; the worker's sweep for any a stopped process
+    left). Not yet hashed: until then it is a row like any other.
+    """
+
+    municipality = models.ForeignKey(
+        "municipalities.Municipality", on_delete=models.PROTECT, related_name="+", null=True, editable=False
+    )
+    chain = models.CharField(max_length=32)  # as AuditChainHead.chain
+    occurred_at = models.DateTimeField()
+    actor_type = models.CharField(max_length=16)
+    actor_id = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["municipality", "chain", "id"], name="audit_pending_chain")]
+
+    def __str__(self) -> str:
+        return f"{self.chain}: {self.action} (pending)"
+
+
 class AuditCheckpointMark(models.Model):
     """The last checkpoint written for each chain, kept beside the events.
 

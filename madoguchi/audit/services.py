@@ -11,7 +11,7 @@ from madoguchi.core.request_context import current_request_id
 from madoguchi.municipalities.tenancy import CrossTenantWrite, current_municipality
 
 from .chain import GENESIS, event_hash
-from .models import DEPLOYMENT_CHAIN, AuditChainHead, AuditEvent
+from .models import DEPLOYMENT_CHAIN, AuditChainHead, AuditEvent, AuditPending
 
 _CURRENT = object()
 MAX_DATA_BYTES = 4096
@@ -62,12 +62,20 @@ def _fields(action: str, actor, obj, data) -> dict:
 
 def record_many(events: list[dict], *, municipality=_CURRENT, request_id: str | None = None) -> list[AuditEvent]:
     """Appends several events (dicts of record()'s action, actor, obj, data) to one chain, in
-    order, under one lock of its head: the same events, links and hashes as record() for each
-    in turn, in three statements (the head locked, one INSERT, the head moved) however many.
+    order: the same events, links and hashes as record() for each in turn.
 
-    The head (a row lock held to commit, which serialises every writer of the chain) is
-    taken here, so a caller that records last keeps the serialised part of its transaction
-    short.
+    The chain's head is a row lock. When no other transaction holds it, the events are
+    appended here, in three statements (the head locked, one INSERT, the head moved), and the
+    lock is held to this transaction's commit — so a caller that records last keeps that
+    short. When another transaction holds it, this one does not wait: the events are written
+    as AuditPending rows (one INSERT, in this transaction: they commit or roll back with the
+    change they describe) and appended right after the commit by a short transaction of
+    their own (append_pending), which takes every pending event of the chain, in order — so
+    under load one append carries the events of many requests. A transaction that has pending
+    events on a chain sends its later events there too, so its events keep their order.
+
+    Returns the appended events; an event left pending is returned unsaved, without its seq
+    and hashes (those are given when it is appended).
     """
     if municipality is _CURRENT:
         municipality = current_municipality()
@@ -80,32 +88,107 @@ def record_many(events: list[dict], *, municipality=_CURRENT, request_id: str | 
     if municipality is not None and scope is not None and scope.pk != municipality.pk:
         # What TenantOwned.save refuses (the INSERT below does not go through save()).
         raise CrossTenantWrite(f"audit event of municipality {municipality.pk} saved in the scope of {scope.pk}")
-
+    now = timezone.now()
     # No savepoint: if the events cannot be written, the change they describe must not be either.
     with transaction.atomic(savepoint=False):
-        head, _ = AuditChainHead.objects.select_for_update().get_or_create(
-            chain=chain, defaults={"last_seq": 0, "last_hash": GENESIS}
-        )
-        out, seq, last_hash = [], head.last_seq, head.last_hash
-        for fields in prepared:
-            seq += 1
-            occurred_at = timezone.now()
-            digest = event_hash(last_hash, chain=chain, seq=seq, occurred_at=occurred_at,
-                                actor_type=str(fields["actor_type"]), request_id=request_id,
-                                **{k: v for k, v in fields.items() if k != "actor_type"})
-            out.append(AuditEvent(municipality=municipality, seq=seq, occurred_at=occurred_at,
-                                  request_id=request_id, prev_hash=last_hash, hash=digest, **fields))
-            last_hash = digest
+        head = None if _pending_in_this_transaction(chain) else _lock_head_unless_held(chain)
+        if head is None:
+            AuditPending.objects.bulk_create([
+                AuditPending(municipality=municipality, chain=chain, occurred_at=now, request_id=request_id, **fields)
+                for fields in prepared])
+            if not _pending_in_this_transaction(chain):
+                transaction.on_commit(_AppendAfterCommit(chain), robust=True)
+            return [AuditEvent(municipality=municipality, occurred_at=now, request_id=request_id, **fields)
+                    for fields in prepared]
+        out = _link(head, [dict(municipality_id=None if municipality is None else municipality.pk, occurred_at=now,
+                                request_id=request_id, **fields) for fields in prepared])
         if len(out) == 1:
+            out[0].municipality = municipality
             out[0].save()
         else:
             AuditEvent.unscoped.bulk_create(out)
-        head.last_seq = seq
-        head.last_hash = last_hash
         head.save(update_fields=["last_seq", "last_hash"])
     actions = [fields["action"] for fields in prepared]
     transaction.on_commit(lambda: metrics.count_events(actions))  # a rolled-back change counts nothing
     return out
+
+
+def _link(head: AuditChainHead, rows: list[dict]) -> list[AuditEvent]:
+    """The events of `rows` chained after `head` (moved to the last of them; saved by the caller)."""
+    out, seq, last_hash = [], head.last_seq, head.last_hash
+    for row in rows:
+        seq += 1
+        digest = event_hash(last_hash, chain=head.chain, seq=seq, occurred_at=row["occurred_at"],
+                            actor_type=str(row["actor_type"]), actor_id=row["actor_id"], action=row["action"],
+                            object_type=row["object_type"], object_id=row["object_id"],
+                            request_id=row["request_id"], data=row["data"])
+        out.append(AuditEvent(seq=seq, prev_hash=last_hash, hash=digest, **row))
+        last_hash = digest
+    head.last_seq, head.last_hash = seq, last_hash
+    return out
+
+
+def _lock_head_unless_held(chain: str) -> AuditChainHead | None:
+    """The chain's head, locked by this transaction; None when another transaction holds it
+    (SKIP LOCKED: PostgreSQL. SQLite has one writer at a time: never held by another)."""
+    head = AuditChainHead.objects.select_for_update(skip_locked=True).filter(chain=chain).first()
+    if head is not None:
+        return head
+    if AuditChainHead.objects.filter(chain=chain).exists():
+        return None  # held
+    # The chain's first event: create its head (two creators wait on the unique key).
+    head, _ = AuditChainHead.objects.select_for_update().get_or_create(
+        chain=chain, defaults={"last_seq": 0, "last_hash": GENESIS})
+    return head
+
+
+class _AppendAfterCommit:
+    """The on-commit hook of a transaction that left events pending on `chain`."""
+
+    def __init__(self, chain: str):
+        self.chain = chain
+
+    def __call__(self):
+        append_pending(self.chain)
+
+
+def _pending_in_this_transaction(chain: str) -> bool:
+    connection = transaction.get_connection()
+    return any(isinstance(hook, _AppendAfterCommit) and hook.chain == chain
+               for _, hook, _ in connection.run_on_commit)
+
+
+def append_pending(chain: str) -> int:
+    """Appends the pending events of `chain` in id order, in a transaction of its own that
+    waits for the head; returns how many. Run right after the commit that left them (and by
+    the worker's sweep, for events a stopped process left)."""
+    with transaction.atomic():
+        head = AuditChainHead.objects.select_for_update().filter(chain=chain).first()
+        if head is None:
+            head, _ = AuditChainHead.objects.select_for_update().get_or_create(
+                chain=chain, defaults={"last_seq": 0, "last_hash": GENESIS})
+        pending = list(_pending_of(chain).order_by("id"))
+        if not pending:
+            return 0
+        AuditEvent.unscoped.bulk_create(_link(head, [dict(
+            municipality_id=p.municipality_id, occurred_at=p.occurred_at, actor_type=p.actor_type,
+            actor_id=p.actor_id, action=p.action, object_type=p.object_type, object_id=p.object_id,
+            request_id=p.request_id, data=p.data) for p in pending]))
+        _pending_of(chain).filter(id__lte=pending[-1].id).delete()
+        head.save(update_fields=["last_seq", "last_hash"])
+    return len(pending)
+
+
+def _pending_of(chain: str):
+    # The municipality first, as the index leads with it.
+    return AuditPending.objects.filter(municipality_id=None if chain == DEPLOYMENT_CHAIN else int(chain), chain=chain)
+
+
+def sweep() -> None:
+    """The worker's sweep: events left pending by a process that stopped between its commit
+    and their append (normally none: each is appended within milliseconds)."""
+    for chain in AuditPending.objects.values_list("chain", flat=True).distinct().order_by("chain"):
+        append_pending(chain)
 
 
 @dataclass(frozen=True)
@@ -168,4 +251,8 @@ def verify_chain(municipality, progress=None, index=None) -> ChainReport:
         return ChainReport(chain, count, count + 1, f"events after {count} are missing (the head records {head.last_seq})",
                            **extra)
     warning = "no checkpoint of this chain yet (madoguchi audit checkpoint)" if anchor is None and count else ""
+    waiting = _pending_of(chain).count()
+    if waiting:
+        warning = "; ".join(filter(None, [warning, f"{waiting} event(s) waiting to be appended (the worker's sweep "
+                                                   "appends any a stopped server left)"]))
     return ChainReport(chain, count, warning=warning, **extra)

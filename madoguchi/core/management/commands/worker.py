@@ -14,7 +14,7 @@ from django_tasks_db.management.commands.db_worker import Command as DatabaseWor
 
 logger = logging.getLogger("madoguchi.worker")
 
-SWEEPS = ("madoguchi.exports.services.sweep", "madoguchi.payments.services.sweep",
+SWEEPS = ("madoguchi.audit.services.sweep", "madoguchi.exports.services.sweep", "madoguchi.payments.services.sweep",
           "madoguchi.payments.reconciliation.sweep", "madoguchi.notices.services.sweep",
           "madoguchi.notices.broadcasts.sweep")
 
