@@ -37,7 +37,7 @@ def store(request, settings):
         client = redis.Redis.from_url(REDIS_URL)
         client.flushdb()
         settings.CACHE_URL = REDIS_URL
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+        settings.CACHES = {"default": {"BACKEND": "madoguchi.core.cache.RedisCache",
                                        "LOCATION": REDIS_URL}}
         settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
         yield "redis"
