@@ -89,6 +89,7 @@ def record_many(events: list[dict], *, municipality=_CURRENT, request_id: str | 
         # What TenantOwned.save refuses (the INSERT below does not go through save()).
         raise CrossTenantWrite(f"audit event of municipality {municipality.pk} saved in the scope of {scope.pk}")
     now = timezone.now()
+    actions = [fields["action"] for fields in prepared]
     # No savepoint: if the events cannot be written, the change they describe must not be either.
     with transaction.atomic(savepoint=False):
         head = None if _pending_in_this_transaction(chain) else _lock_head_unless_held(chain)
@@ -98,6 +99,7 @@ def record_many(events: list[dict], *, municipality=_CURRENT, request_id: str | 
                 for fields in prepared])
             if not _pending_in_this_transaction(chain):
                 transaction.on_commit(_AppendAfterCommit(chain), robust=True)
+            transaction.on_commit(lambda: metrics.count_events(actions))  # a rolled-back change counts nothing
             return [AuditEvent(municipality=municipality, occurred_at=now, request_id=request_id, **fields)
                     for fields in prepared]
         out = _link(head, [dict(municipality_id=None if municipality is None else municipality.pk, occurred_at=now,
@@ -108,7 +110,6 @@ def record_many(events: list[dict], *, municipality=_CURRENT, request_id: str | 
         else:
             AuditEvent.unscoped.bulk_create(out)
         head.save(update_fields=["last_seq", "last_hash"])
-    actions = [fields["action"] for fields in prepared]
     transaction.on_commit(lambda: metrics.count_events(actions))  # a rolled-back change counts nothing
     return out
 
