@@ -243,9 +243,10 @@ def gunicorn_argv(host: str, port: int, workers: int, proxy_protocol_from: str =
     # accepted only from the balancer's addresses; plain HTTP (health checks) still works.
     proxy = ["--proxy-protocol", "auto", "--proxy-allow-from", proxy_protocol_from] if proxy_protocol_from else []
     return [
-        sys.executable, "-m", "gunicorn", "madoguchi.wsgi:application",
+        # gunicorn with a drain before its graceful stop (core/serving.py).
+        sys.executable, "-m", "madoguchi.core.serving", "madoguchi.wsgi:application",
         "--bind", f"{host}:{port}",
-        "--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
+        "--workers", str(workers), "--worker-class", "madoguchi.core.serving.ThreadWorker", "--threads", "4",
         "--graceful-timeout", "10", "--timeout", "60",
         # Our own middleware writes the request log (JSON, with the request id).
         "--error-logfile", "-", "--log-level", "warning",
@@ -256,9 +257,11 @@ def gunicorn_argv(host: str, port: int, workers: int, proxy_protocol_from: str =
 
 
 def metrics_dir(port: int) -> None:
-    """Prometheus multiprocess mode for the gunicorn workers of this server (and, under
-    `run`, its task worker): their counters in DATA_DIR/metrics/<port>, emptied at start
-    (core/metrics.py)."""
+    """This server's own files, in the environment its processes inherit: Prometheus
+    multiprocess mode for the gunicorn workers (and, under `run`, its task worker), their
+    counters in DATA_DIR/metrics/<port>, emptied at start (core/metrics.py); and the drain
+    mark DATA_DIR/servers/<port>/draining that a SIGTERM creates (core/serving.py) and /readyz
+    reads — removed at start, as the server takes traffic again."""
     import shutil
 
     from django.conf import settings
@@ -267,6 +270,10 @@ def metrics_dir(port: int) -> None:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    server_dir = settings.DATA_DIR / "servers" / str(port)
+    server_dir.mkdir(parents=True, exist_ok=True)
+    (server_dir / "draining").unlink(missing_ok=True)
+    os.environ["MADOGUCHI_DRAIN_MARK"] = str(server_dir / "draining")
 
 
 def worker_argv() -> list[str]:
@@ -404,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
         if code:
             return code
         metrics_dir(args.port)  # the worker's counters join the server's
+        # One process for everything, no balancer in front: nothing to drain for.
+        os.environ["MADOGUCHI_DRAIN_SECONDS"] = "0"
         print(f"\nmadoguchi: serving on http://{args.host}:{args.port}/ with the task worker; Ctrl-C stops both.", flush=True)
         return supervise([gunicorn_argv(args.host, args.port, args.workers, args.proxy_protocol_from), worker_argv()])
     return EXIT_USAGE

@@ -82,7 +82,8 @@ def check_ready() -> dict[str, str]:
     """What keeps this process from taking traffic (/readyz: the balancer's check), by part;
     empty when ready. The database answers; every migration is applied (checked until it is
     once, then remembered: migrations do not un-apply under a running process); Redis answers
-    when configured; the node is not being drained (DATA_DIR/drain exists: an operator's
+    when configured; the server is not stopping (a SIGTERM drains it first: core/serving.py)
+    and the node is not being drained (DATA_DIR/drain exists: an operator's
     `touch` before stopping it, so the balancer moves traffic away while requests finish)."""
     from django.conf import settings
 
@@ -111,4 +112,6 @@ def check_ready() -> dict[str, str]:
             problems["redis"] = f"unavailable ({exc.__class__.__name__})"
     if (settings.DATA_DIR / "drain").exists():
         problems["drain"] = "draining (remove DATA_DIR/drain to take traffic again)"
+    elif (mark := os.environ.get("MADOGUCHI_DRAIN_MARK")) and os.path.exists(mark):
+        problems["drain"] = "draining: the server is stopping (SIGTERM)"
     return problems
