@@ -49,6 +49,12 @@ class Transition:
         return self.source == "draft"
 
 
+class ListenerRefused(Exception):
+    """Raised by a listener that refuses a transition for a reason the actor can act on (a
+    確認書 naming no open benefit, say): the whole transition rolls back, and the back office
+    shows the message (casework) instead of an error page."""
+
+
 Listener = Callable[[Sequence[Transition]], None]
 
 LISTENERS: Registry[Listener] = Registry("transition listener")

@@ -8,3 +8,11 @@ class BenefitsConfig(AppConfig):
     name = "madoguchi.benefits"
     label = "benefits"
     verbose_name = "給付事業"
+
+    def ready(self):
+        from madoguchi.applications.transitions import LISTENERS
+
+        from .payouts import after_transitions
+
+        LISTENERS.register("benefits", "an online 確認書 accepted by staff becomes the payee's account for the benefit")(
+            after_transitions)

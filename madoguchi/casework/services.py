@@ -28,6 +28,7 @@ from madoguchi.applications import assignment, queries
 from madoguchi.applications import services as applications
 from madoguchi.applications.queries import LISTED, SORTS
 from madoguchi.applications.statemachine import Role, Status, TransitionRefused, allowed_targets
+from madoguchi.applications.transitions import ListenerRefused
 from madoguchi.audit.services import record
 from madoguchi.staff.models import Membership
 
@@ -241,6 +242,8 @@ def decide(membership: Membership, user, application, target: str, comment: str 
     except TransitionRefused:
         raise CaseworkError(_("この申請は今の状態（%(status)s）からはその操作ができません。")
                             % {"status": Status(application.status).label}, status=409) from None
+    except ListenerRefused as exc:
+        raise CaseworkError(str(exc), status=409) from None
     except PermissionDenied:
         raise CaseworkError(_("この操作ができるのは担当課の審査担当だけです。"), status=403) from None
 

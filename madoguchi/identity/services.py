@@ -322,3 +322,13 @@ def guardian_person_ids(*, child_born_after) -> list[int]:
                                         record__household_id__in=households,
                                         record__birth_date__lte=child_born_after)
     return sorted(set(links.values_list("person_id", flat=True)))
+
+
+def person_ids_by_resident_number(resident_numbers) -> dict[str, int]:
+    """The persons linked to these 宛名番号 in the municipality in scope (benefits tells its
+    payees through their accounts); numbers nobody has linked are absent."""
+    numbers, found = list(resident_numbers), {}
+    for start in range(0, len(numbers), 5000):
+        found.update(ResidentLink.objects.filter(record__resident_number__in=numbers[start:start + 5000])
+                     .values_list("record__resident_number", "person_id"))
+    return found

@@ -20,6 +20,9 @@ TITLES = {
     "application.completed": gettext_noop("手続きが完了しました"),
     "application.withdrawn": gettext_noop("申請を取り下げました"),
     "application.refunded": gettext_noop("手数料を返金しました"),
+    "benefits.scheduled": gettext_noop("給付金の支給予定のお知らせ"),
+    "benefits.confirmation_needed": gettext_noop("給付金の確認書の提出をお願いします"),
+    "benefits.failed": gettext_noop("給付金を振り込めませんでした。口座を確かめてください"),
 }
 
 

@@ -36,7 +36,7 @@ def sodai_post(**changes):
 def test_catalog_search_and_procedure_page_are_public(client, catalog_a, muni_b):
     page = client.get(f"/{catalog_a.code}/procedures/")
     assert page.status_code == 200
-    assert page.content.decode().count('class="card-link"') == 10
+    assert page.content.decode().count('class="card-link"') == 11
     found = client.get(f"/{catalog_a.code}/procedures/", {"q": "住民票"}).content.decode()
     assert "住民票の写し等の交付請求" in found and "粗大ごみ" not in found
     detail = client.get(f"/{catalog_a.code}/procedures/juminhyo-copy/").content.decode()
