@@ -4,6 +4,11 @@
                            --bank CODE --branch CODE --account-type N --account N
                            [--newline crlf|none] [--encoding utf-8-sig|cp932]
     madoguchi zengin read FILE [--results] [--quiet]
+    madoguchi zengin bank-results FILE --out RESULTS [--fail N,N… --code C]
+
+`bank-results` is the demo's bank, a stand-in that says what it is: it answers a 総合振込
+file with the result file a bank returns (docs/zengin.md), every transfer paid except the
+data records numbered in --fail (1 = the first transfer), failed with result code --code.
 
 PAYEES.csv has a header row naming the columns bank,branch,type,account,name,amount (in
 any order; other columns are ignored). Codes may have lost their leading zeros in a
@@ -92,7 +97,49 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument("file", metavar="FILE")
     read.add_argument("--results", action="store_true", help="FILE is the bank's result file (振込結果)")
     read.add_argument("--quiet", action="store_true", help="print only the summary")
+    bank = sub.add_parser("bank-results", help="the demo's bank (a stand-in): answer a 総合振込 file with a result file")
+    bank.add_argument("file", metavar="FILE")
+    bank.add_argument("--out", required=True, metavar="RESULTS")
+    bank.add_argument("--fail", default="", metavar="N,N", type=_numbers,
+                      help="the transfers (1 = the first) the stand-in bank fails")
+    bank.add_argument("--code", default="2", choices=sorted(set("123489")), metavar="C",
+                      help="振込結果コード of the failed ones (default 2: 口座なし)")
     return p
+
+
+def _numbers(text: str) -> set[int]:
+    try:
+        numbers = {int(part) for part in text.split(",") if part.strip()}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--fail takes transfer numbers like 1,3, not {text!r}") from None
+    if any(n < 1 for n in numbers):
+        raise argparse.ArgumentTypeError("--fail numbers start at 1")
+    return numbers
+
+
+def bank_results_command(args) -> int:
+    from .records import write_results
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    try:
+        parsed = read_transfers(data)
+    except FormatError as exc:
+        sys.stderr.write(f"madoguchi zengin: {args.file}: {exc}\n")
+        return 1
+    if len(parsed.groups) != 1:
+        raise UsageError("the stand-in bank answers a file of one group")
+    group = parsed.groups[0]
+    if args.fail and max(args.fail) > len(group.transfers):
+        raise UsageError(f"--fail {max(args.fail)}: the file has {len(group.transfers)} transfers")
+    answer = write_results(group.header, [(t, args.code if n in args.fail else "0")
+                                          for n, t in enumerate(group.transfers, start=1)])
+    Path(args.out).write_bytes(answer)
+    print(f"stand-in bank: {len(group.transfers) - len(args.fail):,} paid, {len(args.fail):,} failed "
+          f"(code {args.code}) → {args.out}")
+    return 0
 
 
 def _row_transfer(row: dict, problems: list[str], line: int) -> Transfer | None:
@@ -264,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.action == "write":
             return write_command(args)
+        if args.action == "bank-results":
+            return bank_results_command(args)
         return read_command(args)
     except UsageError as exc:
         sys.stderr.write(f"madoguchi zengin: {exc}\n")

@@ -117,3 +117,26 @@ def test_help_lists_zengin():
     result = subprocess.run([sys.executable, "-m", "madoguchi", "--help"], env={**environment,
                             "MADOGUCHI_ENV": "dev"}, capture_output=True, text=True, timeout=60)
     assert "zengin" in result.stdout
+
+
+def test_the_stand_in_bank_answers_a_transfer_file(tmp_path):
+    from madoguchi.zengin import read_results
+
+    payees = tmp_path / "payees.csv"
+    payees.write_text("bank,branch,type,account,name,amount\n5,1,1,567,やまだ たろう,100000\n"
+                      "1,4,1,7654321,やまだ はなこ,200\n", encoding="utf-8")
+    out, answer = tmp_path / "furikomi.txt", tmp_path / "kekka.txt"
+    assert zengin("write", str(payees), "--out", str(out), *ARGS).returncode == 0
+    done = zengin("bank-results", str(out), "--out", str(answer), "--fail", "2")
+    assert done.returncode == 0, done.stderr
+    assert "stand-in bank: 1 paid, 1 failed (code 2)" in done.stdout
+    result = read_results(answer.read_bytes())
+    assert [r.transfer.amount for r in result.paid] == [100000]
+    assert [(r.transfer.amount, r.code) for r in result.failed] == [(200, "2")]
+    for bad in (["--fail", "3"], ["--fail", "x"], ["--fail", "0"], ["--code", "0"]):
+        refused = zengin("bank-results", str(out), "--out", str(tmp_path / "x.txt"), *bad)
+        assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, (bad, refused.stderr)
+    assert not (tmp_path / "x.txt").exists()
+    broken = tmp_path / "broken.txt"
+    broken.write_bytes(out.read_bytes()[:-10])
+    assert zengin("bank-results", str(broken), "--out", str(answer)).returncode == 1
