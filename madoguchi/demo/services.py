@@ -28,9 +28,13 @@ DEMO_MUNICIPALITIES = [
                         ("kankyo", "環境課"), ("toshokan", "図書館"), ("kikikanri", "危機管理課"),
                         ("senkyo", "選挙管理委員会事務局")],
         # demo-cashier: 会計担当 of 環境課 (粗大ごみ's fees): records 窓口払い and refunds.
+        # demo-fukushi reviews 福祉課's inbox (the online 確認書 of a benefit); demo-approver is
+        # the second administrator a benefit's payment run needs (four eyes: docs/benefits.md).
         "staff": [("demo-admin", Membership.Role.ADMINISTRATOR, "shimin"),
                   ("demo-reviewer", Membership.Role.REVIEWER, "kosodate"),
-                  ("demo-cashier", Membership.Role.VIEWER, "kankyo", "cashier")],
+                  ("demo-cashier", Membership.Role.VIEWER, "kankyo", "cashier"),
+                  ("demo-fukushi", Membership.Role.REVIEWER, "fukushi"),
+                  ("demo-approver", Membership.Role.ADMINISTRATOR, "fukushi")],
     },
     {
         # Fictional: 大阪府 with municipality number 999 (279994), to show tenant isolation.
