@@ -33,7 +33,7 @@ from . import banks
 from .charset import UnconvertibleName, to_zengin_kana
 from .records import (
     CRLF, DATA_ACCOUNT_TYPES, MAX_AMOUNT, MAX_GROUP_COUNT, FieldError, FormatError, Transfer, TransferHeader,
-    ZenginWriter, read_results, read_transfers,
+    RESULT_REASONS, ZenginWriter, read_results, read_transfers,
 )
 
 COLUMNS = ("bank", "branch", "type", "account", "name", "amount")
@@ -102,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     bank.add_argument("--out", required=True, metavar="RESULTS")
     bank.add_argument("--fail", default="", metavar="N,N", type=_numbers,
                       help="the transfers (1 = the first) the stand-in bank fails")
-    bank.add_argument("--code", default="2", choices=sorted(set("123489")), metavar="C",
-                      help="振込結果コード of the failed ones (default 2: 口座なし)")
+    bank.add_argument("--code", default="1", choices=sorted(set(RESULT_REASONS) - {"0"}), metavar="C",
+                      help="振込結果コード of the failed ones (default 1: 取引なし(口座なし))")
     return p
 
 

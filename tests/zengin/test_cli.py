@@ -129,10 +129,10 @@ def test_the_stand_in_bank_answers_a_transfer_file(tmp_path):
     assert zengin("write", str(payees), "--out", str(out), *ARGS).returncode == 0
     done = zengin("bank-results", str(out), "--out", str(answer), "--fail", "2")
     assert done.returncode == 0, done.stderr
-    assert "stand-in bank: 1 paid, 1 failed (code 2)" in done.stdout
+    assert "stand-in bank: 1 paid, 1 failed (code 1)" in done.stdout
     result = read_results(answer.read_bytes())
     assert [r.transfer.amount for r in result.paid] == [100000]
-    assert [(r.transfer.amount, r.code) for r in result.failed] == [(200, "2")]
+    assert [(r.transfer.amount, r.code, r.reason) for r in result.failed] == [(200, "1", "取引なし(口座なし)")]
     for bad in (["--fail", "3"], ["--fail", "x"], ["--fail", "0"], ["--code", "0"]):
         refused = zengin("bank-results", str(out), "--out", str(tmp_path / "x.txt"), *bad)
         assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, (bad, refused.stderr)
