@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 EXIT_USAGE = 2
 
@@ -257,23 +258,24 @@ def gunicorn_argv(host: str, port: int, workers: int, proxy_protocol_from: str =
 
 
 def metrics_dir(port: int) -> None:
-    """This server's own files, in the environment its processes inherit: Prometheus
-    multiprocess mode for the gunicorn workers (and, under `run`, its task worker), their
-    counters in DATA_DIR/metrics/<port>, emptied at start (core/metrics.py); and the drain
-    mark DATA_DIR/servers/<port>/draining that a SIGTERM creates (core/serving.py) and /readyz
-    reads — removed at start, as the server takes traffic again."""
+    """This server's run directory, in the environment its processes inherit:
+    MADOGUCHI_RUN_DIR, else DATA_DIR/run/<port>. It holds Prometheus' multiprocess files for
+    the gunicorn workers (and, under `run`, the task worker), emptied at start
+    (core/metrics.py), and the drain mark `draining` a SIGTERM creates (core/serving.py) and
+    /readyz reads, removed at start. Local to one server: when machines share the data
+    directory, give each server a MADOGUCHI_RUN_DIR of its own (scripts/topology does)."""
     import shutil
 
     from django.conf import settings
 
-    path = settings.DATA_DIR / "metrics" / str(port)
+    run = Path(os.environ.get("MADOGUCHI_RUN_DIR", "").strip() or settings.DATA_DIR / "run" / str(port))
+    path = run / "metrics"
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True, exist_ok=True)
+    (run / "draining").unlink(missing_ok=True)
+    os.environ["MADOGUCHI_RUN_DIR"] = str(run)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
-    server_dir = settings.DATA_DIR / "servers" / str(port)
-    server_dir.mkdir(parents=True, exist_ok=True)
-    (server_dir / "draining").unlink(missing_ok=True)
-    os.environ["MADOGUCHI_DRAIN_MARK"] = str(server_dir / "draining")
+    os.environ["MADOGUCHI_DRAIN_MARK"] = str(run / "draining")
 
 
 def worker_argv() -> list[str]:

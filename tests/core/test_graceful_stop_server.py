@@ -35,7 +35,7 @@ def test_sigterm_drains_then_finishes_the_request_in_flight(tmp_path, server_db)
     server = start(tmp_path, database_url, workers=1, MADOGUCHI_DRAIN_SECONDS="2")
     code = re.search(r"resident portal: http://[^/]+/(\d{6})/", server.demo_output).group(1)
     port = int(server.base_url.rsplit(":", 1)[1])
-    mark = tmp_path / "servers" / str(port) / "draining"
+    mark = tmp_path / "run" / str(port) / "draining"
     try:
         assert get(server.base_url + "/readyz")[0] == 200
         assert not mark.exists()
