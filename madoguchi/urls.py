@@ -52,6 +52,8 @@ urlpatterns = [
     path("<municipality:code>/staff/benefits/", include("madoguchi.benefits.staff_urls")),
     path("<municipality:code>/", include("madoguchi.receiving_accounts.urls")),
     path("<municipality:code>/", include("madoguchi.benefits.urls")),
+    path("<municipality:code>/", include("madoguchi.bookings.urls")),
+    path("<municipality:code>/staff/bookings/", include("madoguchi.bookings.staff_urls")),
     path("<municipality:code>/staff/receiving-accounts/", include("madoguchi.receiving_accounts.staff_urls")),
 ]
 

@@ -22,6 +22,7 @@ TITLES = {
     "application.refunded": gettext_noop("手数料を返金しました"),
     "benefits.scheduled": gettext_noop("給付金の支給予定のお知らせ"),
     "benefits.confirmation_needed": gettext_noop("給付金の確認書の提出をお願いします"),
+    "bookings.reminder": gettext_noop("来庁予約の日が近づいています"),
     "benefits.failed": gettext_noop("給付金を振り込めませんでした。口座を確かめてください"),
 }
 

@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "madoguchi.casework",
     "madoguchi.certificates",
     "madoguchi.benefits",
+    "madoguchi.bookings",
     "madoguchi.demo",
     "django.contrib.admin",
     "django.contrib.auth",
