@@ -277,3 +277,19 @@ def sweep(now: dt.datetime | None = None) -> int:
                                 kind="bookings.reminder", link=f"/{booking.municipality.code}/bookings/")
             sent += 1
     return sent
+
+
+def ensure_demo(municipality) -> Counter:
+    """The demo's counter (idempotent): 市民課 転入・転出窓口, weekdays 9:00–17:00, 30-minute
+    slots of 3 places."""
+    from madoguchi.municipalities.tenancy import tenant
+
+    with tenant(municipality):
+        counter = Counter.objects.filter(name="市民課 転入・転出窓口").first()
+        if counter is None:
+            counter = Counter.objects.create(municipality=municipality, name="市民課 転入・転出窓口",
+                                             place="本庁舎1階", opens_at=dt.time(9), closes_at=dt.time(17),
+                                             slot_minutes=30, capacity=3)
+            record("bookings.counter_created", actor=("system", "demo"), obj=counter,
+                   data={"name": counter.name, "slot_minutes": 30, "capacity": 3})
+    return counter
