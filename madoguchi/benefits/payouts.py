@@ -62,12 +62,14 @@ def payees(program: Program) -> list[dict]:
             households.setdefault(row["household_id"], []).append(row)
         else:
             out.append({**row, "units": 1})  # no household number: their own household
+    # Subqueries, not lists of a city's households (statements that grow with the city).
+    eligible_households = people.exclude(household_id="").values("household_id")
     heads = {r["household_id"]: r for r in register.residents_on(program.reference_date)
-             .filter(household_id__in=list(households), is_household_head=True)
+             .filter(household_id__in=eligible_households, is_household_head=True)
              .values("resident_number", "household_id", "name")} if households else {}
     children = {}
     if program.unit == Program.Unit.CHILD:
-        children = dict(_children(program).filter(household_id__in=list(households)).values("household_id")
+        children = dict(_children(program).filter(household_id__in=eligible_households).values("household_id")
                         .annotate(n=Count("id")).values_list("household_id", "n"))
     for household, members in households.items():
         head = heads.get(household, members[0])
@@ -94,8 +96,9 @@ def open_program(program: Program, user, *, decline_days: int = DECLINE_DAYS_DEF
         if locked.status != Program.Status.DRAFT:
             raise PayoutError(_("この給付はすでに支給を始めています。"), status=409)
         rows = payees(locked)
-        usable = set(accounts.usable_resident_numbers().filter(resident_number__in=[r["resident_number"] for r in rows])
-                     .values_list("resident_number", flat=True)) if rows else set()
+        # Every usable account of the municipality, read once: an IN list of a city's payees
+        # grows with the city (SQLite refuses more than 250,000 parameters in a statement).
+        usable = set(accounts.usable_resident_numbers().values_list("resident_number", flat=True)) if rows else set()
         created = Beneficiary.objects.bulk_create([
             Beneficiary(municipality=municipality, program=locked, resident_number=r["resident_number"],
                         household_id=r["household_id"], name=r["name"], units=r["units"],

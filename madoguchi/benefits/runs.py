@@ -105,12 +105,12 @@ def build(user, program: Program, payment_date, payer: dict, *, today: dt.date |
                           .order_by("resident_number"))
         numbers = [b.resident_number for b in candidates]
         registered = accounts.accounts_by_resident_number(municipality, numbers)
-        confirmations = {c.resident_number: c for c in
-                         Confirmation.objects.filter(program=program, resident_number__in=numbers)}
+        # Whole-program reads, never IN lists of payees (statements that grow with the city).
+        confirmations = {c.resident_number: c for c in Confirmation.objects.filter(program=program)}
         failed_into = {p.beneficiary_id: (p.bank_code, p.branch_code, p.account_type, p.account_number, p.holder_kana)
-                       for p in Payment.objects.filter(beneficiary__in=[b for b in candidates
-                                                                        if b.status == Beneficiary.Status.FAILED],
-                                                       status=Payment.Status.FAILED)}
+                       for p in Payment.objects.filter(beneficiary__program=program,
+                                                       beneficiary__status=Beneficiary.Status.FAILED,
+                                                       status=Payment.Status.FAILED).order_by("id")}
         run = PaymentRun.objects.create(municipality=municipality, program=program, payment_date=payment_date,
                                         created_by=user, **checked)
         payments, skipped = [], 0
@@ -134,7 +134,7 @@ def build(user, program: Program, payment_date, payer: dict, *, today: dt.date |
             raise PayoutError(_("振込できる支給対象者がいません（確認書の提出待ち・辞退の受付期間中・口座の変更待ちの方だけです）。"),
                               status=409)
         Payment.objects.bulk_create(payments, batch_size=5000)
-        Beneficiary.objects.filter(pk__in=[p.beneficiary_id for p in payments]).update(
+        Beneficiary.objects.filter(pk__in=Payment.objects.filter(run=run).values("beneficiary_id")).update(
             status=Beneficiary.Status.IN_RUN, failure_reason="")
         run.count = len(payments)
         run.total_yen = sum(p.amount_yen for p in payments)
@@ -190,12 +190,13 @@ def cancel(user, run: PaymentRun) -> PaymentRun:
         run = _locked(run)
         if run.status != PaymentRun.Status.BUILT:
             raise PayoutError(_("承認された振込データは取り消せません。"), status=409)
-        ids = list(Payment.objects.filter(run=run).values_list("beneficiary_id", flat=True))
+        count = Payment.objects.filter(run=run).count()
+        Beneficiary.objects.filter(pk__in=Payment.objects.filter(run=run).values("beneficiary_id")).update(
+            status=Beneficiary.Status.READY)
         Payment.objects.filter(run=run).update(status=Payment.Status.CANCELLED)
-        Beneficiary.objects.filter(pk__in=ids).update(status=Beneficiary.Status.READY)
         run.status = PaymentRun.Status.CANCELLED
         run.save(update_fields=["status"])
-        record("benefits.run_cancelled", actor=user, obj=run, data={"count": len(ids)})
+        record("benefits.run_cancelled", actor=user, obj=run, data={"count": count})
     return run
 
 
@@ -273,8 +274,9 @@ def import_results(user, run: PaymentRun, data: bytes) -> dict:
                 failed.append(payment)
         Payment.objects.bulk_update(list(payments.values()), ["status", "failure_code", "failure_reason"],
                                     batch_size=5000)
-        Beneficiary.objects.filter(pk__in=paid).update(status=Beneficiary.Status.PAID)
-        for payment in failed:
+        Beneficiary.objects.filter(pk__in=Payment.objects.filter(run=run, status=Payment.Status.PAID)
+                                   .values("beneficiary_id")).update(status=Beneficiary.Status.PAID)
+        for payment in failed:  # usually few; each keeps its own reason
             Beneficiary.objects.filter(pk=payment.beneficiary_id).update(
                 status=Beneficiary.Status.FAILED, failure_reason=payment.failure_reason)
         run.status = PaymentRun.Status.SETTLED
@@ -282,8 +284,8 @@ def import_results(user, run: PaymentRun, data: bytes) -> dict:
         run.save(update_fields=["status", "results_sha256"])
         outcome = {"paid": len(paid), "failed": len(failed), "sha256": run.results_sha256}
         record("benefits.results_imported", actor=user, obj=run, data=outcome)
-        numbers = list(Beneficiary.objects.filter(pk__in=[p.beneficiary_id for p in failed])
-                       .values_list("resident_number", flat=True))
+        numbers = list(Beneficiary.objects.filter(pk__in=Payment.objects.filter(run=run, status=Payment.Status.FAILED)
+                                                  .values("beneficiary_id")).values_list("resident_number", flat=True))
         people = identity.person_ids_by_resident_number(numbers)
         _tell([people[n] for n in numbers if n in people], "benefits.failed")
     return outcome
