@@ -123,6 +123,8 @@ SENTENCES = {
     "bookings.cancelled": __("住民が来庁予約を取り消しました"),
     "bookings.counter_created": __("予約できる窓口を追加しました"),
     "bookings.holiday_added": __("来庁予約の休日を追加しました"),
+    "citizencard.service_enabled": __("市民カードのサービスを使えるようにしました"),
+    "citizencard.service_disabled": __("市民カードのサービスの提供をやめました"),
     "bookings.marked": __("来庁予約に来庁の記録をしました"),
     "residents.seal_registered": __("印鑑登録を記録しました"),
     "certificates.revoked": __("交付した証明書を取り消しました"),
