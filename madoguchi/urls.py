@@ -54,6 +54,7 @@ urlpatterns = [
     path("<municipality:code>/", include("madoguchi.benefits.urls")),
     path("<municipality:code>/", include("madoguchi.bookings.urls")),
     path("<municipality:code>/staff/bookings/", include("madoguchi.bookings.staff_urls")),
+    path("<municipality:code>/", include("madoguchi.citizencard.urls")),
     path("<municipality:code>/staff/receiving-accounts/", include("madoguchi.receiving_accounts.staff_urls")),
 ]
 
