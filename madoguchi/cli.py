@@ -26,6 +26,7 @@ COMMANDS = {
     "procedures": "procedure definitions: `procedures load FILE|DIR --municipality CODE`, `procedures catalog --municipality CODE`",
     "retention": "delete applications past retention and expired drafts: `retention purge [--municipality CODE] [--dry-run] [--as-of DATE]`",
     "oidc": "OpenID Connect relying parties and keys: `oidc client add …`, `oidc keys rotate|withdraw …`",
+    "terminal": "the citizen card terminal agent: `terminal keygen|sync|run` (docs/citizencard.md)",
     "card": "My Number Card tools (virtual cards, readers): `card --help`",
     "pki": "certificates and the development CAs: `pki --help`",
     "natapp-standin": "DEVELOPMENT ONLY: a local stand-in for the national authentication app's servers",
@@ -38,7 +39,8 @@ COMMANDS = {
 
 # Commands implemented by the pure libraries: they run without Django.
 LIBRARY_COMMANDS = {"card": "madoguchi.card.cli", "pki": "madoguchi.pki.cli", "zengin": "madoguchi.zengin.cli",
-                    "natapp-standin": "madoguchi.standins.natapp"}
+                    "natapp-standin": "madoguchi.standins.natapp",
+                    "terminal": "madoguchi.terminal.cli"}
 
 
 class OneLineParser(argparse.ArgumentParser):

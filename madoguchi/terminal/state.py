@@ -1,0 +1,103 @@
+"""The terminal's durable local state: one SQLite file (WAL, synchronous FULL).
+
+- `lists`: the last synced revocation index and allow-lists (per service), as blobs.
+- `used`: (service, card key) admitted at this terminal: a ticket admits exactly once here
+  even while offline; the server settles admissions across gates when events arrive.
+- `events`: the queue. An event is written in the same transaction as its decision, with a
+  random id; it is deleted only after the server acknowledged that id. The server keeps
+  events unique by (terminal, id), so a resend after a crash is never a duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .index import SortedKeys
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS lists (name TEXT PRIMARY KEY, data BLOB NOT NULL, version TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS used (service TEXT NOT NULL, card INTEGER NOT NULL, PRIMARY KEY (service, card));
+CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, body TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Decision:
+    admitted: bool
+    reason: str  # "admitted" | "revoked" | "not_allowed" | "already_used" | "no_lists"
+    event_id: str | None = None
+
+
+def _signed(card: int) -> int:  # SQLite integers are signed 64-bit
+    return card - (1 << 64) if card >= 1 << 63 else card
+
+
+class LocalState:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+        self.revoked = SortedKeys.build([])
+        self.allow: dict[str, SortedKeys] = {}
+        self.version = ""
+        self._load()
+
+    def _load(self) -> None:
+        for name, data, version in self.db.execute("SELECT name, data, version FROM lists"):
+            keys = SortedKeys.from_bytes(bytes(data))
+            if name == "revoked":
+                self.revoked = keys
+            else:
+                self.allow[name.removeprefix("allow:")] = keys
+            self.version = version
+
+    def install(self, version: str, revoked: SortedKeys, allow: dict[str, SortedKeys]) -> None:
+        """Replaces the lists in one transaction; lookups in flight finish on the old ones."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("DELETE FROM lists")
+            self.db.execute("INSERT INTO lists VALUES ('revoked', ?, ?)", (revoked.to_bytes(), version))
+            for service, keys in allow.items():
+                self.db.execute("INSERT INTO lists VALUES (?, ?, ?)", (f"allow:{service}", keys.to_bytes(), version))
+        self.revoked, self.allow, self.version = revoked, dict(allow), version
+
+    def decide(self, service: str, card: int, serial: int, now: dt.datetime | None = None,
+               once: bool = True) -> Decision:
+        """Offline decision for a card shown at this terminal; the event is queued with it."""
+        if not self.version:
+            reason = "no_lists"
+        elif serial in self.revoked:
+            reason = "revoked"
+        elif card not in self.allow.get(service, SortedKeys.build([])):
+            reason = "not_allowed"
+        else:
+            reason = "admitted"
+        event_id = str(uuid.uuid4())
+        at = (now or dt.datetime.now(dt.timezone.utc)).isoformat()
+        body = {"id": event_id, "service": service, "card": f"{card:016x}", "result": reason, "at": at}
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            if reason == "admitted" and once:
+                cur = self.db.execute("INSERT OR IGNORE INTO used VALUES (?, ?)", (service, _signed(card)))
+                if cur.rowcount == 0:
+                    reason = body["result"] = "already_used"
+            self.db.execute("INSERT INTO events (id, body) VALUES (?, ?)", (event_id, json.dumps(body)))
+        return Decision(reason == "admitted", reason, event_id)
+
+    def pending(self, limit: int = 500) -> list[dict]:
+        return [json.loads(b) for (b,) in self.db.execute("SELECT body FROM events ORDER BY seq LIMIT ?", (limit,))]
+
+    def acknowledge(self, ids: list[str]) -> None:
+        with self.db:
+            self.db.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in ids])
+
+    def close(self) -> None:
+        self.db.close()
