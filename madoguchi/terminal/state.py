@@ -38,12 +38,16 @@ def _signed(card: int) -> int:  # SQLite integers are signed 64-bit
 
 
 class LocalState:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, synchronous: str = "FULL"):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError("synchronous is FULL or NORMAL")
+        # FULL: an event survives a power cut once the gate showed its answer. NORMAL (WAL):
+        # survives a crash of the agent, may lose the last ones on a power cut.
+        self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.db.executescript(SCHEMA)
         self.revoked = SortedKeys.build([])
         self.allow: dict[str, SortedKeys] = {}
