@@ -17,13 +17,16 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import json
+import threading
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+_SHA256 = hashes.SHA256()
 FORMAT = "madoguchi-moving/1"
 MAX_BYTES = 1_000_000
 FORBIDDEN_KEYS = {"individual_number", "my_number", "kojin_bango"}
@@ -98,6 +101,34 @@ def _chain_to_root(certs: list[x509.Certificate], roots: list[x509.Certificate],
     raise PackageError("the package's signer does not chain to a trusted root")
 
 
+@functools.lru_cache(maxsize=256)
+def _certificates(pems: tuple[str, ...]) -> list[x509.Certificate]:
+    try:
+        return [x509.load_pem_x509_certificate(p.encode()) for p in pems]
+    except ValueError:
+        raise PackageError("a certificate of the package cannot be read") from None
+
+
+_chains: dict[tuple, bool] = {}
+_chains_lock = threading.Lock()
+
+
+def _trusted(pems: tuple[str, ...], certs, roots, at: dt.datetime) -> None:
+    """The chain walk, remembered per (chain, roots): a municipality sends every package with
+    the same chain. The validity period is still checked on every call."""
+    for cert in certs:
+        if not (cert.not_valid_before_utc <= at <= cert.not_valid_after_utc):
+            raise PackageError("a certificate of the package is not valid now")
+    key = (pems, tuple(r.fingerprint(_SHA256) for r in roots))
+    if _chains.get(key):
+        return
+    _chain_to_root(certs, roots, at)
+    with _chains_lock:
+        if len(_chains) > 1024:
+            _chains.clear()
+        _chains[key] = True
+
+
 def verify(data: bytes, roots: list[x509.Certificate], *, at: dt.datetime | None = None) -> tuple[dict, x509.Certificate]:
     """The payload and the signer's certificate of a package whose signature verifies and
     whose signer chains to one of `roots`; PackageError otherwise."""
@@ -114,10 +145,7 @@ def verify(data: bytes, roots: list[x509.Certificate], *, at: dt.datetime | None
     pems = envelope.get("certificates")
     if not isinstance(pems, list) or not pems or not all(isinstance(p, str) for p in pems):
         raise PackageError("the package carries no certificate")
-    try:
-        certs = [x509.load_pem_x509_certificate(p.encode()) for p in pems]
-    except ValueError:
-        raise PackageError("a certificate of the package cannot be read") from None
+    certs = _certificates(tuple(pems))
     public = certs[0].public_key()
     algorithm = envelope.get("algorithm")
     try:
@@ -129,7 +157,7 @@ def verify(data: bytes, roots: list[x509.Certificate], *, at: dt.datetime | None
             raise PackageError("the package's algorithm does not match its certificate")
     except InvalidSignature:
         raise PackageError("the package's signature does not verify") from None
-    _chain_to_root(certs, roots, at or dt.datetime.now(dt.timezone.utc))
+    _trusted(tuple(pems), certs, roots, at or dt.datetime.now(dt.timezone.utc))
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
