@@ -30,6 +30,7 @@ COMMANDS = {
     "pki": "certificates and the development CAs: `pki --help`",
     "natapp-standin": "DEVELOPMENT ONLY: a local stand-in for the national authentication app's servers",
     "documents": "signed documents: `documents install-key --municipality CODE --key K.pem --cert C.pem [--chain CHAIN.pem]`",
+    "moving": "引越しワンストップ: `moving import FILE` receives a signed 転出 package",
     "exports": "exports to core systems: `exports expire` deletes expired export files now",
     "payments": "payments: `payments reconcile [--date YYYY-MM-DD] [--municipality CODE]` (収納消込)",
     "receiving-accounts": "公金受取口座: `receiving-accounts import FILE --municipality CODE [--encoding cp932]` (the national registry's extract)",
@@ -120,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     install_key.add_argument("--key", required=True, metavar="KEY.pem")
     install_key.add_argument("--cert", required=True, metavar="CERT.pem")
     install_key.add_argument("--chain", default="", metavar="CHAIN.pem")
+    moving = sub.add_parser("moving", help=COMMANDS["moving"])
+    moving_sub = moving.add_subparsers(dest="moving_command", metavar="ACTION", required=True,
+                                       parser_class=OneLineParser)
+    moving_sub.add_parser("import", help="receive a signed 転出 package").add_argument("file", metavar="FILE")
     exports = sub.add_parser("exports", help=COMMANDS["exports"])
     exports_sub = exports.add_subparsers(dest="exports_command", metavar="ACTION", required=True,
                                          parser_class=OneLineParser)
@@ -389,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
                       "--cert", args.cert, *(["--chain", args.chain] if args.chain else []))
     if args.command == "exports":
         return manage("exports_expire")
+    if args.command == "moving":
+        return manage("moving_import", args.file)
     if args.command == "payments":
         return manage("payments_reconcile", *(["--date", args.date] if args.date else []),
                       *(["--municipality", args.municipality] if args.municipality else []))

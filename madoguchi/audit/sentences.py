@@ -121,6 +121,7 @@ SENTENCES = {
     "bookings.booked": __("住民が来庁予約をしました"),
     "bookings.changed": __("住民が来庁予約の日時を変更しました"),
     "bookings.cancelled": __("住民が来庁予約を取り消しました"),
+    "moving.received": __("転出元の署名を確かめて転入予定を受け付けました"),
     "bookings.counter_created": __("予約できる窓口を追加しました"),
     "bookings.holiday_added": __("来庁予約の休日を追加しました"),
     "bookings.marked": __("来庁予約に来庁の記録をしました"),

@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "madoguchi.certificates",
     "madoguchi.benefits",
     "madoguchi.bookings",
+    "madoguchi.moving",
     "madoguchi.demo",
     "django.contrib.admin",
     "django.contrib.auth",
