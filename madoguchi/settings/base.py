@@ -300,7 +300,7 @@ else:
 # shared cache), `database` otherwise.
 SESSION_STORE = os.environ.get("MADOGUCHI_SESSION_STORE", "").strip() or (
     "cache" if os.environ.get("MADOGUCHI_CACHE_URL", "").strip() else "database")
-_SESSION_ENGINES = {"database": "django.contrib.sessions.backends.db",
+_SESSION_ENGINES = {"database": "madoguchi.core.sessions",
                     "cached_db": "django.contrib.sessions.backends.cached_db",
                     "cache": "django.contrib.sessions.backends.cache"}
 if SESSION_STORE not in _SESSION_ENGINES:
