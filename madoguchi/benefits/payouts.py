@@ -126,14 +126,10 @@ def open_program(program: Program, user, *, decline_days: int = DECLINE_DAYS_DEF
 def _tell(person_ids: list[int], kind: str) -> None:
     """A notice through every channel (references only: the resident reads the details on
     their 給付金 page after signing in)."""
-    if not person_ids:
-        return
     from madoguchi.notices import services as notices
-    from madoguchi.notices.channels import DELIVERY_CHANNELS
 
-    code = current_municipality().code
-    for name in DELIVERY_CHANNELS.names():
-        notices.fan_out(person_ids, channel_name=name, category="benefits", kind=kind, link=f"/{code}/benefits/")
+    notices.fan_out_everywhere(person_ids, category="benefits", kind=kind,
+                               link=f"/{current_municipality().code}/benefits/")
 
 
 # -- the resident ---------------------------------------------------------------------------

@@ -261,7 +261,6 @@ def sweep(now: dt.datetime | None = None) -> int:
     """The worker's sweep: a reminder notice for each booking of the next 24 hours, once."""
     from madoguchi.municipalities.tenancy import tenant
     from madoguchi.notices import services as notices
-    from madoguchi.notices.channels import DELIVERY_CHANNELS
 
     now = now or _now()
     due = list(Booking.unscoped.filter(status=Booking.Status.BOOKED, reminded=False, starts_at__gt=now,
@@ -272,9 +271,8 @@ def sweep(now: dt.datetime | None = None) -> int:
         with tenant(booking.municipality), transaction.atomic():
             if not Booking.objects.filter(pk=booking.pk, reminded=False).update(reminded=True):
                 continue  # another worker's sweep took it
-            for name in DELIVERY_CHANNELS.names():
-                notices.fan_out([booking.person_id], channel_name=name, category="applications",
-                                kind="bookings.reminder", link=f"/{booking.municipality.code}/bookings/")
+            notices.fan_out_everywhere([booking.person_id], category="applications", kind="bookings.reminder",
+                                       link=f"/{booking.municipality.code}/bookings/")
             sent += 1
     return sent
 

@@ -66,6 +66,16 @@ def enqueue(person_ids: Iterable[int], *, channel_name: str, category: str, kind
     return rows
 
 
+
+def fan_out_everywhere(person_ids: Iterable[int], *, category: str, kind: str, link: str) -> int:
+    """`fan_out` through every registered channel (a notice other apps send: a benefit's
+    schedule, a booking's reminder); returns how many deliveries were queued."""
+    person_ids = list(person_ids)
+    if not person_ids:
+        return 0
+    return sum(fan_out(person_ids, channel_name=name, category=category, kind=kind, link=link)
+               for name in DELIVERY_CHANNELS.names())
+
 def reachable(person_ids: Iterable[int], *, channel_name: str, category: str) -> int:
     """How many of the persons a delivery through the channel would reach now: those it can
     reach who have not silenced the category (a broadcast's preview, before anything is sent)."""

@@ -148,3 +148,25 @@ def test_the_pages(client, muni_a, admin_a, viewer_a, counter):
     assert viewer.post(f"/{muni_a.code}/staff/bookings/{counter.pk}/bookings/{again.pk}/mark/",
                        {"status": "visited"}).status_code == 403
     assert viewer.post(f"/{muni_a.code}/staff/bookings/", {"name": "y"}).status_code == 403
+
+
+def test_a_reminder_is_sent_once_the_day_before(muni_a, counter):
+    from madoguchi.notices.models import Delivery
+
+    from madoguchi.notices.models import EmailAddress
+
+    with tenant(muni_a):
+        a, b = resident(1), resident(2)
+        EmailAddress.objects.create(municipality=muni_a, person=a, address="a@example.jp",
+                                    verified_at=dt.datetime.now(dt.timezone.utc))
+        booking = services.book(a, counter.pk, at(8, 9), "転入", now=NOW)
+        services.book(b, counter.pk, at(8, 9, 30), "転入", now=NOW)
+    assert services.sweep(now=NOW) == 0  # more than 24 hours ahead
+    day_before = at(7, 10)
+    assert services.sweep(now=day_before) == 2
+    assert services.sweep(now=day_before) == 0  # once
+    with tenant(muni_a):
+        assert Booking.objects.get(pk=booking.pk).reminded
+        assert list(Delivery.objects.filter(person=a).values_list("channel", "kind", "link")) == [
+            ("email", "bookings.reminder", f"/{muni_a.code}/bookings/")]
+        assert not Delivery.objects.filter(person=b).exists()  # no channel reaches b: nothing, no error
