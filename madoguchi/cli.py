@@ -257,7 +257,7 @@ def gunicorn_argv(host: str, port: int, workers: int, proxy_protocol_from: str =
     ]
 
 
-def metrics_dir(port: int) -> None:
+def server_run_dir(port: int) -> None:
     """This server's run directory, in the environment its processes inherit:
     MADOGUCHI_RUN_DIR, else DATA_DIR/run/<port>. It holds Prometheus' multiprocess files for
     the gunicorn workers (and, under `run`, the task worker), emptied at start
@@ -403,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
         return manage("worker", "--queue-name", "*", "--no-reload")
     if args.command == "serve":
-        metrics_dir(args.port)
+        server_run_dir(args.port)
         os.execv(sys.executable, gunicorn_argv(args.host, args.port, args.workers, args.proxy_protocol_from))
     if args.command == "run":
         code = manage("migrate", "--no-input", verbosity=0)
@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         code = manage("demo", "--base-url", f"http://{args.host}:{args.port}")
         if code:
             return code
-        metrics_dir(args.port)  # the worker's counters join the server's
+        server_run_dir(args.port)  # the worker's counters join the server's
         # One process for everything, no balancer in front: nothing to drain for.
         os.environ["MADOGUCHI_DRAIN_SECONDS"] = "0"
         print(f"\nmadoguchi: serving on http://{args.host}:{args.port}/ with the task worker; Ctrl-C stops both.", flush=True)

@@ -176,7 +176,7 @@ def paper_confirmation(request, code, pk):
             payouts.confirm_on_paper(request.user, program, data["resident_number"], data)
         except payouts.PayoutError as exc:
             _refused(form, exc)
-            return _detail(request, program, status=exc.status if exc.status != 400 else 400, paper_form=form)
+            return _detail(request, program, status=exc.status, paper_form=form)
         messages.success(request, _("宛名番号 %(n)s の確認書を受け付けました。") % {"n": data["resident_number"]})
         return redirect("benefits_staff:detail", code, program.pk)
     return _detail(request, program, status=400, paper_form=form)
