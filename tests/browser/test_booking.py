@@ -43,3 +43,21 @@ def test_book_change_and_cancel_a_visit_on_a_phone(server, browser):
     assert "予約を取り消しました。" in page.content() and "予約はありません。" in page.locator("main").inner_text()
     check("bookings-cancelled")
     assert not violations, violations
+
+
+def test_staff_see_the_counters_and_the_day_list(server, browser):
+    from tests.browser.conftest import axe_violations
+    from tests.browser.test_benefit_payment import staff_page
+
+    page = staff_page(server, browser, "demo-admin")
+    page.get_by_role("link", name="来庁予約").first.click()
+    page.wait_for_url(re.compile(rf"/{CODE}/staff/bookings/$"))
+    assert "市民課 転入・転出窓口" in page.locator("main").inner_text()
+    found = {"counters": axe_violations(page)}
+    screenshot(page, "booking-staff-counters")
+    page.get_by_role("link", name="市民課 転入・転出窓口").click()
+    page.wait_for_url(re.compile(rf"/{CODE}/staff/bookings/\d+/$"))
+    found["day"] = axe_violations(page)
+    screenshot(page, "booking-staff-day")
+    assert {k: v for k, v in found.items() if v} == {}
+    page.context.close()
