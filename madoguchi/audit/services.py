@@ -175,7 +175,12 @@ def append_pending(chain: str) -> int:
             municipality_id=p.municipality_id, occurred_at=p.occurred_at, actor_type=p.actor_type,
             actor_id=p.actor_id, action=p.action, object_type=p.object_type, object_id=p.object_id,
             request_id=p.request_id, data=p.data) for p in pending]))
-        _pending_of(chain).filter(id__lte=pending[-1].id).delete()
+        # Exactly the rows read, never "up to the last id": a row with a lower id whose
+        # transaction committed after the read above is visible to this DELETE (read committed)
+        # and would go without being appended (lost, found by the concurrent-writers test).
+        ids = [p.id for p in pending]
+        for start in range(0, len(ids), 5000):
+            AuditPending.objects.filter(id__in=ids[start:start + 5000]).delete()
         head.save(update_fields=["last_seq", "last_hash"])
     return len(pending)
 

@@ -45,13 +45,18 @@ def stamp(message: bytes) -> str:
 
 
 @lru_cache(maxsize=4)
-def _roots(path: str) -> tuple:
+def _root_ders(path: str) -> tuple[bytes, ...]:
     if not path:
         return ()
     with open(path, "rb") as fh:
         data = fh.read()
-    blocks = [der for _, _, der in pem.unarmor(data, multiple=True)] if pem.detect(data) else [data]
-    return tuple(asn1_x509.Certificate.load(der) for der in blocks)
+    return tuple(der for _, _, der in pem.unarmor(data, multiple=True)) if pem.detect(data) else (data,)
+
+
+def _roots(path: str) -> list:
+    # Parsed afresh per call: asn1crypto objects parse lazily and are not safe to share
+    # between threads (see documents.services._signers).
+    return [asn1_x509.Certificate.load(der) for der in _root_ders(path)]
 
 
 def check(message: bytes, token_b64: str) -> dt.datetime:
@@ -60,7 +65,7 @@ def check(message: bytes, token_b64: str) -> dt.datetime:
         token = cms.ContentInfo.load(base64.b64decode(token_b64, validate=True))
         signed_data = token["content"]
         roots = _roots(settings.AUDIT_TSA_ROOTS)
-        context = ValidationContext(trust_roots=list(roots)) if roots else ValidationContext()
+        context = ValidationContext(trust_roots=roots) if roots else ValidationContext()
         status = TimestampSignatureStatus(**asyncio.run(validate_tst_signed_data(
             signed_data, context, lambda algorithm: hashlib.new(algorithm, message).digest())))
     except (binascii.Error, ValueError, TypeError, KeyError, SignatureValidationError, OSError) as exc:

@@ -37,8 +37,17 @@ from .seal import demo_seal
 ISSUED_ON = {Status.SUBMITTED: Document.Kind.RECEIPT, Status.APPROVED: Document.Kind.DECISION,
              Status.REJECTED: Document.Kind.DECISION}
 
-_signers: dict = {}
-_signers_lock = threading.Lock()
+# Prepared signers are kept per thread, not per process: pyHanko reads the certificate's
+# asn1crypto objects, whose values are parsed lazily and not thread-safe (Name.native
+# publishes an empty dict before filling it, so a second thread saw no common name and
+# issuance failed with KeyError('organization_name') under concurrent load).
+_signers = threading.local()
+
+
+def forget_signers() -> None:
+    """Drops every thread's prepared signers (a key installed, a test's new data directory)."""
+    global _signers
+    _signers = threading.local()
 
 
 class DocumentError(Exception):
@@ -61,13 +70,16 @@ def identity(municipality) -> lgpki.SigningIdentity:
 
 
 def _signer(municipality):
-    """A prepared pyHanko signer per municipality and certificate (keys are loaded once)."""
+    """A prepared pyHanko signer per municipality, certificate and thread (keys are loaded
+    once per thread; see _signers)."""
     ident = identity(municipality)
     key = (municipality.code, ident.certificate.fingerprint(hashes.SHA256()))
-    with _signers_lock:
-        if key not in _signers:
-            _signers[key] = (ident, pades.signer_for(ident))
-        return _signers[key]
+    mine = getattr(_signers, "by_key", None)
+    if mine is None:
+        mine = _signers.by_key = {}
+    if key not in mine:
+        mine[key] = (ident, pades.signer_for(ident))
+    return mine[key]
 
 
 def _seal_uri(prof: DocumentProfile) -> str:

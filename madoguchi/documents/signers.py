@@ -11,6 +11,7 @@ the development CA even when it is configured.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Protocol
 
 from madoguchi.pki import lgpki
@@ -48,10 +49,45 @@ SIGNERS.register("development-lgpki", "development: an organisation certificate 
                                       "production")(DevelopmentLGPKI())
 
 
+# Loading a private key checks it (RSA: tens of milliseconds), so identities are kept per
+# process, keyed by what would change them: the installed certificate's file (a key installed
+# by `madoguchi documents install-key` in another process is picked up by its new mtime;
+# a development identity made afresh likewise).
+_identities: dict = {}
+_identities_lock = threading.Lock()
+
+
+def _stamp(data_dir, code: str) -> tuple:
+    """The certificate files an identity is read from, as (mtime, size) or None each."""
+    stamps = []
+    for path in (lgpki.installed_dir(data_dir, code) / "cert.pem",
+                 lgpki.data_dir(data_dir) / "lgpki-dev" / "organisations" / code / "cert.pem"):
+        try:
+            stat = os.stat(path)
+        except OSError:
+            stamps.append(None)
+        else:
+            stamps.append((stat.st_mtime_ns, stat.st_size, stat.st_ino))
+    return tuple(stamps)
+
+
 def signing_identity(data_dir, code: str, name: str, *, names: list[str],
                      development_allowed: bool) -> lgpki.SigningIdentity:
     """The first identity the named signers have. Raises registry.UnknownName for an
     unknown name and lgpki.LGPKIError when none has one."""
+    key = (str(data_dir), code, name, tuple(names), development_allowed, _stamp(data_dir, code))
+    found = _identities.get(key)
+    if found is None:
+        found = _signing_identity(data_dir, code, name, names=names, development_allowed=development_allowed)
+        with _identities_lock:
+            if len(_identities) > 1024:
+                _identities.clear()
+            _identities[key] = found
+    return found
+
+
+def _signing_identity(data_dir, code: str, name: str, *, names: list[str],
+                      development_allowed: bool) -> lgpki.SigningIdentity:
     signers = [SIGNERS.get(n) for n in names]  # every configured name is checked, used or not
     for signer in signers:
         if signer.development and not development_allowed:

@@ -36,3 +36,35 @@ def test_the_sweep_appends_what_a_stopped_process_left(muni_a, muni_b):
     record("test.after", municipality=muni_a)  # the chain goes on from the appended head
     assert verify_chain(muni_a).events == 4
     assert not AuditEvent.unscoped.filter(municipality=muni_b).exists()
+
+
+@pytest.mark.django_db
+def test_an_event_committed_late_with_a_lower_id_is_not_dropped(muni_a, monkeypatch):
+    """Two transactions leave events pending; the one with the lower id commits after the
+    append has read the other. Its row must stay pending for the next append — not be deleted
+    unappended by a DELETE of "every id up to the last one read" (an event lost under load)."""
+    from madoguchi.audit import services
+
+    record("test.first", municipality=muni_a)
+    late = pending(muni_a, "test.late")  # lower id, its transaction still open when the append reads
+    early = pending(muni_a, "test.early")
+    real = services._pending_of
+
+    class Visible:  # the append's read sees only what had committed then
+        def __init__(self, chain):
+            self.rows = real(chain)
+
+        def order_by(self, *fields):
+            return self.rows.exclude(pk=late.pk).order_by(*fields)
+
+        def filter(self, *args, **kwargs):
+            return self.rows.filter(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_pending_of", Visible)
+    assert append_pending(chain_key(muni_a)) == 1
+    monkeypatch.undo()
+    assert list(AuditPending.objects.values_list("action", flat=True)) == ["test.late"]
+    assert append_pending(chain_key(muni_a)) == 1
+    assert list(AuditEvent.unscoped.filter(municipality=muni_a).order_by("seq").values_list("action", flat=True)) \
+        == ["test.first", "test.early", "test.late"]
+    assert verify_chain(muni_a).ok and early.pk > late.pk

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from madoguchi.audit.services import record
-from madoguchi.audit.timestamps import _roots
+from madoguchi.audit.timestamps import _root_ders
 
 from .fake_tsa import start_fake_tsa
 from .test_checkpoints import sink_file
@@ -25,10 +25,10 @@ def tsa(settings, tmp_path):
     settings.AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"
     settings.AUDIT_TSA_URL = fake.url
     settings.AUDIT_TSA_ROOTS = str(roots)
-    _roots.cache_clear()
+    _root_ders.cache_clear()
     yield fake
     fake.stop()
-    _roots.cache_clear()
+    _root_ders.cache_clear()
 
 
 def run(command, capsys, *args):
@@ -73,7 +73,7 @@ def test_a_token_of_another_line_or_an_untrusted_tsa_fails(muni_a, tsa, settings
     other = start_fake_tsa()  # roots of another authority: the real tokens are no longer trusted
     try:
         (tmp_path / "tsa-roots.pem").write_bytes(other.root_pem)
-        _roots.cache_clear()
+        _root_ders.cache_clear()
         code, out = run("audit_verify", capsys)
         assert code == 1 and f"{path.name}:1: the time-stamp authority is not trusted" in out
     finally:

@@ -17,7 +17,7 @@ def certificate_settings(settings, tmp_path, muni_a):
     settings.SITE_URL = "https://madoguchi.example"
     from madoguchi.documents import services
 
-    services._signers.clear()
+    services.forget_signers()
     ensure_types(muni_a)
     return settings
 

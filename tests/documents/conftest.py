@@ -16,7 +16,7 @@ def documents_settings(settings, tmp_path):
     settings.DOCUMENTS_DEVELOPMENT_CA_ALLOWED = True
     from madoguchi.documents import services
 
-    services._signers.clear()
+    services.forget_signers()
     return settings
 
 

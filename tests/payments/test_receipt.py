@@ -26,7 +26,7 @@ def signing(settings, tmp_path):
     settings.DOCUMENTS_DEVELOPMENT_CA_ALLOWED = True
     from madoguchi.documents import services as documents
 
-    documents._signers.clear()
+    documents.forget_signers()
 
 
 def run_receipt_task(application):

@@ -35,7 +35,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=2) from None
         from madoguchi.documents import services
 
-        services._signers.clear()
+        services.forget_signers()
         record("documents.signing_key_installed", municipality=found, data={
             "subject": identity.certificate.subject.rfc4514_string()[:200],
             "serial": format(identity.certificate.serial_number, "x"),
