@@ -63,8 +63,9 @@ def readers() -> list[str]:
         return []
 
 
-def with_pcsc(card_dir: Path):
-    """(sign/s, reads/s) through PC/SC, or a reason string."""
+def with_pcsc(card_dir: Path, measure=measure):
+    """`measure(channel)` on the virtual card at `card_dir` served through pcscd + vpcd (here:
+    (sign/s, reads/s)), or a reason string. bench/card_face.py measures through it too."""
     try:
         import smartcard  # noqa: F401
     except ImportError:
@@ -73,12 +74,12 @@ def with_pcsc(card_dir: Path):
 
     try:
         with exclusive_use(timeout=300):
-            return _with_pcsc(card_dir)
+            return _with_pcsc(card_dir, measure)
     except TimeoutError as exc:
         return str(exc)
 
 
-def _with_pcsc(card_dir: Path):
+def _with_pcsc(card_dir: Path, measure):
     from madoguchi.card.vpcd import VpcdServer, configured_port, reader_name
 
     started = None

@@ -89,6 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     sign.add_argument("--out", dest="outfile", required=True, metavar="FILE.p7s")
     sign.add_argument("--password", help="signature password (prompted when omitted)")
 
+    card_face = sub.add_parser("face", help="read and verify the card face (券面事項確認AP) with 照合番号B")
+    add_transport_options(card_face)
+    card_face.add_argument("--code-b", metavar="DIGITS", help="照合番号B, 14 digits (or give the three parts below)")
+    card_face.add_argument("--birth", type=birth_date, help="birth date YYYY-MM-DD (printed on the card)")
+    card_face.add_argument("--expiry-year", type=int, metavar="YYYY", help="the card's expiry year")
+    card_face.add_argument("--security-code", metavar="NNNN", help="the 4-digit security code on the card")
+    card_face.add_argument("--issuer-key", action="append", default=[], metavar="KEYID=PEM",
+                           help="a CV certificate issuer: key id (e.g. 5000023/001) and its public key file; "
+                                "default: the demo issuer beside the development CA")
+    card_face.add_argument("--photo", metavar="FILE.jp2", help="write the face photo (JPEG 2000) here")
+
     serve = sub.add_parser("serve-pcsc", help="serve a virtual card to PC/SC through vpcd until stopped")
     serve.add_argument("card", metavar="CARD")
     serve.add_argument("--host", default="127.0.0.1")
@@ -112,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return {
-            "issue": cmd_issue, "show": cmd_show, "sign": cmd_sign, "serve-pcsc": cmd_serve,
+            "issue": cmd_issue, "show": cmd_show, "face": cmd_face, "sign": cmd_sign, "serve-pcsc": cmd_serve,
             "reset-pin": cmd_reset, "readers": cmd_readers, "ceremony": cmd_ceremony,
         }[args.action](args)
     except UsageError as exc:
@@ -237,6 +248,86 @@ def cmd_show(args) -> int:
         print("\n".join(lines))
     finally:
         channel.close()
+    return EXIT_OK
+
+
+def face_issuer_keys(args) -> dict:
+    """--issuer-key KEYID=PEM…, or the demo issuer of the data directory's development CA."""
+    from cryptography.hazmat.primitives import serialization
+
+    from . import face, virtual
+
+    keys = {}
+    for item in args.issuer_key:
+        ident, sep, path = item.partition("=")
+        number, _slash, group = ident.partition("/")
+        try:
+            if not sep:
+                raise ValueError("expected KEYID=PEM")
+            key_id = face.key_id(number, group or "001")
+            key = serialization.load_pem_public_key(Path(path).read_bytes())
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"--issuer-key {item}: {exc}") from None
+        keys[key_id] = key
+    if keys:
+        return keys
+    demo = data_dir(args) / "dev-ca"
+    if not (demo / virtual.FACE_ISSUER_KEY_FILE).exists():
+        raise UsageError(f"no card face issuer key: give --issuer-key (no demo issuer in {demo})")
+    return virtual.face_issuer_keys(demo)
+
+
+def cmd_face(args) -> int:
+    from . import face
+    from .face import FaceAP
+
+    parts = (args.birth, args.expiry_year, args.security_code)
+    if args.code_b is not None and any(p is not None for p in parts):
+        raise UsageError("give --code-b or --birth/--expiry-year/--security-code, not both")
+    try:
+        if args.code_b is not None:
+            code = args.code_b
+        elif all(p is not None for p in parts):
+            code = face.code_b(*parts)
+        else:
+            raise UsageError("give --code-b, or all of --birth, --expiry-year and --security-code")
+        face.check_code(C.FACE_CODE_B, code)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    issuers = face_issuer_keys(args)
+    channel = open_channel(args)
+    try:
+        result = FaceAP(channel, issuers).read(code, text=True)
+    except A.WrongPin as exc:
+        sys.stderr.write(f"照合番号Bが違います（残り{exc.tries_left}回）。/ Wrong verification code B: "
+                         f"{exc.tries_left} tries left.\n")
+        return EXIT_CARD
+    except A.PinBlocked:
+        sys.stderr.write("照合番号Bがロックされています。/ Verification code B is blocked: the issuing "
+                         "office can reset it.\n")
+        return EXIT_CARD
+    finally:
+        channel.close()
+    if args.photo:
+        try:
+            Path(args.photo).write_bytes(result.photo)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.photo}: {exc.strerror}") from None
+    era = face.era_yymmdd(result.birth)
+    print("\n".join([
+        f"card face verified: record signed by {face.key_id_text(result.signer_key_id)}, "
+        f"CV certificate by issuer {face.key_id_text(result.issuer_key_id)}",
+        f"  birth          {result.birth.isoformat()} (era YYMMDD {era})",
+        f"  sex            {result.sex} ({result.sex_label})",
+        f"  expiry         {result.expiry.isoformat()}",
+        f"  security code  {result.security_code}",
+        f"  photo          {len(result.photo)} bytes, JPEG 2000" + (f" → {args.photo}" if args.photo else ""),
+        f"  images         name {len(result.name_image)} B, address {len(result.address_image)} B, "
+        f"security code {len(result.security_code_image)} B (PNG)",
+        "text AP (same code; not covered by the card face signature):",
+        f"  name           {result.name}",
+        f"  address        {result.address}",
+    ]))
     return EXIT_OK
 
 

@@ -139,6 +139,57 @@ def find_reader(name: str | None, timeout: float = 0.0):
         time.sleep(0.1)
 
 
+class CardPresence:
+    """When a card is put on or taken off one PC/SC reader: waits inside pcscd
+    (SCardGetStatusChange) instead of connecting to poll, so a hands-free gate decides once
+    per insertion and a card left on the reader is not read again and again."""
+
+    def __init__(self, reader_name: str | None = None, timeout: float = 0.0):
+        _require_pyscard()
+        from smartcard import scard
+
+        self._scard = scard
+        deadline = time.monotonic() + timeout
+        while True:
+            names = [n for n in reader_names() if reader_name is None or n.startswith(reader_name)]
+            if names:
+                break
+            if time.monotonic() >= deadline:
+                raise TransportError(f"no PC/SC reader named {reader_name!r}…" if reader_name else "no PC/SC reader")
+            time.sleep(0.1)
+        self.reader = names[0]
+        hresult, self._context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        if hresult != scard.SCARD_S_SUCCESS:
+            raise TransportError(f"cannot reach PC/SC: {scard.SCardGetErrorMessage(hresult)}")
+        self._state = scard.SCARD_STATE_UNAWARE
+
+    @property
+    def present(self) -> bool:
+        return bool(self._state & self._scard.SCARD_STATE_PRESENT)
+
+    def wait(self, present: bool, timeout: float) -> bool:
+        """Waits up to `timeout` seconds for the reader to hold a card (`present`) or none;
+        True when it does."""
+        scard = self._scard
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = max(0, int((deadline - time.monotonic()) * 1000))
+            hresult, states = scard.SCardGetStatusChange(self._context, remaining, [(self.reader, self._state)])
+            if hresult == scard.SCARD_S_SUCCESS:
+                self._state = states[0][1] & ~scard.SCARD_STATE_CHANGED
+            elif hresult != scard.SCARD_E_TIMEOUT:
+                raise TransportError(f"reader {self.reader}: {scard.SCardGetErrorMessage(hresult)}")
+            if self.present == present:
+                return True
+            if hresult == scard.SCARD_E_TIMEOUT or time.monotonic() >= deadline:
+                return False
+
+    def close(self) -> None:
+        context, self._context = self._context, None
+        if context is not None:
+            self._scard.SCardReleaseContext(context)
+
+
 def _has_card(reader) -> bool:
     try:
         connection = reader.createConnection()

@@ -1,5 +1,5 @@
-"""A virtual My Number Card: a software card that answers the JPKI and text-input-support
-applications' APDUs with the same status words as the physical card (JPKI.md §1–§4).
+"""A virtual My Number Card: a software card that answers the JPKI, text-input-support and
+card face applications' APDUs with the same status words as the physical card (JPKI.md §1–§4).
 
 Its state — keys, certificates, the basic four facts, the individual number, hashed PINs and
 retry counters — is one JSON file, `card.json`, in the card's directory (mode 0600, under
@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 from . import apdu as A
 from . import constants as C
-from . import mynumber, tlv
+from . import face, mynumber, tlv
 
 STATE_FILE = "card.json"
 FORMAT_VERSION = 1
@@ -47,6 +47,8 @@ PIN_KEYS = {
     ("text", C.EF_TEXT_PIN): C.TEXT_PIN,
     ("text", C.EF_TEXT_CODE_A): C.CODE_A,
     ("text", C.EF_TEXT_CODE_B): C.CODE_B,
+    ("face", C.EF_FACE_CODE_B): C.FACE_CODE_B,
+    ("face", C.EF_FACE_CODE_A): C.FACE_CODE_A,
 }
 BLOCKED_AT_ISSUANCE = ("text", C.EF_TEXT_BLOCKED_KEY)
 DIGESTS = {"sha1": hashes.SHA1(), "sha224": hashes.SHA224(), "sha256": hashes.SHA256(),
@@ -183,7 +185,22 @@ class VirtualCard:
                 C.EF_TEXT_CODE_B: PinEF(C.EF_TEXT_CODE_B),
             },
         }
+        # Cards issued before the text AP's integrity record existed have no EF 0003/0004 (6A82).
+        if t.get("integrity"):
+            self.files["text"][C.EF_TEXT_INTEGRITY] = BinaryEF(
+                base64.b64decode(t["integrity"]), (C.EF_TEXT_PIN, C.EF_TEXT_CODE_A, C.EF_TEXT_CODE_B))
+            self.files["text"][C.EF_TEXT_CV_CERT] = BinaryEF(base64.b64decode(t["cv_certificate"]))
         self.aids = {C.AID_JPKI: "jpki", C.AID_TEXT: "text", C.AID_GP_ISD: "isd"}
+        # Cards issued before the card face AP existed have no "face" state: no such AP (6A82).
+        f = state.get("face")
+        if f is not None:
+            self.files["face"] = {
+                C.EF_FACE_RECORD: BinaryEF(base64.b64decode(f["record"]), (C.EF_FACE_CODE_B, C.EF_FACE_CODE_A)),
+                C.EF_FACE_CV_CERT: BinaryEF(base64.b64decode(f["cv_certificate"])),
+                C.EF_FACE_CODE_B: PinEF(C.EF_FACE_CODE_B),
+                C.EF_FACE_CODE_A: PinEF(C.EF_FACE_CODE_A),
+            }
+            self.aids[C.AID_SURFACE] = "face"
         self.session = Session()
 
     # -- persistence of PIN state ---------------------------------------------------------
@@ -354,7 +371,8 @@ class VirtualCard:
             return A.Response(b"", sw)
         key = (self.session.ap, ef)
         policy = PIN_KEYS.get(key)  # type: ignore[arg-type]
-        if policy is None or key == BLOCKED_AT_ISSUANCE or ef in (C.EF_TEXT_CODE_A, C.EF_TEXT_CODE_B):
+        if (policy is None or key == BLOCKED_AT_ISSUANCE or self.session.ap == "face"
+                or ef in (C.EF_TEXT_CODE_A, C.EF_TEXT_CODE_B)):
             return A.Response(b"", A.SW_CONDITIONS_NOT_SATISFIED)
         if key not in self.session.verified:
             return A.Response(b"", A.SW_SECURITY_NOT_SATISFIED)
@@ -432,14 +450,171 @@ class Holder:
     sex: str
 
 
-def era_year_code(birth: dt.date) -> str:
-    """生年月日 as 和暦 YYMMDD (for 照合番号B)."""
-    from madoguchi.pki.profile import ERAS
+era_year_code = face.era_yymmdd  # 生年月日 as 和暦 YYMMDD (for 照合番号B); kept for callers
 
-    for start, _digit in ERAS:
-        if birth >= start:
-            return f"{birth.year - start.year + 1:02d}{birth:%m%d}"
-    raise ValueError(f"{birth} is before the Meiji era")
+
+# -- the card face AP: the demo issuer, the images, the record ---------------------------
+
+# CHOICE: key ids of our demo hierarchy start with 9 (production J-LIS ids start with 5, the
+# J-LIS test hierarchy's with 6): the demo issuer (証明者鍵ID of the CV certificate) and the
+# demo municipality key it certifies, which signs every card face record (被証明者鍵ID).
+FACE_ISSUER_KEY_ID = face.key_id("9000023")
+FACE_SIGNER_KEY_ID = face.key_id("9100001")
+FACE_ISSUER_KEY_FILE = "face-issuer.key.pem"
+FACE_SIGNER_KEY_FILE = "face-signer.key.pem"
+FACE_FONTS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+              "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
+              "/usr/share/fonts/truetype/fonts-japanese-mincho.ttf")
+
+
+def _face_key(directory: Path, name: str) -> rsa.RSAPrivateKey:
+    """The key in `directory/name`, made (mode 0600) on first use under the directory's lock."""
+    path = directory / name
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".face.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not path.exists():
+                key = rsa.generate_private_key(public_exponent=65537, key_size=face.RSA_BITS)
+                tmp = path.with_name(name + ".tmp")
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+                os.replace(tmp, path)
+            key = serialization.load_pem_private_key(path.read_bytes(), None)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def face_issuer(directory: str | os.PathLike) -> rsa.RSAPrivateKey:
+    """The demo issuer of card face CV certificates, kept beside the dev CA in `directory`
+    (made on first use). A development stand-in: J-LIS's production issuer keys are not public."""
+    return _face_key(Path(directory), FACE_ISSUER_KEY_FILE)
+
+
+def face_issuer_keys(directory: str | os.PathLike) -> dict[bytes, rsa.RSAPublicKey]:
+    """What a card face client is configured with to accept this directory's virtual cards."""
+    return {FACE_ISSUER_KEY_ID: face_issuer(directory).public_key()}
+
+
+def face_cv_certificate(directory: str | os.PathLike) -> bytes:
+    """The CV certificate of the demo municipality key, signed by the demo issuer
+    (PKCS#1 v1.5 is deterministic, so this is the same bytes every time)."""
+    signer = _face_key(Path(directory), FACE_SIGNER_KEY_FILE)
+    body = face.cv_body(FACE_ISSUER_KEY_ID, FACE_SIGNER_KEY_ID, signer.public_key())
+    return face.sign_cv_body(face_issuer(directory), body)
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    for path in FACE_FONTS:
+        if os.path.exists(path):
+            return ImageFont.truetype(path, size)
+    return ImageFont.load_default(size)  # no CJK font: kanji draw as boxes, the PNG is still valid
+
+
+def text_image(text: str, height: int = 24) -> bytes:
+    """A 1-bit PNG of `text`, black on white, as the card's name, address and code images."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    font = _font(height - 4)
+    left, top, right, bottom = ImageDraw.Draw(Image.new("1", (1, 1))).textbbox((0, 0), text, font=font)
+    image = Image.new("1", (max(1, right - min(left, 0) + 4), height), 1)
+    ImageDraw.Draw(image).text((2 - min(left, 0), 2 - top), text, font=font, fill=0)
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def face_photo(seed: bytes, size: tuple[int, int] = (96, 120)) -> bytes:
+    """A small greyscale JPEG 2000 (JP2 container) portrait drawn from `seed` — a drawing, not
+    anyone's photo — encoded by Pillow's OpenJPEG codec."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    w, h = size
+    shade = seed[0] % 64
+    image = Image.new("L", size, 200 + seed[1] % 40)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([w * 0.15, h * 0.72, w * 0.85, h], fill=60 + shade)                # shoulders
+    draw.ellipse([w * 0.25, h * 0.18, w * 0.75, h * 0.78], fill=150 + shade)           # face
+    draw.chord([w * 0.22, h * 0.08, w * 0.78, h * 0.5], 180, 360, fill=30 + seed[2] % 40)  # hair
+    for x in (0.38, 0.62):
+        draw.ellipse([w * x - 3, h * 0.45 - 2, w * x + 3, h * 0.45 + 2], fill=20)      # eyes
+    draw.line([w * 0.42, h * 0.64, w * 0.58, h * 0.64], fill=60, width=2)             # mouth
+    out = io.BytesIO()
+    image.save(out, "JPEG2000", no_jp2=False, irreversible=True, quality_mode="rates", quality_layers=[12])
+    return out.getvalue()
+
+
+def face_record(holder: Holder, expiry: dt.date, security_code: str, card_key: rsa.RSAPublicKey,
+                signer: rsa.RSAPrivateKey, photo: bytes) -> bytes:
+    """The card face AP's EF 0002: FF20{DF21 offsets ×9, DF22 birth, DF23 sex, DF24 card key,
+    DF25 name PNG, DF26 address PNG, DF27 photo, DF28 signature, DF29 expiry, DF2A code PNG}.
+
+    The signature (PKCS#1 v1.5 by the demo municipality key) covers three segments hashed
+    separately (face.segments_digest_info); DF29 and DF2A follow it, uncovered, as on the card.
+    CHOICE: no filler after the record; offsets count from the start of the file.
+    """
+    name = holder.name.replace("\u3000", " ")
+    objects = [
+        tlv.emit(C.TAG_FACE_BIRTH, f"{holder.birth:%Y%m%d}".encode("ascii")),
+        tlv.emit(C.TAG_FACE_SEX, holder.sex.encode("ascii")),
+        tlv.emit(C.TAG_FACE_KEY, face.encode_rsa_key(card_key)),
+        tlv.emit(C.TAG_FACE_NAME_IMAGE, text_image(name, 32)),
+        tlv.emit(C.TAG_FACE_ADDRESS_IMAGE, text_image(holder.address, 24)),
+        tlv.emit(C.TAG_FACE_PHOTO, photo),
+    ]
+    segments = [b"".join(objects[0:3]), b"".join(objects[3:5]), objects[5]]
+    signature = pkcs1_sign(signer, face.segments_digest_info(segments))  # 96-byte digest: not a
+    # standard DigestInfo, so `cryptography` cannot sign it; pkcs1_sign pads it as the card would
+    objects += [
+        tlv.emit(C.TAG_FACE_SIGNATURE, signature),
+        tlv.emit(C.TAG_FACE_EXPIRY, f"{expiry:%Y%m%d}".encode("ascii")),
+        tlv.emit(C.TAG_FACE_CODE_IMAGE, text_image(security_code, 12)),
+    ]
+    table_len = len(C.TAG_FACE_OFFSETS) + 1 + 2 * len(objects)
+    body_len = table_len + sum(len(o) for o in objects)
+    position = len(tlv.emit(C.TAG_FACE, bytes(body_len))) - body_len + table_len
+    offsets = b""
+    for o in objects:
+        offsets += position.to_bytes(2, "big")
+        position += len(o)
+    return tlv.emit(C.TAG_FACE, tlv.emit(C.TAG_FACE_OFFSETS, offsets) + b"".join(objects))
+
+
+def face_state(ca_directory: str | os.PathLike, holder: Holder, expiry: dt.date, security_code: str) -> dict:
+    """The card face AP of a new card: the card's own key, the signed record, the CV certificate."""
+    card_key = rsa.generate_private_key(public_exponent=65537, key_size=face.RSA_BITS)
+    signer = _face_key(Path(ca_directory), FACE_SIGNER_KEY_FILE)
+    seed = hashlib.sha256(f"{holder.name}|{holder.birth}|{security_code}".encode()).digest()
+    record = face_record(holder, expiry, security_code, card_key.public_key(), signer, face_photo(seed))
+    return {
+        "card_key": card_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()).decode("ascii"),
+        "record": base64.b64encode(record).decode("ascii"),
+        "cv_certificate": base64.b64encode(face_cv_certificate(ca_directory)).decode("ascii"),
+    }
+
+
+def text_integrity_state(ca_directory: str | os.PathLike, holder: Holder, number: str) -> dict:
+    """The text AP's EF 0003 (integrity record) and EF 0004 (CV certificate). CHOICE: the demo
+    municipality key that signs the card face records signs it too, under the same CV certificate."""
+    from .text import integrity_record
+
+    signer = _face_key(Path(ca_directory), FACE_SIGNER_KEY_FILE)
+    record = integrity_record(mynumber_record(number),
+                              attribute_record(holder.name, holder.address, holder.birth, holder.sex),
+                              lambda digest_info: pkcs1_sign(signer, digest_info))
+    return {"integrity": base64.b64encode(record).decode("ascii"),
+            "cv_certificate": base64.b64encode(face_cv_certificate(ca_directory)).decode("ascii")}
 
 
 def card_expiry(birth: dt.date, issued: dt.date) -> dt.date:
@@ -472,7 +647,8 @@ def issue(directory: str | os.PathLike, ca, holder: Holder, pin: str, password: 
                            smartphone=token in (C.TOKEN_ANDROID, C.TOKEN_IPHONE))
     today = dt.date.today()
     security_code = f"{secrets.randbelow(10**4):04d}"
-    code_b = f"{era_year_code(holder.birth)}{card_expiry(holder.birth, today).year}{security_code}"
+    expiry = card_expiry(holder.birth, today)
+    code_b = face.code_b(holder.birth, expiry.year, security_code)
 
     def pem_key(key: rsa.RSAPrivateKey) -> str:
         return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -501,8 +677,12 @@ def issue(directory: str | os.PathLike, ca, holder: Holder, pin: str, password: 
             pin_id("text", C.EF_TEXT_PIN): new_pin_record(text_pin, C.TEXT_PIN.tries),
             pin_id("text", C.EF_TEXT_CODE_A): new_pin_record(number, C.CODE_A.tries),
             pin_id("text", C.EF_TEXT_CODE_B): new_pin_record(code_b, C.CODE_B.tries),
+            pin_id("face", C.EF_FACE_CODE_B): new_pin_record(code_b, C.FACE_CODE_B.tries),
+            pin_id("face", C.EF_FACE_CODE_A): new_pin_record(number, C.FACE_CODE_A.tries),
         },
+        "face": face_state(ca.directory, holder, expiry, security_code),
     }
+    state["text"].update(text_integrity_state(ca.directory, holder, number))
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
     _write_state(directory / STATE_FILE, state)
@@ -537,6 +717,8 @@ def reset_pins(directory: str | os.PathLike, ca, pin: str | None = None, passwor
             else:
                 record["tries"] = record["max"]
             done.append(policy.label)
-        for ef in (C.EF_TEXT_CODE_A, C.EF_TEXT_CODE_B):
-            pins[pin_id("text", ef)]["tries"] = pins[pin_id("text", ef)]["max"]
+        for ap, ef in (("text", C.EF_TEXT_CODE_A), ("text", C.EF_TEXT_CODE_B),
+                       ("face", C.EF_FACE_CODE_B), ("face", C.EF_FACE_CODE_A)):
+            if pin_id(ap, ef) in pins:  # cards issued before the card face AP lack its codes
+                pins[pin_id(ap, ef)]["tries"] = pins[pin_id(ap, ef)]["max"]
     return done

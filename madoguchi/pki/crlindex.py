@@ -9,12 +9,15 @@ and decodes nothing else. An entry's revocation date and reason are decoded (by 
 only on a hit, and the full serial is compared there, so two serials sharing their low 64
 bits can never be confused.
 
-Lookup: a dict from the 64-bit key to the entry offset: one hash probe for the usual "not
-revoked" answer, O(1).
+Lookup: the 64-bit keys sorted (their offsets alongside), searched by bisection: about 24
+comparisons in 10M keys for the usual "not revoked" answer. CHOICE: sorted arrays rather
+than a dict: a dict of 10M Python ints took 1.2 GB in every server process and 7 s to build
+at each start; the arrays are the file's own bytes, mapped and shared between processes.
 
-Persistence: one file per CA key, `<dir>/<issuer key id>.idx` — a JSON header, the keys and
-offsets as little arrays of uint64, then the CRL itself — written to a temporary file and
-renamed into place. `RevocationStore` swaps its reference to an index in one assignment, so
+Persistence: one file per CA key, `<dir>/<issuer key id>.idx` — a JSON header, the keys
+(sorted) and offsets as little-endian arrays of uint64, then the CRL itself — written to a
+temporary file and renamed into place. A file of the first format (MDGCRLX1: keys in the
+CRL's order) is still read, sorted once in memory at load. `RevocationStore` swaps its reference to an index in one assignment, so
 lookups in flight finish on the old index while a new CRL is imported.
 """
 
@@ -31,10 +34,12 @@ import os
 import re
 import sys
 import threading
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from asn1crypto import crl as acrl
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
@@ -45,7 +50,8 @@ from .trust import TrustStore, data_dir
 
 MAX_CRL_BYTES = 4 * 1024**3 - 1  # offsets fit in uint32 territory; 10M entries ≈ 530 MB
 MASK64 = (1 << 64) - 1
-MAGIC = b"MDGCRLX1"
+MAGIC = b"MDGCRLX2"  # keys sorted
+MAGIC_CRL_ORDER = b"MDGCRLX1"  # keys in the CRL's order (read, never written)
 UTC = dt.timezone.utc
 
 # CHOICE: signature algorithms accepted on CRLs, certificates and CMS: RSA PKCS#1 v1.5 and
@@ -208,6 +214,31 @@ def scan_entries(der: bytes, start: int, end: int, progress: Callable[[int, int]
     return keys, offsets
 
 
+def _sorted_by_key(keys, offsets) -> tuple[array.array, array.array]:
+    """The keys sorted, each offset moved with its key (a stable sort: serials sharing their
+    low 64 bits keep the CRL's order)."""
+    k = np.frombuffer(memoryview(keys).cast("B"), dtype=np.uint64)
+    o = np.frombuffer(memoryview(offsets).cast("B"), dtype=np.uint64)
+    order = np.argsort(k, kind="stable")
+    out_keys, out_offsets = array.array("Q"), array.array("Q")
+    out_keys.frombytes(k[order].tobytes())
+    out_offsets.frombytes(o[order].tobytes())
+    return out_keys, out_offsets
+
+
+def _buckets(keys) -> tuple[int, array.array]:
+    """Where each range of keys starts, by their top bits (about 8 keys a bucket): a lookup
+    bisects within one bucket — 3 comparisons instead of 24 in 10M keys."""
+    n = len(keys)
+    bits = max(1, min(24, n.bit_length() - 3))
+    k = np.frombuffer(memoryview(keys).cast("B"), dtype=np.uint64)
+    bounds = np.arange(1 << bits, dtype=np.uint64) << np.uint64(64 - bits)
+    starts = array.array("Q")
+    starts.frombytes(np.searchsorted(k, bounds, side="left").astype(np.uint64).tobytes())
+    starts.append(n)
+    return 64 - bits, starts
+
+
 def decode_entry(der, offset: int) -> RevokedEntry:
     tag, c, e = _tl(der, offset, len(der))
     try:
@@ -226,18 +257,16 @@ def decode_entry(der, offset: int) -> RevokedEntry:
 class CRLIndex:
     """One verified CRL, indexed. Immutable once built; share it freely between threads."""
 
-    def __init__(self, info: CRLInfo, der, keys, offsets, backing=None):
+    def __init__(self, info: CRLInfo, der, keys, offsets, backing=None, ordered: bool = False):
+        """`keys` and `offsets` as scanned (the CRL's order), or already sorted by key
+        (`ordered`, as a saved index holds them)."""
         self.info = info
         self._der = der  # bytes or a memoryview over an mmap
         self._backing = backing
-        self._map = dict(zip(keys, offsets))
-        self._dups: dict[int, list[int]] = {}
-        if len(self._map) != len(keys):
-            seen: dict[int, list[int]] = {}
-            for k, o in zip(keys, offsets):
-                seen.setdefault(k, []).append(o)
-            self._dups = {k: v for k, v in seen.items() if len(v) > 1}
+        if not ordered:
+            keys, offsets = _sorted_by_key(keys, offsets)
         self._keys, self._offsets = keys, offsets
+        self._shift, self._starts = _buckets(keys)
         self.this_update = info.this_update_dt
         self.next_update = info.next_update_dt
 
@@ -251,14 +280,22 @@ class CRLIndex:
     def contains(self, serial: int) -> bool:
         return self.lookup(serial) is not None
 
+    def serial_keys(self):
+        """The low 64 bits of every revoked serial, sorted (an array or a memoryview of
+        uint64): what a terminal's offline revocation index is built from."""
+        return self._keys
+
     def lookup(self, serial: int) -> RevokedEntry | None:
-        offset = self._map.get(serial & MASK64)
-        if offset is None:
-            return None
-        for off in self._dups.get(serial & MASK64, (offset,)):
-            entry = decode_entry(self._der, off)
+        key, keys = serial & MASK64, self._keys
+        bucket = key >> self._shift
+        hi = self._starts[bucket + 1]
+        i = bisect_left(keys, key, self._starts[bucket], hi)
+        # Serials sharing their low 64 bits sit side by side; the full serial tells them apart.
+        while i < hi and keys[i] == key:
+            entry = decode_entry(self._der, self._offsets[i])
             if entry.serial == serial:
                 return entry
+            i += 1
         return None
 
     # -- building ---------------------------------------------------------------------
@@ -354,8 +391,9 @@ class CRLIndex:
         with open(path, "rb") as fh:
             mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         try:
-            if mm[:8] != MAGIC:
+            if mm[:8] not in (MAGIC, MAGIC_CRL_ORDER):
                 raise MalformedInput(f"{path} is not a CRL index")
+            ordered = mm[:8] == MAGIC
             hlen = int.from_bytes(mm[8:12], "little")
             info = CRLInfo(**json.loads(mm[12:12 + hlen]))
             p = 12 + hlen
@@ -373,7 +411,7 @@ class CRLIndex:
                 raise MalformedInput(f"{path}: stored CRL does not match its index (corrupt file)")
         except (ValueError, TypeError, KeyError) as exc:
             raise MalformedInput(f"{path}: corrupt CRL index: {exc}") from None
-        return cls(info, der, keys, offsets, backing=mm)
+        return cls(info, der, keys, offsets, backing=mm, ordered=ordered)
 
 
 @dataclass(frozen=True)

@@ -174,5 +174,5 @@ def token_type(cert: x509.Certificate) -> str:
 def token_type_of_der(der: bytes) -> str:
     try:
         return token_type(x509.load_der_x509_certificate(der))
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         return TOKEN_CARD

@@ -178,7 +178,7 @@ def _facts(der: bytes) -> facts_mod.SignatureFacts | None:
     validity or revocation is cached here (the validator judges those at every call)."""
     try:
         return facts_mod.from_certificate(x509.load_der_x509_certificate(der))
-    except PKIError:
+    except (PKIError, ValueError, x509.InvalidVersion):
         return None
 
 
@@ -316,7 +316,8 @@ def _verify_detached(signature: bytes, content: bytes | None, validator: Validat
         signer, signer_der = _find_signer(sd, si["sid"])
     except PKIError:
         raise
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    # InvalidVersion is no ValueError: a mutated certificate claiming X.509 "v4" (found by the fuzz).
+    except (ValueError, TypeError, KeyError, AttributeError, x509.InvalidVersion) as exc:
         raise MalformedInput(f"signed attributes do not parse: {exc}") from None
     common = dict(verified_at=at, content_sha256=content_sha256, signer_sha256=hashlib.sha256(signer_der).hexdigest(),
                   signing_time_claimed=claimed, ceremony=ceremony)
@@ -364,7 +365,7 @@ def verify_digest_signature(signature: bytes, cert_der: bytes, content_sha256: b
         raise MalformedInput("a SHA-256 digest is 32 bytes")
     try:
         x509.load_der_x509_certificate(cert_der)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise MalformedInput("the signer certificate does not parse") from None
     checked = verify_challenge(validator, cert_der, signature, digest=content_sha256, at=at, purpose="sign")
     result = checked.certificate

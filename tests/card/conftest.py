@@ -95,7 +95,9 @@ def _run_pcscd():
         _pcsc_unavailable("vpcd is not configured (Debian package vsmartcard-vpcd)")
     log = tempfile.TemporaryFile()  # a pipe could fill up and stall pcscd
     proc = subprocess.Popen([exe, "-f"], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 15
+    # pcscd lists the reader once it has loaded the vpcd driver: well under a second on an idle
+    # machine, but a CI run beside benchmarks of 10M-serial CRLs once took more than 15 s.
+    deadline = time.monotonic() + 60
     while not _virtual_readers():
         if proc.poll() is not None:
             log.seek(0)
@@ -111,10 +113,27 @@ def _run_pcscd():
 
 
 class SwappableCard:
-    """What vpcd talks to: forwards to the current test's virtual card."""
+    """What vpcd talks to: forwards to the current test's virtual card. With no card the slot
+    is still connected (a card that answers nothing); `take_away` disconnects it — vpcd shows
+    a card present exactly while a virtual card is connected — and `put` connects it again, as
+    a card lifted off and laid on a reader (a hands-free gate waits for that)."""
 
     def __init__(self):
         self.card = None
+        self.server = None  # the VpcdServer connecting this slot to vpcd
+        self.connect = None  # makes and starts a new one
+
+    def take_away(self):
+        self.card = None
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def put(self, card):
+        self.card = card
+        card.power_on()
+        if self.server is None:
+            self.server = self.connect()
 
     def power_on(self):
         return self.card.power_on() if self.card else b""
@@ -141,12 +160,19 @@ def vpcd_slot(pcscd):
     from madoguchi.card.vpcd import VpcdServer, configured_port, reader_name
 
     holder = SwappableCard()
-    server = VpcdServer(holder, port=configured_port())
-    server.start_thread()
-    name = reader_name(server.port, configured_port())
+
+    def connect():
+        server = VpcdServer(holder, port=configured_port())
+        server.start_thread()
+        return server
+
+    holder.connect = connect
+    holder.server = connect()
+    name = reader_name(holder.server.port, configured_port())
     _wait_for_card(name)
     yield holder, name
-    server.stop()
+    if holder.server is not None:
+        holder.server.stop()
 
 
 def _wait_for_card(name: str, timeout: float = 15) -> None:

@@ -153,6 +153,15 @@ def test_reset_pin_needs_the_issuing_ca(issued, data, tmp_path, capsys, monkeypa
     ["sign", "--card", "x", "--in", "/nonexistent", "--out", "/tmp/x.p7s", "--password", "ABC123"],
     ["show", "--card", "hanako", "--individual-number"],
     ["show", "--card", "hanako", "--text-pin", "12345"],
+    ["face", "--card", "hanako"],
+    ["face", "--card", "hanako", "--code-b", "123"],
+    ["face", "--card", "hanako", "--code-b", "5502172035228X"],
+    ["face", "--card", "hanako", "--code-b", "55021720352285", "--security-code", "2285"],
+    ["face", "--card", "hanako", "--birth", "1990-01-02", "--expiry-year", "2036"],
+    ["face", "--card", "hanako", "--birth", "1990-01-02", "--expiry-year", "2036", "--security-code", "12a4"],
+    ["face", "--card", "hanako", "--birth", "1990-01-02", "--expiry-year", "36", "--security-code", "1234"],
+    ["face", "--card", "hanako", "--code-b", "55021720352285", "--issuer-key", "5000023=/nonexistent.pem"],
+    ["face", "--card", "hanako", "--code-b", "55021720352285", "--issuer-key", "nonsense"],
 ])
 def test_bad_arguments_exit_2_with_one_line(issued, argv, capsys):
     code, out, err = run(*argv, capsys=capsys)
@@ -208,3 +217,39 @@ def test_serve_pcsc_show_and_sign_through_a_reader(pcscd, data, issued, tmp_path
             proc.wait()
             raise
     time.sleep(0)  # keep the fixture order explicit
+
+
+def test_face_prints_the_verified_fields(issued, data, tmp_path, capsys):
+    import json
+
+    from madoguchi.card import face
+
+    from .conftest import HOLDER
+
+    text = json.loads((data / "cards" / issued / "card.json").read_text())["text"]
+    expiry_year, security_code = text["card_expiry"][:4], text["security_code"]
+    photo = tmp_path / "photo.jp2"
+    code, out, err = run("face", "--card", issued, "--birth", HOLDER.birth.isoformat(), "--expiry-year",
+                         expiry_year, "--security-code", security_code, "--photo", str(photo), capsys=capsys)
+    assert code == 0, err
+    assert "card face verified: record signed by 9100001/001, CV certificate by issuer 9000023/001" in out
+    assert "1990-01-02 (era YYMMDD 020102)" in out and "2 (female)" in out and security_code in out
+    assert HOLDER.name in out and HOLDER.address in out
+    assert photo.read_bytes().startswith(face.JP2_SIGNATURE)
+
+    wrong = face.code_b(HOLDER.birth, int(expiry_year), f"{(int(security_code) + 1) % 10000:04d}")
+    code, out, err = run("face", "--card", issued, "--code-b", wrong, capsys=capsys)
+    assert code == 1 and "残り9回" in err and "9 tries left" in err and err.count("\n") == 1
+
+    # another issuer configured: the CV certificate is refused, exit 1 with the reason
+    from cryptography.hazmat.primitives import serialization
+
+    from madoguchi.card import virtual
+
+    other = virtual.face_issuer(tmp_path / "other").public_key()
+    pem = tmp_path / "issuer.pem"
+    pem.write_bytes(other.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    right = face.code_b(HOLDER.birth, int(expiry_year), security_code)
+    code, out, err = run("face", "--card", issued, "--code-b", right, "--issuer-key", f"9000023/001={pem}",
+                         capsys=capsys)
+    assert code == 1 and "CV certificate: signature does not verify under issuer key 9000023/001" in err

@@ -222,3 +222,31 @@ def test_listed_serial_is_revoked_even_with_a_future_date(world):
     ahead = testing.now() + dt.timedelta(minutes=3)
     v = world.validator(revoked_sign=[(world.sign_cert.serial_number, ahead, R.key_compromise)])
     assert v.validate(world.sign_cert, "sign").verdict is Verdict.REVOKED
+
+
+def test_a_saved_index_and_one_of_the_first_format_answer_alike(world, tmp_path):
+    """The index keeps its keys sorted (bisection, shared mapped pages); a file of the first
+    format (MDGCRLX1: keys in the CRL's order) is still read."""
+    import json
+    from dataclasses import asdict
+
+    serials = [random.getrandbits(120) + 1 for _ in range(3000)] + [(5 << 64) | 77, (6 << 64) | 77]
+    der = testing.big_crl_der(world.sign_ca, serials, reason=1)
+    built = crlindex.CRLIndex.from_crl(der, world.trust())
+    assert list(built.serial_keys()) == sorted(s & crlindex.MASK64 for s in serials)
+    saved = crlindex.CRLIndex.load(built.save(tmp_path / "new.idx"))
+    assert (tmp_path / "new.idx").read_bytes()[:8] == crlindex.MAGIC
+
+    # The first format, as the earlier code wrote it: the keys in the scan's order, then the CRL.
+    _tbs, start, end = crlindex._split(der)
+    keys, offsets = crlindex.scan_entries(der, start, end)
+    header = json.dumps(asdict(built.info), sort_keys=True).encode()
+    pad = (-(8 + 4 + len(header))) % 8
+    (tmp_path / "old.idx").write_bytes(crlindex.MAGIC_CRL_ORDER + len(header).to_bytes(4, "little") + header
+                                      + b"\0" * pad + keys.tobytes() + offsets.tobytes() + der)
+    old = crlindex.CRLIndex.load(tmp_path / "old.idx")
+    assert list(keys) != sorted(keys) and len(old) == len(serials)
+    misses = [random.getrandbits(120) + 1 for _ in range(300)] + [(7 << 64) | 77]
+    for idx in (built, saved, old):
+        assert all(idx.lookup(s).reason == "keyCompromise" for s in serials)
+        assert not any(idx.lookup(s) for s in misses if s not in serials)
