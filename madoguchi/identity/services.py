@@ -102,16 +102,33 @@ def release_card(sha256: str) -> bool:
     return True
 
 
-def person_for_credential(cert: CertificateRef) -> Person | None:
-    """The Person a certificate is linked to; None when unlinked or listed as refused."""
+def person_for_credential(cert: CertificateRef, *, mark_used: bool = True) -> Person | None:
+    """The Person a certificate is linked to; None when unlinked or listed as refused.
+    `mark_used=False`: a read without a PIN (the card's presence at a counter) is no sign-in
+    and does not make this card the person's current one."""
     if is_refused(cert):
         return None
     try:
         credential = CardCredential.objects.select_related("person").get(sha256=cert.sha256)
     except CardCredential.DoesNotExist:
         return None
-    CardCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())
+    if mark_used:
+        CardCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())
     return credential.person
+
+
+def certificate_for_card_key(key_hex: str) -> bytes | None:
+    """The DER of the one linked authentication certificate whose card key (the first 8 bytes
+    of its SHA-256, madoguchi.terminal.index.card_key) is `key_hex`; None when none or, by a
+    64-bit collision, several are."""
+    key = key_hex.lower()
+    if len(key) != 16 or any(c not in "0123456789abcdef" for c in key):
+        return None
+    # A range on the unique index, not LIKE 'key%': neither PostgreSQL (outside the C locale)
+    # nor SQLite uses an index for that LIKE, so it scanned every linked card.
+    found = list(CardCredential.objects.filter(purpose="auth", sha256__gte=key, sha256__lt=key + "g")
+                 .values_list("certificate", flat=True)[:2])
+    return bytes(found[0]) if len(found) == 1 else None
 
 
 def _matching_records(facts: FourFacts):
@@ -332,3 +349,49 @@ def person_ids_by_resident_number(resident_numbers) -> dict[str, int]:
         found.update(ResidentLink.objects.filter(record__resident_number__in=numbers[start:start + 5000])
                      .values_list("record__resident_number", "person_id"))
     return found
+
+
+def carry_person_on_move(origin_municipality_id: int, origin_resident_number: str, destination, record_id: int,
+                         staff_user=None) -> int | None:
+    """A 転入 keeps the resident's account: the Person linked to their record at the origin (a
+    municipality of this deployment) is linked to their new record at the destination, so
+    their card keeps working and the OIDC pairwise subjects (derived from the Person) do not
+    change. Returns the Person's id, or None when the origin knew no account for the record
+    (they link at their first sign-in)."""
+    link = (ResidentLink.unscoped.select_related("person")
+            .filter(municipality_id=origin_municipality_id, record__resident_number=origin_resident_number).first())
+    if link is None:
+        return None
+    with tenant(destination), transaction.atomic():
+        if ResidentLink.objects.filter(person=link.person).exists():
+            return None
+        new = ResidentLink.objects.create(municipality=destination, person=link.person, record_id=record_id,
+                                          method=ResidentLink.Method.STAFF, linked_by=staff_user)
+        record("identity.resident_linked", obj=new, data={"method": "move_in"})
+        # A sign-in here before the 転入 (to book the visit) found no record and opened a review:
+        # the move answers it.
+        for review in LinkReview.objects.filter(person=link.person, status=LinkReview.Status.OPEN):
+            review.status, review.resolved_at, review.resolved_by, review.evidence = (
+                LinkReview.Status.LINKED, timezone.now(), staff_user, {})
+            review.save()
+            record("identity.link_review_resolved", actor=staff_user, obj=review,
+                   data={"outcome": review.status, "record": record_id})
+    return link.person_id
+
+
+def person_for_counter(municipality, record_id: int, facts: FourFacts, staff_user) -> Person:
+    """The Person of a resident served at the counter (書かない窓口): the one already linked
+    to the resident record that the card read matched (by name + birth date + sex, checked by
+    the caller), else a new Person with the card's verified facts, linked to that record by
+    the member of staff who checked the card and the face photo (method `staff`)."""
+    with tenant(municipality), transaction.atomic():
+        link = ResidentLink.objects.select_related("person").filter(record_id=record_id).first()
+        if link is not None:
+            return link.person
+        now = timezone.now()
+        person = Person.objects.create(verified_name=facts.name, verified_birth_date=facts.birth_date,
+                                       verified_sex=facts.sex, verified_address=facts.address, verified_at=now)
+        link = ResidentLink.objects.create(person=person, record_id=record_id, method=ResidentLink.Method.STAFF,
+                                           linked_by=staff_user)
+        record("identity.resident_linked", actor=staff_user, obj=link, data={"method": "counter"})
+        return person

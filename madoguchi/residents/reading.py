@@ -97,3 +97,19 @@ def residents_on(day: dt.date):
     arrived = Q(resident_since__isnull=True) | Q(resident_since__lte=day)
     stayed = Q(status=ResidentRecord.Status.RESIDENT, left_on__isnull=True) | Q(left_on__gte=day)
     return ResidentRecord.objects.filter(arrived & stayed)
+
+
+def matching(name: str, birth_date: dt.date, sex: str, *, limit: int = 5) -> list[RecordFacts]:
+    """Current residents of the municipality in scope whose normalised name (or its
+    substitute-character form), birth date and sex match: the counter's match of a card read
+    (never by the individual number). Up to `limit`; the caller wants exactly one."""
+    from django.db.models import Q
+
+    from .names import search_key
+
+    key = search_key(name)
+    if not key:
+        return []
+    rows = ResidentRecord.objects.filter(Q(name_key=key) | Q(alternative_key=key), birth_date=birth_date, sex=sex,
+                                         status=ResidentRecord.Status.RESIDENT).order_by("pk")[:limit]
+    return [_facts(r) for r in rows]

@@ -41,7 +41,7 @@ def signed_draft(api, code, card) -> tuple[dict, dict]:
     return draft, {"ceremony_id": opened["id"], "poll_token": opened["poll_token"]}
 
 
-def test_one_signed_submission_stays_within_its_query_budget(catalog_a, taro, pki):
+def test_one_signed_submission_stays_within_its_query_budget(catalog_a, taro, pki, no_random_purges):
     code = catalog_a.code
     api = resident(code, catalog_a, taro)
     # A first submission warms per-process caches (validator, compiled schemas) and the

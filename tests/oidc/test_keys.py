@@ -31,3 +31,23 @@ def test_a_withdrawn_key_leaves_the_jwks_and_never_signs(make_rp, identified, br
     callback, _, _ = follow(browser, rp.authorization_url("openid"), pki.taro)
     token = rp.finish(callback)["token"]["id_token"]
     assert jwt.decode(token, KeySet.import_key_set(published.json())).header["kid"] != kid
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", [[], ["--municipality", "{code}"], ["--municipality={code}"]])
+def test_a_kid_that_starts_with_a_dash_is_withdrawn_through_the_cli(muni_a, capsys, where):
+    """A JWK thumbprint is base64url: one key in 64 has a kid like "-ikh…", which argparse took for an
+    unknown option (CI, stop 31)."""
+    from madoguchi.cli import main
+    from madoguchi.oidc.models import SigningKey
+
+    with tenant(muni_a):
+        keys.active_key(muni_a, "ES256")
+        row = SigningKey.objects.get(alg="ES256")
+        SigningKey.objects.filter(pk=row.pk).update(kid="-" + row.kid[1:])
+    kid = "-" + row.kid[1:]
+    options = [part.format(code=muni_a.code) for part in where]
+    assert main(["oidc", "keys", "withdraw", kid, *options]) == 0
+    assert f"withdrawn ES256 key {kid} of {muni_a.code}" in capsys.readouterr().out
+    assert main(["oidc", "keys", "withdraw", *options, kid]) == 2
+    assert "already withdrawn" in capsys.readouterr().err

@@ -20,7 +20,8 @@ TOKEN_BUDGET = 15
 
 
 @pytest.mark.django_db
-def test_a_token_exchange_stays_within_its_query_budget(make_rp, browser, pki, taro_record, muni_a):
+def test_a_token_exchange_stays_within_its_query_budget(make_rp, browser, pki, taro_record, muni_a,
+                                                       no_random_purges):
     rp = make_rp(method="private_key_jwt")
     callback, _, _ = follow(browser, rp.authorization_url("openid name"), pki.taro)
     rp.finish(callback)  # consent given; per-process caches (keys, the client's JWKS) warm

@@ -10,11 +10,17 @@ register = template.Library()
 
 @register.filter
 def legal_date(value):
-    """A date (or an aware datetime, taken in Asia/Tokyo) in the era and the Western year."""
+    """A date (an aware datetime, taken in Asia/Tokyo; an ISO date string) in the era and the
+    Western year; text that is not a date is shown as it is."""
     if value in (None, ""):
         return ""
     if isinstance(value, dt.datetime):
         value = timezone.localtime(value).date()
+    if isinstance(value, str):  # an ISO date kept as text (a signed package's payload)
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            return value
     return format_legal_date(value, translation.get_language() or "ja")
 
 

@@ -16,7 +16,8 @@ logger = logging.getLogger("madoguchi.worker")
 
 SWEEPS = ("madoguchi.audit.services.sweep", "madoguchi.exports.services.sweep", "madoguchi.payments.services.sweep",
           "madoguchi.payments.reconciliation.sweep", "madoguchi.notices.services.sweep",
-          "madoguchi.notices.broadcasts.sweep", "madoguchi.bookings.services.sweep")
+          "madoguchi.notices.broadcasts.sweep", "madoguchi.bookings.services.sweep",
+          "madoguchi.counter.services.sweep")
 
 
 def sweep_interval() -> float:
