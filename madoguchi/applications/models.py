@@ -59,6 +59,12 @@ class Application(TenantOwned):
     # A draft holding the corrected data of a returned application while it is signed.
     corrects = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     fee_yen = models.PositiveIntegerField(default=0)
+    # How it was made: online by the resident, or at the counter (書かない窓口, counter app) by
+    # a member of staff from one card read, checked by the resident and signed by hand.
+    channel = models.CharField(_("受付方法"), max_length=10, choices=[("online", _("オンライン")),
+                                                                  ("counter", _("窓口"))], default="online")
+    served_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="+", verbose_name=_("窓口の担当者"))
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -130,7 +130,7 @@ def inbox(f: InboxFilter, *, page_size: int, count_cap: int, search_count_cap: i
             rows_qs = rows_qs.filter(Q(submitted_at__gt=at) | Q(submitted_at=at, id__gt=pk))
     rows = list(rows_qs.select_related("procedure", "assignee").only(
         "public_id", "receipt_number", "status", "submitted_at", "applicant_name", "applicant_kana", "fee_yen",
-        "procedure__slug", "assignee__username", "municipality_id", "department_code")
+        "procedure__slug", "assignee__username", "municipality_id", "department_code", "channel")
         .order_by(*SORTS[f.sort])[:page_size + 1])
     next_after = None
     if len(rows) > page_size:

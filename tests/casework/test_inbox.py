@@ -116,7 +116,7 @@ def test_a_cursor_of_another_staff_member_is_refused(catalog_a, taro, staff):
         services.PAGE_SIZE = original
 
 
-def test_queries_per_page_are_constant(catalog_a, taro, staff):
+def test_queries_per_page_are_constant(catalog_a, taro, staff, no_random_purges):
     client = staff("reviewer").client
     client.get("/139998/staff/applications/")  # warm the session
     counts = []

@@ -40,11 +40,16 @@ def resident_record(person):
 def prefill(version: ProcedureVersion, person, record=None) -> dict:
     """Initial values from the verified four facts and the resident record. Nothing is
     prefilled for a record under 支援措置 (DV and stalking protection)."""
+    return prefill_from(version, {"name": person.verified_name, "birth_date": person.verified_birth_date.isoformat(),
+                                  "address": person.verified_address, "sex": person.verified_sex}, record)
+
+
+def prefill_from(version: ProcedureVersion, facts: dict, record=None) -> dict:
+    """`prefill` from verified facts (name, birth_date ISO, address, sex) and a record (a
+    ResidentRecord or residents.reading.RecordFacts): the counter prefills from one card read."""
     if record is not None and record.support_measure:
         return {}
-    sources = {"name": person.verified_name, "birth_date": person.verified_birth_date.isoformat(),
-               "address": person.verified_address, "sex": person.verified_sex,
-               "name_kana": record.name_kana if record is not None else ""}
+    sources = {**facts, "name_kana": record.name_kana if record is not None else ""}
     values = {}
     for field_ in defn.iter_fields(version.definition):
         value = sources.get(field_.get("prefill", ""))

@@ -127,6 +127,18 @@ def mark_notice_read(person, notice_id) -> Notice:
     return notice
 
 
+def latest_by_procedure(person, slugs) -> dict:
+    """The person's newest application (not a draft) of each procedure slug in the municipality
+    in scope: {slug: {"public_id", "status", "status_label"}} (moving's follow-up list)."""
+    latest = {}
+    rows = (Application.objects.filter(person=person, procedure__slug__in=list(slugs)[:100], corrects__isnull=True)
+            .exclude(status=Status.DRAFT).select_related("procedure").order_by("-created_at", "-id"))
+    for a in rows[:500]:
+        latest.setdefault(a.procedure.slug, {"public_id": a.public_id, "status": a.status,
+                                             "status_label": a.get_status_display()})
+    return latest
+
+
 def return_comment(application: Application) -> str:
     return (application.events.filter(to_status=Status.RETURNED).order_by("-at", "-id")
             .values_list("comment", flat=True).first() or "")

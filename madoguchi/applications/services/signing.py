@@ -50,6 +50,42 @@ def _check_signature(prepared: Prepared, person, signed: Signed | None) -> dict:
     return record.verification
 
 
+def signer_is(verification: dict, facts) -> bool:
+    """Whether the signing certificate's basic four facts (the ceremony's verification record)
+    are the person's `facts` (identity.FourFacts): the name (normalised, or its substitute
+    form), the birth date and the sex. At the counter the card read proved who is there; the
+    signature must be that person's."""
+    from madoguchi.residents.names import search_key
+
+    signer = ((verification or {}).get("sign") or {}).get("facts") or {}
+    names = {search_key(signer.get("name") or ""), search_key(signer.get("name_substitute") or "")} - {""}
+    return bool(names) and search_key(facts.name) in names and signer.get("birth") == facts.birth_date.isoformat() \
+        and signer.get("sex") == facts.sex
+
+
+def check_counter_signature(prepared: Prepared, signed: Signed, facts) -> dict:
+    """A CMS made at the counter (書かない窓口): over exactly this document, the one its `sign`
+    ceremony verified (the chain, revocation and binding, as for an online application), by
+    the resident the card read identified (`facts`), and not already used by an application."""
+    if bytes(signed.document) != prepared.document:
+        raise ApplicationError("signature_mismatch", _("署名された内容が申請内容と一致しません。"))
+    municipality = prepared.version.municipality
+    try:
+        record = ceremonies.signed_record(bytes(signed.cms), prepared.document, municipality=municipality,
+                                          taken=signed.ceremony)
+    except ceremonies.SignatureRefused as exc:
+        if exc.reason == "not_verified":
+            raise ApplicationError("signature_invalid", _("電子署名を確認できませんでした。")) from None
+        raise ApplicationError("wrong_ceremony", _("電子署名がこの申請のための手続きのものではありません。")) from None
+    if not signer_is(record.verification, facts):
+        raise ApplicationError("wrong_signer", _("申請者本人の電子署名ではありません。"), status=403)
+    digest = hashlib.sha256(prepared.document).hexdigest()
+    with tenant(municipality):
+        if Application.objects.filter(document_sha256=digest).exclude(status=Status.DRAFT).exists():
+            raise ApplicationError("signature_used", _("この電子署名はすでに別の申請に使われています。"), status=409)
+    return record.verification
+
+
 def signature_content(draft: Application, document: bytes | None = None) -> dict:
     """What the `sign` ceremony over a draft holds: its document, or only the document's
     SHA-256 when it holds individual numbers (they never leave the sealed draft; the card

@@ -24,7 +24,7 @@ from .common import (
     _key_conflict, _nonce_of, _request_digest, _share_relations, _store_parts, draft_uploads, signed_document,
 )
 from .preparation import prepare
-from .signing import _check_signature, _signed_by_ceremony
+from .signing import _check_signature, _signed_by_ceremony, check_counter_signature
 
 
 def _next_receipt(municipality, year: int) -> str:
@@ -99,6 +99,55 @@ def submit(version: ProcedureVersion, person, data, *, idempotency_key: str, upl
             delete_files(saved)
             raise
     return application, True
+
+
+def submit_at_counter(items, person, staff, *, key: str, today: dt.date | None = None,
+                      signer=None) -> list[Application]:
+    """Files the procedures of one counter visit (書かない窓口): `items` are (version, data) or
+    (version, data, signed, nonce) tuples, all checked first, then stored **in one transaction
+    or none**. Each is flagged `channel="counter"` with the member of staff who served
+    (`served_by`). The resident checked the forms on the counter's second screen and either
+    signed one with the card (`signed`: the `sign` ceremony's CMS over the document built
+    with `nonce`, checked by `check_counter_signature` against `signer`, the identity.FourFacts
+    the card read proved) or signs the printed form by hand (no electronic signature). `key`
+    (the visit's id) makes each application's idempotency key: a visit is never filed twice."""
+    checked = []
+    for item in items:
+        version, data, signed, nonce = (tuple(item) + (None, None))[:4]
+        prepared = prepare(version, person, data, today=today, nonce=nonce)
+        verification = {}
+        if signed is not None:
+            if signer is None:
+                raise ApplicationError("wrong_signer", _("申請者本人の電子署名ではありません。"), status=403)
+            verification = check_counter_signature(prepared, signed, signer)
+        checked.append((prepared, signed, verification))
+    if not checked:
+        raise ApplicationError("invalid", _("手続きが選ばれていません。"))
+    municipality = checked[0][0].version.municipality
+    applications = []
+    with tenant(municipality):
+        try:
+            with transaction.atomic():
+                for i, (prepared, signed, verification) in enumerate(checked):
+                    steps = _submission_steps(prepared, person, signed)
+                    application = Application(
+                        municipality=municipality, person=person, procedure=prepared.version.procedure,
+                        version=prepared.version, status=steps[-1].target,
+                        idempotency_key=f"counter-{key}-{i}"[:64], dedup_key=prepared.dedup_key,
+                        household_id=prepared.household_id, submitted_at=timezone.now(),
+                        channel="counter", served_by=staff)
+                    application.request_digest = _request_digest(prepared)
+                    _fill(application, prepared, signed, verification)
+                    application.receipt_number = _next_receipt(municipality, today_in_japan().year)
+                    application.snapshot_for_casework()
+                    application.save()
+                    _store_parts(application, prepared, [], new=True)
+                    _history(application, steps, pending_attachments=False)
+                    _audit(application, steps)
+                    applications.append(application)
+        except IntegrityError:
+            raise ApplicationError("duplicate", _("この手続きの申請は、すでに受付中のものがあります。"), status=409) from None
+    return applications
 
 
 def _replay(person, key: str, prepared: Prepared):
