@@ -26,10 +26,13 @@ COMMANDS = {
     "procedures": "procedure definitions: `procedures load FILE|DIR --municipality CODE`, `procedures catalog --municipality CODE`",
     "retention": "delete applications past retention and expired drafts: `retention purge [--municipality CODE] [--dry-run] [--as-of DATE]`",
     "oidc": "OpenID Connect relying parties and keys: `oidc client add …`, `oidc keys rotate|withdraw …`",
+    "library": "library cards: `library sip2 --municipality CODE --port N [--host H]` (SIP2 patron status, docs/library.md)",
+    "terminal": "the citizen card terminal agent: `terminal keygen|sync|run` (docs/citizencard.md)",
     "card": "My Number Card tools (virtual cards, readers): `card --help`",
     "pki": "certificates and the development CAs: `pki --help`",
     "natapp-standin": "DEVELOPMENT ONLY: a local stand-in for the national authentication app's servers",
     "documents": "signed documents: `documents install-key --municipality CODE --key K.pem --cert C.pem [--chain CHAIN.pem]`",
+    "moving": "引越しワンストップ: `moving export` writes signed 転出 packages, `moving import FILE` receives them",
     "exports": "exports to core systems: `exports expire` deletes expired export files now",
     "payments": "payments: `payments reconcile [--date YYYY-MM-DD] [--municipality CODE]` (収納消込)",
     "receiving-accounts": "公金受取口座: `receiving-accounts import FILE --municipality CODE [--encoding cp932]` (the national registry's extract)",
@@ -38,7 +41,8 @@ COMMANDS = {
 
 # Commands implemented by the pure libraries: they run without Django.
 LIBRARY_COMMANDS = {"card": "madoguchi.card.cli", "pki": "madoguchi.pki.cli", "zengin": "madoguchi.zengin.cli",
-                    "natapp-standin": "madoguchi.standins.natapp"}
+                    "natapp-standin": "madoguchi.standins.natapp",
+                    "terminal": "madoguchi.terminal.cli"}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -120,6 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     install_key.add_argument("--key", required=True, metavar="KEY.pem")
     install_key.add_argument("--cert", required=True, metavar="CERT.pem")
     install_key.add_argument("--chain", default="", metavar="CHAIN.pem")
+    moving = sub.add_parser("moving", help=COMMANDS["moving"])
+    moving_sub = moving.add_subparsers(dest="moving_command", metavar="ACTION", required=True,
+                                       parser_class=OneLineParser)
+    moving_sub.add_parser("import", help="receive a signed 転出 package, or an exchange file of many (shows "
+                                         "progress; each refused one listed)").add_argument("file", metavar="FILE")
+    moving_export = moving_sub.add_parser("export", help="write the signed 転出 package of an accepted 転出届, or with "
+                                                         "--new every package not exported yet as one exchange file")
+    moving_export.add_argument("--municipality", required=True, metavar="CODE", help="the origin's 団体コード")
+    moving_export.add_argument("--new", action="store_true",
+                               help="every package for another deployment not exported yet (instead of RECEIPT)")
+    moving_export.add_argument("application", metavar="RECEIPT", nargs="?", help="the 転出届's 受付番号")
+    moving_export.add_argument("file", metavar="FILE")
     exports = sub.add_parser("exports", help=COMMANDS["exports"])
     exports_sub = exports.add_subparsers(dest="exports_command", metavar="ACTION", required=True,
                                          parser_class=OneLineParser)
@@ -138,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     receiving_import.add_argument("--municipality", required=True, metavar="CODE")
     receiving_import.add_argument("--encoding", default="utf-8-sig", choices=["utf-8-sig", "cp932"])
     receiving_import.add_argument("--source", default="csv", metavar="NAME")
+    library = sub.add_parser("library", help=COMMANDS["library"])
+    library_sub = library.add_subparsers(dest="library_command", metavar="ACTION", required=True,
+                                         parser_class=OneLineParser)
+    library_sip2 = library_sub.add_parser("sip2", help="answer SIP2 patron status requests (23) from self-checkouts")
+    library_sip2.add_argument("--municipality", required=True, metavar="CODE")
+    library_sip2.add_argument("--port", required=True, type=int)
+    library_sip2.add_argument("--host", default="127.0.0.1")
     oidc = sub.add_parser("oidc", help=COMMANDS["oidc"])
     oidc_sub = oidc.add_subparsers(dest="oidc_command", metavar="ACTION", required=True, parser_class=OneLineParser)
     oidc_client = oidc_sub.add_parser("client", help="relying parties")
@@ -322,6 +345,22 @@ def supervise(commands: list[list[str]]) -> int:
     return code
 
 
+def kid_last(argv: list[str]) -> list[str]:
+    """A key id is base64url and may start with "-" (a JWK thumbprint): argparse would take it for an
+    option, so `oidc keys withdraw -ikh…` moves it behind "--", where it can only be the kid."""
+    if argv[:3] != ["oidc", "keys", "withdraw"] or "--" in argv:
+        return argv
+    rest, kids, value_next = [], [], False
+    for token in argv[3:]:
+        if value_next or not token.startswith("-") or token in ("-h", "--help", "--municipality") \
+                or token.startswith("--municipality="):
+            rest.append(token)
+            value_next = token == "--municipality"
+        else:
+            kids.append(token)
+    return argv[:3] + rest + (["--", *kids] if kids else [])
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in LIBRARY_COMMANDS:
@@ -341,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             die(f"unknown command {argv[0]!r} (see madoguchi --help)")
         execute_from_command_line(["madoguchi", *argv])
         return 0
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(kid_last(argv))
     if args.command is None:
         build_parser().print_help()
         return EXIT_USAGE
@@ -369,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "retention":
         return manage("retention_purge", *(["--municipality", args.municipality] if args.municipality else []),
                       *(["--dry-run"] if args.dry_run else []), *(["--as-of", args.as_of] if args.as_of else []))
+    if args.command == "library":
+        return manage("library_sip2", "--municipality", args.municipality, "--port", str(args.port),
+                      "--host", args.host)
     if args.command == "oidc" and args.oidc_command == "client":
         extra = [*(["--jwks", args.jwks] if args.jwks else []), *(["--sector", args.sector] if args.sector else [])]
         for uri in args.redirect_uris:
@@ -380,8 +422,8 @@ def main(argv: list[str] | None = None) -> int:
                       "--legal-basis-note", args.legal_basis_note, "--auth-method", args.auth_method,
                       "--alg", args.alg, *extra)
     if args.command == "oidc" and args.oidc_command == "keys" and args.oidc_keys_command == "withdraw":
-        return manage("oidc_keys_withdraw", args.kid, *(["--municipality", args.municipality] if args.municipality
-                                                        else []))
+        return manage("oidc_keys_withdraw", *(["--municipality", args.municipality] if args.municipality else []),
+                      "--", args.kid)
     if args.command == "oidc" and args.oidc_command == "keys":
         return manage("oidc_keys_rotate", "--municipality", args.municipality, "--alg", args.alg)
     if args.command == "documents":
@@ -389,6 +431,14 @@ def main(argv: list[str] | None = None) -> int:
                       "--cert", args.cert, *(["--chain", args.chain] if args.chain else []))
     if args.command == "exports":
         return manage("exports_expire")
+    if args.command == "moving" and args.moving_command == "export":
+        if bool(args.new) == bool(args.application):
+            die("moving export: give either a 転出届's RECEIPT or --new")
+        if args.new:
+            return manage("moving_export_new", args.municipality, args.file)
+        return manage("moving_export", args.municipality, args.application, args.file)
+    if args.command == "moving":
+        return manage("moving_import", args.file)
     if args.command == "payments":
         return manage("payments_reconcile", *(["--date", args.date] if args.date else []),
                       *(["--municipality", args.municipality] if args.municipality else []))

@@ -54,6 +54,12 @@ urlpatterns = [
     path("<municipality:code>/", include("madoguchi.benefits.urls")),
     path("<municipality:code>/", include("madoguchi.bookings.urls")),
     path("<municipality:code>/staff/bookings/", include("madoguchi.bookings.staff_urls")),
+    path("<municipality:code>/staff/counter/", include("madoguchi.counter.urls")),
+    path("<municipality:code>/", include("madoguchi.citizencard.urls")),
+    path("<municipality:code>/", include("madoguchi.attendance.urls")),
+    path("<municipality:code>/", include("madoguchi.library.urls")),
+    path("<municipality:code>/staff/moving/", include("madoguchi.moving.staff_urls")),
+    path("<municipality:code>/", include("madoguchi.moving.urls")),
     path("<municipality:code>/staff/receiving-accounts/", include("madoguchi.receiving_accounts.staff_urls")),
 ]
 

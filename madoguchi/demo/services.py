@@ -165,7 +165,11 @@ def load_demo_residents_and_cards(data_dir: Path) -> list[tuple[str, Path]]:
         ensure_types(Municipality.objects.get(code=spec["code"]))  # certificates issued online (issue 20)
     from madoguchi.bookings.services import ensure_demo as ensure_counter
 
-    ensure_counter(municipality)  # a counter residents can book a visit to (issue 23)
+    from madoguchi.moving.services import ensure_demo as ensure_follow_ups
+
+    for spec in DEMO_MUNICIPALITIES:  # a counter to book a visit to, what follows a move (issue 23)
+        ensure_counter(Municipality.objects.get(code=spec["code"]))
+        ensure_follow_ups(Municipality.objects.get(code=spec["code"]))
     # 太郎 has a seal registration (印鑑登録証明書 in the demo); 花子 has none (the refusal).
     from madoguchi.documents.seal import demo_personal_seal
     from madoguchi.residents.services import register_seal

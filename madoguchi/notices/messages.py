@@ -23,6 +23,8 @@ TITLES = {
     "benefits.scheduled": gettext_noop("給付金の支給予定のお知らせ"),
     "benefits.confirmation_needed": gettext_noop("給付金の確認書の提出をお願いします"),
     "bookings.reminder": gettext_noop("来庁予約の日が近づいています"),
+    "moving.delivered": gettext_noop("転出の情報が転入先に届きました"),
+    "moving.confirmed": gettext_noop("転入の手続きが終わりました。あわせて必要な手続きをご確認ください"),
     "benefits.failed": gettext_noop("給付金を振り込めませんでした。口座を確かめてください"),
 }
 

@@ -77,3 +77,16 @@ def axe_violations(page) -> list[dict]:
     )
     return [{"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]]}
             for v in result["violations"]]
+
+
+def axe_collector():
+    """`check(page, name)` runs axe-core on the page and keeps what it finds under `name` in
+    `violations` (a dict the test asserts empty at its end, so every page is reported)."""
+    violations = {}
+
+    def check(page, name):
+        found = axe_violations(page)
+        if found:
+            violations[name] = found
+
+    return check, violations

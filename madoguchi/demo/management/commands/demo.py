@@ -29,6 +29,11 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=2) from None
         logins = load_demo()
         cards = load_demo_residents_and_cards(settings.DATA_DIR)
+        from madoguchi.library.services import ensure_demo as ensure_library
+        from madoguchi.municipalities.tenancy import tenant
+
+        with tenant(logins[0].municipality):  # 図書館カード (docs/library.md): a library and its credential
+            library, library_credential = ensure_library(logins[0].device.user)
         out = self.stdout
         out.write("デモを読み込みました / demo loaded")
         out.write(f"住民向けページ / resident portal: {base_url}/{logins[0].municipality.code}/")
@@ -39,6 +44,11 @@ class Command(BaseCommand):
             out.write(f"  {name}: {directory}")
         out.write(f"  暗証番号 / PIN {DEMO_PIN}  署名用パスワード / signature password {DEMO_PASSWORD_SIGN}"
                   f"  券面事項入力補助 / text PIN {DEMO_TEXT_PIN}")
+        out.write("")
+        out.write(f"図書館カード / library card: POST {base_url}/{logins[0].municipality.code}/api/library/{library}/patron"
+                  f"  Authorization: Bearer {library_credential}")
+        out.write(f"  自動貸出機 / self-checkout page: {base_url}/{logins[0].municipality.code}/library/{library}/self-checkout/"
+                  f"  (madoguchi terminal run --library {library} …)")
         show_qr = qr or sys.stdout.isatty()
         for login in logins:
             out.write("")
