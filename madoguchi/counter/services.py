@@ -476,6 +476,20 @@ def sweep(now: dt.datetime | None = None) -> int:
 
 def pdf(visit: Visit, item: VisitProcedure) -> bytes:
     """The checked form of one procedure as a PDF with a box for the handwritten signature."""
+    return _forms_pdf(visit, [item])
+
+
+def forms_pdf(visit: Visit) -> bytes:
+    """Every form of the visit the resident signs by hand, in one PDF (one print at the
+    counter instead of one per procedure), each form on its own pages with its own box:
+    the procedures not signed with the card. CounterError when there is none."""
+    items = [item for item in visit.procedures.order_by("pk") if item.signature is None]
+    if not items:
+        raise CounterError("nothing_to_print", _("紙に署名する手続きはありません（すべてカードで電子署名済みです）。"))
+    return _forms_pdf(visit, items)
+
+
+def _forms_pdf(visit: Visit, items: list[VisitProcedure]) -> bytes:
     import weasyprint
     from django.template.loader import render_to_string
     from django.utils import translation
@@ -484,9 +498,14 @@ def pdf(visit: Visit, item: VisitProcedure) -> bytes:
     from madoguchi.procedures import forms
 
     fonts.require(fonts.PDF_FONTS)
-    version = version_of(item)
+    members = household(visit)
+    printed = []
+    for item in items:
+        version = version_of(item)
+        printed.append({"title": version.definition["title"]["ja"],
+                        "rows": forms.display(version.definition, item.data, members)})
     with translation.override("ja"):
         html = render_to_string("counter/pdf.html", {
-            "title": version.definition["title"]["ja"], "municipality": visit.municipality,
-            "rows": forms.display(version.definition, item.data, household(visit)), "visit": visit})
+            "title": printed[0]["title"] if len(printed) == 1 else "申請書", "forms": printed,
+            "municipality": visit.municipality, "visit": visit})
     return weasyprint.HTML(string=html, base_url=None).write_pdf()

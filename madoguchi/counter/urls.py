@@ -14,6 +14,7 @@ urlpatterns = [
     path("<uuid:visit>/", views.visit, name="visit"),
     path("<uuid:visit>/procedures/<slug:slug>/", views.edit, name="edit"),
     path("<uuid:visit>/procedures/<slug:slug>/form.pdf", views.pdf, name="pdf"),
+    path("<uuid:visit>/forms.pdf", views.forms_pdf, name="forms_pdf"),
     path("<uuid:visit>/procedures/<slug:slug>/sign/", views.sign, name="sign"),
     path("<uuid:visit>/procedures/<slug:slug>/signed/", views.signed, name="signed"),
     path("<uuid:visit>/screen/", views.screen, name="screen"),

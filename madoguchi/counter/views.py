@@ -198,6 +198,7 @@ def _visit_page(request, visit, *, photo="", error="", status=200):
                      "rows": procedure_forms.display(version.definition, item.data, members)})
     return render(request, "counter/visit.html", {
         "visit": visit, "photo": photo, "error": error, "members": members, "items": rows,
+        "paper_forms": sum(1 for item in items if item.signature is None),
         "procedures": [{"slug": v.procedure.slug, "title": v.definition["title"]["ja"], "checked": v.procedure.slug in chosen}
                        for v in services.published_procedures()],
     }, status=status)
@@ -319,6 +320,20 @@ def pdf(request, code, current, slug):
     item = _item(current, slug)
     response = HttpResponse(services.pdf(current, item), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{slug}.pdf"'
+    return response
+
+
+@never_cache
+@staff_member_required(*ROLES)
+@with_visit()
+def forms_pdf(request, code, current):
+    """Every form the resident signs by hand, in one PDF."""
+    try:
+        printed = services.forms_pdf(current)
+    except services.CounterError as exc:
+        return _visit_page(request, current, error=str(exc), status=409)
+    response = HttpResponse(printed, content_type="application/pdf")
+    response["Content-Disposition"] = 'inline; filename="forms.pdf"'
     return response
 
 

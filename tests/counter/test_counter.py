@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import threading
 import urllib.request
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -77,6 +78,51 @@ def test_verify_match_prefill_and_file_all(muni_a, admin_a, counter_setup, card)
         with pytest.raises(services.CounterError) as closed:
             services.visit_of(visit.public_id)
         assert closed.value.code == "expired"
+
+
+def _pdf_text(data: bytes) -> tuple[str, int]:
+    """(the text pdftotext reads, without spaces; the page count) of a PDF."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(data)
+        f.flush()
+        text = subprocess.run(["pdftotext", f.name, "-"], capture_output=True, text=True, check=True).stdout
+    return "".join(text.replace("\u3000", "").split()), text.count("\f")
+
+
+def test_every_paper_form_printed_in_one_pdf(client_admin_a, muni_a, admin_a, counter_setup, card):
+    with tenant(muni_a):
+        _reading, visit = read_visit(card, admin_a[0])
+    url = f"/{muni_a.code}/staff/counter/{visit.public_id}/"
+    nothing = client_admin_a.get(f"{url}forms.pdf")  # no procedure chosen yet: said on the visit page
+    assert nothing.status_code == 409 and "紙に署名する手続きはありません" in nothing.content.decode()
+    with tenant(muni_a):
+        items = services.choose(visit, admin_a[0], ["toshokan-riyou", "sodai-gomi"])
+        for item in items:
+            services.save_procedure(visit, item, {**item.data, **(TOSHOKAN if item.slug == "toshokan-riyou" else {
+                **SODAI, "collection_date": (dt.date.today() + dt.timedelta(days=10)).isoformat()})})
+    page = client_admin_a.get(url).content.decode()
+    assert 'id="print-all"' in page and "紙に署名する2件の申請書をまとめて印刷する" in page
+    printed = client_admin_a.get(f"{url}forms.pdf")
+    assert printed.status_code == 200 and printed["Content-Type"] == "application/pdf"
+    artifacts = Path(__file__).resolve().parents[2] / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "counter-forms.pdf").write_bytes(printed.content)  # to look at
+    text, pages = _pdf_text(printed.content)
+    one, one_pages = _pdf_text(client_admin_a.get(f"{url}procedures/sodai-gomi/form.pdf").content)
+    assert text.count("申請者の署名（自署）") == 2 and one.count("申請者の署名（自署）") == 1
+    assert "図書館" in text and "粗大ごみ" in text and "図書館" not in one
+    assert pages > one_pages  # each form on its own pages
+    assert text.count("窓口花子") >= 2
+    other = Client()
+    assert other.get(f"{url}forms.pdf").status_code in (302, 403)  # staff only
+    with tenant(muni_a):  # signed with the card: no paper signature, so not printed
+        VisitProcedure.objects.filter(visit=visit, slug="sodai-gomi").update(signature=b"cms")
+    text, _pages = _pdf_text(client_admin_a.get(f"{url}forms.pdf").content)
+    assert text.count("申請者の署名（自署）") == 1 and "粗大ごみ" not in text
+    assert 'id="print-all"' not in client_admin_a.get(url).content.decode()  # one form: its own button
 
 
 def test_household_members_prefilled(muni_a, admin_a, counter_setup, card):
