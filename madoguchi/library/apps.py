@@ -10,3 +10,8 @@ class LibraryConfig(AppConfig):
     name = "madoguchi.library"
     label = "library"
     verbose_name = "図書館カード"
+
+    def ready(self):
+        from . import services
+
+        services.plug_in()

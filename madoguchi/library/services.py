@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from madoguchi.audit.services import record
 from madoguchi.ceremonies.pki import validator
+from madoguchi.citizencard.base import TERMINAL_HOOKS, TerminalHooks
 from madoguchi.citizencard.catalog import LIBRARY
 from madoguchi.citizencard.services import enabled_keys, set_enabled
 from madoguchi.identity.services import CertificateRef, certificate_for_card_key, person_for_credential
@@ -53,6 +54,28 @@ class Refused(Exception):
         if self.reason:
             out["reason"] = self.reason
         return out
+
+
+def plug_in() -> None:
+    """Registers the library's terminal with citizencard (once, at app start): the agent of a
+    self-checkout kiosk (`madoguchi terminal run --service library --library CODE`) is a
+    terminal of its own service, registered and revoked by staff like a gate, so that a kiosk
+    needs no gate's registration. It syncs the revocation index only: its allow-list is empty
+    (the patron number is asked of the server at each read, never held by the kiosk)."""
+    if LIBRARY.key not in TERMINAL_HOOKS:
+        TERMINAL_HOOKS.register(LIBRARY.key, "library: a self-checkout kiosk's agent, no offline admissions")(
+            TerminalHooks(allow_list=_no_admissions, settle=_settle_kiosk_event))
+
+
+def _no_admissions(terminal) -> list[int]:
+    return []
+
+
+def _settle_kiosk_event(terminal, event: dict) -> str:
+    """A self-checkout kiosk admits nobody offline, so an event it sends is kept (citizencard
+    stores each once) and settled as what it is: a refusal, or an admission matching no
+    ticket (`unknown`) — values of citizencard's TerminalEvent.Outcome."""
+    return "refused" if event["result"] != "admitted" else "unknown"
 
 
 def offered() -> bool:

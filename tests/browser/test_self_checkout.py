@@ -15,7 +15,7 @@ from tests.card.conftest import pcscd, vpcd_slot  # noqa: F401  (fixtures)
 
 @pytest.fixture
 def self_checkout(tmp_path, vpcd_slot):
-    with terminal_system(tmp_path, vpcd_slot, "tests.library.seed_live", "--library", "chuo",
+    with terminal_system(tmp_path, vpcd_slot, "tests.library.seed_live", "--service", "library", "--library", "chuo",
                          "--library-credential-file", str(tmp_path / "library-credential")) as (server, seed, port):
         yield server, seed, port, tmp_path
 

@@ -45,7 +45,7 @@ def auth_der(card_dir: Path) -> bytes:
     return base64.b64decode(json.loads((card_dir / "card.json").read_text())["jpki"]["auth_cert"])
 
 
-def main(data_dir: Path, cards: Path, terminal_key: Path | None = None) -> dict:
+def main(data_dir: Path, cards: Path, terminal_key: Path | None = None, terminal_service: str = "tickets") -> dict:
     ca = DevCA.open(data_dir)
     good = virtual.issue(cards / "hanako", ca, HOLDER, "1234", "ABC123", "5678")
     revoked = virtual.issue(cards / "revoked", ca, HOLDER, "1234", "ABC123", "5678")
@@ -68,8 +68,11 @@ def main(data_dir: Path, cards: Path, terminal_key: Path | None = None) -> dict:
         ticket = services.bind_ticket(person, concert.public_id)
         terminal = None
         if terminal_key is not None:  # registered as staff do on the terminals page
-            terminal = services.register_terminal(user, name="東口ゲート", place="市民ホール", service_key="tickets",
-                                                  public_key=terminal_key.read_text(), ticket_type_id=concert.pk)
+            gate = terminal_service == "tickets"
+            terminal = services.register_terminal(user, name="東口ゲート" if gate else "自動貸出機",
+                                                  place="市民ホール" if gate else "中央図書館",
+                                                  service_key=terminal_service, public_key=terminal_key.read_text(),
+                                                  ticket_type_id=concert.pk if gate else None)
     return {"username": "ticket-admin", "password": PASSWORD, "totp": base64.b32encode(device.bin_key).decode(),
             "ticket_type": concert.pk, "ticket": str(ticket.public_id),
             "terminal": str(terminal.public_id) if terminal else None}

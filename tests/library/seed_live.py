@@ -2,7 +2,7 @@
 environment): `python -m tests.library.seed_live DATA_DIR CARDS_DIR TERMINAL_PUBLIC_KEY_FILE`.
 
 What tests.citizencard.seed_live seeds (窓口 花子's card and a revoked one, an
-administrator, a gate terminal with the given key), then: the library card offered, 中央図書館
+administrator; the terminal with the given key is the library's self-checkout kiosk), then: the library card offered, 中央図書館
 (`chuo`) with a credential written to DATA_DIR/library-credential, 花子's 利用者番号 A0012345
 linked, a renewed card of 花子 (a new card, the same Person) and a card of someone who linked
 nothing. Prints JSON: what the citizen card seed prints, the credential file and the number."""
@@ -29,7 +29,7 @@ STRANGER = virtual.Holder(name="見本\u3000次郎", address="東京都窓口市
 
 
 def main(data_dir: Path, cards_dir: Path, terminal_key: Path) -> dict:
-    seed = seed_live.main(data_dir, cards_dir, terminal_key)
+    seed = seed_live.main(data_dir, cards_dir, terminal_key, terminal_service="library")
     ca = DevCA.open(data_dir)
     renewed = virtual.issue(cards_dir / "hanako-renewed", ca, seed_live.HOLDER, "1234", "ABC123", "5678")
     virtual.issue(cards_dir / "stranger", ca, STRANGER, "1234", "ABC123", "5678")

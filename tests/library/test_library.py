@@ -398,3 +398,29 @@ def test_api_other_verdicts_refused_with_their_message(client, muni_a, chuo, pki
     answer = api(client, muni_a.code, "chuo", chuo[1], {"certificate": b64(der(pki.taro.issued.auth_cert))})
     assert answer.status_code == status and answer.json()["error"] == verdict
     assert answer.json()["message"] == Result(Verdict(verdict), "auth", dt.datetime.now(), "").message_ja
+
+
+def test_a_self_checkout_kiosk_is_a_library_terminal_with_no_offline_admissions(client, muni_a, admin_a, chuo, pki):
+    from madoguchi.citizencard.models import TerminalEvent
+    from madoguchi.terminal import signing
+    from tests.citizencard.test_terminals import Gate, event
+
+    key = signing.new_key()
+    with tenant(muni_a):
+        assert "library" in citizencard.terminal_services()
+        terminal = citizencard.register_terminal(admin_a[0], name="自動貸出機", place="中央図書館", service_key="library",
+                                                 public_key=signing.public_pem(key))
+        with pytest.raises(citizencard.CitizenCardError) as refused:  # a ticket type is a gate's only
+            citizencard.register_terminal(admin_a[0], name="x", place="", service_key="library",
+                                          public_key=signing.public_pem(signing.new_key()), ticket_type_id=1)
+        assert refused.value.field == "ticket_type"
+    kiosk = Gate(client, muni_a.code, terminal.public_id, key)
+    answer = kiosk.lists()
+    assert answer.status_code == 200 and list(answer.json()["allow"]) == ["library"]
+    assert base64.b64decode(answer.json()["allow"]["library"]) == b""  # the kiosk holds no patron
+    card = card_key(der(pki.taro.issued.auth_cert))
+    sent = [event(card, service="library"), event(card, "revoked", service="library")]
+    assert kiosk.events(sent).json()["acknowledged"] == [e["id"] for e in sent]
+    with tenant(muni_a):
+        assert sorted(TerminalEvent.objects.values_list("outcome", flat=True)) == ["refused", "unknown"]
+        assert AuditEvent.objects.filter(action="citizencard.terminal_registered").count() == 1

@@ -48,7 +48,7 @@ class Command(BaseCommand):
         out.write(f"図書館カード / library card: POST {base_url}/{logins[0].municipality.code}/api/library/{library}/patron"
                   f"  Authorization: Bearer {library_credential}")
         out.write(f"  自動貸出機 / self-checkout page: {base_url}/{logins[0].municipality.code}/library/{library}/self-checkout/"
-                  f"  (madoguchi terminal run --library {library} …)")
+                  f"  (madoguchi terminal run --service library --library {library} …)")
         show_qr = qr or sys.stdout.isatty()
         for login in logins:
             out.write("")
