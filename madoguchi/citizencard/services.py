@@ -224,18 +224,25 @@ _revoked_cache: dict = {}
 
 def revoked_keys() -> SortedKeys:
     """The revocation index for terminals: the low 64 bits of every serial in the imported
-    card CA CRLs (the RevocationStore's indexes, not the CRLs re-parsed), cached per store
-    generation (bench/terminal_lists.py measures the build)."""
+    CRLs of the authentication CAs (the RevocationStore's indexes, not the CRLs re-parsed),
+    cached per store and trust generation (bench/terminal_lists.py measures the build).
+    Terminals read the authentication certificate only, so the 署名用 CAs' CRLs stay out: their
+    serials are numbered apart from the 利用者証明用 ones, and a signature certificate revoked
+    at every change of address must not refuse another person's card whose authentication
+    serial happens to be the same number."""
     return _revoked()[0]
 
 
 def _revoked() -> tuple[SortedKeys, str, bytes]:
     """(the index, its base64 for the lists answer, its SHA-256), built once per generation."""
-    store = validator().revocation
-    key = (id(store), store.generation)
+    checker = validator()
+    store, trust = checker.revocation, checker.trust
+    key = (id(store), store.generation, id(trust), trust.generation)
     cached = _revoked_cache.get("keys")
     if cached is None or cached[0] != key:
-        keys = SortedKeys.union(index.serial_keys() for index in store.indexes())
+        authentication = {anchor.key_id for anchor in trust.anchors("auth")}
+        keys = SortedKeys.union(index.serial_keys() for index in store.indexes()
+                                if index.issuer_key_id in authentication)
         raw = keys.to_bytes()
         cached = (key, (keys, base64.b64encode(raw).decode(), hashlib.sha256(raw).digest()))
         _revoked_cache["keys"] = cached

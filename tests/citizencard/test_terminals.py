@@ -298,6 +298,20 @@ def test_a_revoked_certificate_is_refused_with_the_reason(muni_a, admin_a, setup
         assert card.auth_cert.serial_number in services.revoked_keys()
 
 
+def test_the_terminals_revocation_index_holds_authentication_serials_only(muni_a, setup, pki):
+    card = pki.ca.issue_card(HANAKO)
+    pki.ca.revoke(card.sign_cert.serial_number, x509.ReasonFlags.affiliation_changed)  # she moved
+    pki.publish_crls()
+    with tenant(muni_a):
+        revoked = services.revoked_keys()
+    assert card.sign_cert.serial_number & (2**64 - 1) not in revoked  # another card's auth serial may be it
+    assert card.auth_cert.serial_number not in revoked
+    pki.ca.revoke(card.auth_cert.serial_number, x509.ReasonFlags.key_compromise)
+    pki.publish_crls()
+    with tenant(muni_a):
+        assert card.auth_cert.serial_number in services.revoked_keys()
+
+
 def test_ticket_type_form_and_bad_input(muni_a, admin_a, setup):
     staff = Client()
     sign_in(staff, muni_a, *admin_a)
