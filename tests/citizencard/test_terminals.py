@@ -113,7 +113,7 @@ def test_staff_register_list_revoke_pages_with_audit(muni_a, admin_a, admin_b, m
     rsa_key = pki.taro.issued.auth_cert.public_key().public_bytes(  # an RSA key is refused too
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     assert staff.post(url, dict(form, public_key=rsa_key)).status_code == 400
-    assert staff.post(url, dict(form, service="library", public_key=signing.public_pem(key))).status_code == 400
+    assert staff.post(url, dict(form, service="demo", public_key=signing.public_pem(key))).status_code == 400
     # Pasted as a terminal prints it, with Windows line ends and indentation: accepted.
     pasted = "\r\n".join("  " + line for line in signing.public_pem(key).splitlines())
     assert staff.post(url, dict(form, public_key=pasted)).status_code == 302

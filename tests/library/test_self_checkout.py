@@ -58,4 +58,4 @@ def test_staff_find_the_page_on_the_library_page(client_admin_a, muni_a, chuo):
     library, _credential = chuo
     body = client_admin_a.get(f"/{muni_a.code}/staff/library/{library.pk}/").content.decode()
     assert f"http://testserver/{muni_a.code}/library/chuo/self-checkout/" in body
-    assert "madoguchi terminal run --library chuo" in body
+    assert "madoguchi terminal run --service library --library chuo" in body
