@@ -1,5 +1,5 @@
 """The library's self-checkout page in chromium with a real terminal process: the server, `madoguchi
-terminal run --library chuo` (reading virtual cards through pcscd + vpcd, asking the server's
+terminal run --service library --library chuo` (reading virtual cards through pcscd + vpcd, asking the server's
 library API with the library's credential) and the page calling the agent. 花子's card shows
 her patron number without a PIN, and so does her renewed card; a card with no link, a revoked
 card and no card each say what to do; the number leaves the screen when she is done, or
