@@ -123,6 +123,8 @@ def test_counter_read_prefill_check_and_file(server, browser, agent):
     page.get_by_role("button", name="手続きを選ぶ").click()
     page.wait_for_url(re.compile(rf"/{CODE}/staff/counter/[0-9a-f-]+/$"))
     assert page.locator("section[id^=procedure-]").count() == 8
+    assert "紙に署名する8件の申請書をまとめて印刷する" in page.locator("#print-all").inner_text()
+    screenshot(page, "counter-procedures")
     visit_url = page.url
     # Keep one procedure (粗大ごみ) for filing: choose only it, complete it.
     for i in range(boxes.count()):
