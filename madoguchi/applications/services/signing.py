@@ -23,22 +23,27 @@ from ..statemachine import Status
 from .common import ApplicationError, Prepared, Signed, signed_document
 
 
+def _verified_record(prepared: Prepared, signed: Signed):
+    """The ceremony's record of a CMS over exactly this document (online or at the counter)."""
+    if bytes(signed.document) != prepared.document:
+        raise ApplicationError("signature_mismatch", _("署名された内容が申請内容と一致しません。"))
+    try:
+        return ceremonies.signed_record(bytes(signed.cms), prepared.document,
+                                        municipality=prepared.version.municipality, taken=signed.ceremony)
+    except ceremonies.SignatureRefused as exc:
+        if exc.reason == "not_verified":
+            raise ApplicationError("signature_invalid", _("電子署名を確認できませんでした。")) from None
+        raise ApplicationError("wrong_ceremony", _("電子署名がこの申請のための手続きのものではありません。")) from None
+
+
 def _check_signature(prepared: Prepared, person, signed: Signed | None) -> dict:
     """The verification record of a CMS by this person over exactly these bytes."""
     if signed is None:
         if prepared.needs_signature:
             raise ApplicationError("signature_required", _("この手続きには電子署名が必要です。"))
         return {}
-    if bytes(signed.document) != prepared.document:
-        raise ApplicationError("signature_mismatch", _("署名された内容が申請内容と一致しません。"))
     municipality = prepared.version.municipality
-    try:
-        record = ceremonies.signed_record(bytes(signed.cms), prepared.document, municipality=municipality,
-                                          taken=signed.ceremony)
-    except ceremonies.SignatureRefused as exc:
-        if exc.reason == "not_verified":
-            raise ApplicationError("signature_invalid", _("電子署名を確認できませんでした。")) from None
-        raise ApplicationError("wrong_ceremony", _("電子署名がこの申請のための手続きのものではありません。")) from None
+    record = _verified_record(prepared, signed)
     if record.person_id is None or record.person_id != person.pk:
         raise ApplicationError("wrong_signer", _("申請者本人の電子署名ではありません。"), status=403)
     # A signed document already submitted is never submitted again (a second application
@@ -67,16 +72,8 @@ def check_counter_signature(prepared: Prepared, signed: Signed, facts) -> dict:
     """A CMS made at the counter (書かない窓口): over exactly this document, the one its `sign`
     ceremony verified (the chain, revocation and binding, as for an online application), by
     the resident the card read identified (`facts`), and not already used by an application."""
-    if bytes(signed.document) != prepared.document:
-        raise ApplicationError("signature_mismatch", _("署名された内容が申請内容と一致しません。"))
     municipality = prepared.version.municipality
-    try:
-        record = ceremonies.signed_record(bytes(signed.cms), prepared.document, municipality=municipality,
-                                          taken=signed.ceremony)
-    except ceremonies.SignatureRefused as exc:
-        if exc.reason == "not_verified":
-            raise ApplicationError("signature_invalid", _("電子署名を確認できませんでした。")) from None
-        raise ApplicationError("wrong_ceremony", _("電子署名がこの申請のための手続きのものではありません。")) from None
+    record = _verified_record(prepared, signed)
     if not signer_is(record.verification, facts):
         raise ApplicationError("wrong_signer", _("申請者本人の電子署名ではありません。"), status=403)
     digest = hashlib.sha256(prepared.document).hexdigest()
