@@ -13,8 +13,6 @@ when PC/SC is unavailable (the line says so).
 from __future__ import annotations
 
 import hashlib
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,15 +52,6 @@ def measure(channel: Channel) -> tuple[float, float]:
     return signs, reads
 
 
-def readers() -> list[str]:
-    try:
-        from smartcard.System import readers as list_readers
-
-        return [str(r) for r in list_readers()]
-    except Exception:  # noqa: BLE001
-        return []
-
-
 def with_pcsc(card_dir: Path, measure=measure):
     """`measure(channel)` on the virtual card at `card_dir` served through pcscd + vpcd (here:
     (sign/s, reads/s)), or a reason string. bench/card_face.py measures through it too."""
@@ -80,36 +69,27 @@ def with_pcsc(card_dir: Path, measure=measure):
 
 
 def _with_pcsc(card_dir: Path, measure):
-    from madoguchi.card.vpcd import VpcdServer, configured_port, reader_name
+    from contextlib import nullcontext
 
-    started = None
-    if not any(r.startswith("Virtual PCD") for r in readers()):
-        exe = shutil.which("pcscd") or "/usr/sbin/pcscd"
-        try:
-            started = subprocess.Popen([exe, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        except OSError as exc:
-            return f"cannot start pcscd ({exc})"
-        deadline = time.monotonic() + 10
-        while not any(r.startswith("Virtual PCD") for r in readers()):
-            if time.monotonic() > deadline or started.poll() is not None:
-                started.terminate()
-                return "pcscd started but no vpcd reader appeared"
-            time.sleep(0.1)
-    server = VpcdServer(virtual.VirtualCard(card_dir), port=configured_port())
+    from madoguchi.card import vpcd
+
     try:
-        server.start_thread()
-        transport = PcscTransport(reader_name(server.port, configured_port()), timeout=10)
-        try:
-            return measure(Channel(transport))
-        finally:
-            transport.close()
+        started = nullcontext() if vpcd.virtual_readers() else vpcd.private_pcscd(timeout=10)
+        with started:
+            server = vpcd.VpcdServer(virtual.VirtualCard(card_dir), port=vpcd.configured_port())
+            try:
+                server.start_thread()
+                transport = PcscTransport(vpcd.reader_name(server.port, vpcd.configured_port()), timeout=10)
+                try:
+                    return measure(Channel(transport))
+                finally:
+                    transport.close()
+            finally:
+                server.stop()
+    except vpcd.PcscdError as exc:
+        return f"cannot start pcscd: {exc}"
     except Exception as exc:  # noqa: BLE001 — a benchmark reports, it does not crash
         return f"PC/SC failed: {exc}"
-    finally:
-        server.stop()
-        if started is not None:
-            started.terminate()
-            started.wait(timeout=10)
 
 
 def main() -> int:

@@ -5,6 +5,12 @@ it. Each message is a 2-byte big-endian length and a payload. A one-byte payload
 control message — 0 power off, 1 power on, 2 reset, 4 "send the ATR" — anything longer is a
 command APDU, answered with the response APDU. The readers show up in PC/SC as
 "Virtual PCD 00 00", "Virtual PCD 00 01", … (port 35963, 35964, …).
+
+35963 lies inside Linux's ephemeral port range (32768–60999): when any outgoing connection on
+the machine happens to hold that local port as pcscd starts, vpcd cannot listen ("Address
+already in use") and pcscd runs on without the reader. `private_pcscd` — the pcscd that tests,
+benchmarks and a developer's machine start themselves — therefore gives vpcd a port outside
+that range through a reader.conf of its own, and says the port in MADOGUCHI_VPCD_PORT.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -27,10 +35,18 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 0x8C7B  # 35963, vpcd's default
 READER_PREFIX = "Virtual PCD"
 READER_CONF = Path("/etc/reader.conf.d/vpcd")
+DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
+PORT_ENV = "MADOGUCHI_VPCD_PORT"
+SLOTS = 2  # vpcd serves two readers per reader.conf entry: the port and the next one
 
 
-def configured_port(conf: Path = READER_CONF) -> int:
-    """vpcd's port from pcscd's reader.conf (CHANNELID), else 35963."""
+def configured_port(conf: Path | None = None) -> int:
+    """vpcd's first port: MADOGUCHI_VPCD_PORT when set (a `private_pcscd` runs), else CHANNELID
+    from pcscd's reader.conf (`conf`, by default the system one), else 35963."""
+    if conf is None:
+        if os.environ.get(PORT_ENV):
+            return int(os.environ[PORT_ENV])
+        conf = READER_CONF
     try:
         text = conf.read_text()
     except OSError:
@@ -155,9 +171,101 @@ class VpcdServer:
                 self.connected.clear()
 
 
-def port_from_env() -> int | None:
-    value = os.environ.get("MADOGUCHI_VPCD_PORT")
-    return int(value) if value else None
+class PcscdError(RuntimeError):
+    """pcscd could not be started with the vpcd reader (the message says why)."""
+
+
+def _ephemeral_ports() -> range:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
+def _can_listen(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as vpcd does
+        try:
+            sock.bind(("", port))
+        except OSError:
+            return False
+    return True
+
+
+def quiet_port(candidates=(29963, 24963, 19963, 61963)) -> int:
+    """A first vpcd port that no outgoing connection can take: outside the ephemeral range and
+    free now, for it and the next slot."""
+    ephemeral = _ephemeral_ports()
+    for first in candidates:
+        ports = range(first, first + SLOTS)
+        if all(p not in ephemeral and _can_listen(p) for p in ports):
+            return first
+    raise PcscdError(f"no free port for vpcd outside the ephemeral range {ephemeral.start}-{ephemeral.stop - 1}")
+
+
+def write_reader_conf(directory: Path, port: int) -> Path:
+    """A reader.conf.d holding one vpcd entry listening on `port` (and the next slot)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "vpcd"
+    conf.write_text(f'FRIENDLYNAME "{READER_PREFIX}"\nDEVICENAME   /dev/null:0x{port:04X}\n'
+                    f"LIBPATH      {DRIVER}\nCHANNELID    0x{port:04X}\n")
+    return conf
+
+
+def virtual_readers() -> list[str]:
+    try:
+        from smartcard.System import readers
+
+        return [str(r) for r in readers() if str(r).startswith(READER_PREFIX)]
+    except Exception:  # noqa: BLE001 — pcscd not running (yet)
+        return []
+
+
+@contextmanager
+def private_pcscd(timeout: float = 60.0):
+    """Runs pcscd in the foreground with a reader.conf of its own (vpcd on a `quiet_port`) until
+    the block ends, with MADOGUCHI_VPCD_PORT set to that port meanwhile; yields the port.
+    Needs pcscd not to be running already (hold `exclusive_use` around it). Raises PcscdError
+    with pcscd's last words when it exits or the reader does not appear within `timeout`."""
+    exe = shutil.which("pcscd") or ("/usr/sbin/pcscd" if os.path.exists("/usr/sbin/pcscd") else None)
+    if exe is None:
+        raise PcscdError("pcscd is not installed (Debian packages pcscd, vsmartcard-vpcd)")
+    if not DRIVER.exists():
+        raise PcscdError("the vpcd driver is not installed (Debian package vsmartcard-vpcd)")
+    port = quiet_port()
+    with tempfile.TemporaryDirectory(prefix="madoguchi-pcscd-") as tmp, \
+            tempfile.TemporaryFile() as log:  # a pipe could fill up and stall pcscd
+        write_reader_conf(Path(tmp) / "reader.conf.d", port)
+        proc = subprocess.Popen([exe, "--foreground", "--config", str(Path(tmp) / "reader.conf.d")],
+                                stdout=log, stderr=subprocess.STDOUT)
+        previous = os.environ.get(PORT_ENV)
+        os.environ[PORT_ENV] = str(port)
+        try:
+            # Well under a second on an idle machine; a CI run beside benchmarks of 10M-serial
+            # CRLs once took more than 15 s.
+            deadline = time.monotonic() + timeout
+            while not virtual_readers():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    said = " / ".join(log.read().decode(errors="replace").strip().splitlines()[-3:])
+                    why = (f"pcscd exited with {proc.returncode}" if proc.poll() is not None
+                           else f"no {READER_PREFIX!r} reader appeared within {timeout:.0f} s")
+                    raise PcscdError(f"{why} (vpcd port {port}): {said or 'pcscd said nothing'}")
+                time.sleep(0.1)
+            yield port
+        finally:
+            if previous is None:
+                os.environ.pop(PORT_ENV, None)
+            else:
+                os.environ[PORT_ENV] = previous
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
 
 @contextmanager

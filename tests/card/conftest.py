@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import subprocess
-import tempfile
 import time
 
 import pytest
@@ -19,7 +17,6 @@ import pytest
 from madoguchi.card import virtual
 from madoguchi.card.transport import Channel, PcscTransport, VirtualTransport
 from madoguchi.pki.devca import DevCA
-from tests.server import stop_process
 
 PIN = "1234"
 PASSWORD = "ABC123"
@@ -59,18 +56,11 @@ def _pcsc_unavailable(reason: str):
     pytest.skip(f"PC/SC stack unavailable: {reason}")
 
 
-def _virtual_readers() -> list[str]:
-    try:
-        from smartcard.System import readers
-
-        return [str(r) for r in readers() if str(r).startswith("Virtual PCD")]
-    except Exception:  # noqa: BLE001 — pcscd not running
-        return []
-
-
 @pytest.fixture(scope="module")
 def pcscd():
-    """A running pcscd that has loaded vpcd: reused when already running, else started here.
+    """A running pcscd that has loaded vpcd: reused when already running, else started here
+    (`private_pcscd`: vpcd on a port no outgoing connection can hold — on vpcd's default port,
+    one run in a few lost the reader to a PostgreSQL connection's local port).
     Per module, not per session: the machine-wide lock is held only while one module talks to
     the reader, so the SQLite and PostgreSQL runs of `make test` (which run side by side) take
     turns module by module instead of one waiting for the other's whole run."""
@@ -78,38 +68,17 @@ def pcscd():
         import smartcard  # noqa: F401
     except ImportError:
         _pcsc_unavailable("pyscard is not installed")
-    from madoguchi.card.vpcd import exclusive_use
+    from madoguchi.card import vpcd
 
-    with exclusive_use():  # another test run on this machine waits for us, and we for it
-        yield from _run_pcscd()
-
-
-def _run_pcscd():
-    if _virtual_readers():
-        yield None
-        return
-    exe = shutil.which("pcscd") or ("/usr/sbin/pcscd" if os.path.exists("/usr/sbin/pcscd") else None)
-    if exe is None:
-        _pcsc_unavailable("pcscd is not installed (Debian packages pcscd, vsmartcard-vpcd)")
-    if not os.path.exists("/etc/reader.conf.d/vpcd"):
-        _pcsc_unavailable("vpcd is not configured (Debian package vsmartcard-vpcd)")
-    log = tempfile.TemporaryFile()  # a pipe could fill up and stall pcscd
-    proc = subprocess.Popen([exe, "-f"], stdout=log, stderr=subprocess.STDOUT)
-    # pcscd lists the reader once it has loaded the vpcd driver: well under a second on an idle
-    # machine, but a CI run beside benchmarks of 10M-serial CRLs once took more than 15 s.
-    deadline = time.monotonic() + 60
-    while not _virtual_readers():
-        if proc.poll() is not None:
-            log.seek(0)
-            err = log.read().decode(errors="replace").strip().splitlines()[-1:]
-            _pcsc_unavailable(f"pcscd exited with {proc.returncode}: {' '.join(err)}")
-        if time.monotonic() > deadline:
-            proc.terminate()
-            _pcsc_unavailable("pcscd started but no 'Virtual PCD' reader appeared")
-        time.sleep(0.1)
-    yield proc
-    stop_process(proc, timeout=10)
-    log.close()
+    with vpcd.exclusive_use():  # another test run on this machine waits for us, and we for it
+        if vpcd.virtual_readers():
+            yield None
+            return
+        try:
+            with vpcd.private_pcscd() as port:
+                yield port
+        except vpcd.PcscdError as exc:  # raised while starting only: a test's failure is not thrown in here
+            _pcsc_unavailable(str(exc))
 
 
 class SwappableCard:
