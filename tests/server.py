@@ -11,6 +11,27 @@ from dataclasses import dataclass, field
 
 
 def free_port() -> int:
+    """A loopback port free now, and outside the kernel's ephemeral range when it can be: the
+    server binds it seconds later (after migrate and demo) and must not lose it meanwhile to an
+    outgoing connection's local port — the way CI once lost vpcd's reader (docs/card.md).
+    Random, so the SQLite and PostgreSQL halves of `make test` do not pick the same one."""
+    import secrets
+
+    try:
+        ephemeral_start = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_start = 32768
+    # 20000-23999: below Linux's default ephemeral range, away from vpcd's private ports
+    # (madoguchi.card.vpcd.quiet_port) and the balancer's (tests/topology).
+    if ephemeral_start > 24000:
+        for _ in range(100):
+            port = 20000 + secrets.randbelow(4000)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import os
-import socket
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -12,6 +11,7 @@ from madoguchi.municipalities.tenancy import tenant
 from madoguchi.notices.models import EmailAddress
 from tests.applications.conftest import (  # noqa: F401  (fixtures)
     HANAKO, TARO, app_settings, catalog_a, dev_pki, hanako, pki, taro)
+from tests.server import free_port
 
 
 class Sink:
@@ -42,12 +42,6 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):
         self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
         return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
