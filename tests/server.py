@@ -17,10 +17,9 @@ def free_port() -> int:
     Random, so the SQLite and PostgreSQL halves of `make test` do not pick the same one."""
     import secrets
 
-    try:
-        ephemeral_start = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-    except (OSError, ValueError, IndexError):
-        ephemeral_start = 32768
+    from madoguchi.card.vpcd import ephemeral_ports
+
+    ephemeral_start = ephemeral_ports().start
     # 20000-23999: below Linux's default ephemeral range, away from vpcd's private ports
     # (madoguchi.card.vpcd.quiet_port) and the balancer's (tests/topology).
     if ephemeral_start > 24000:

@@ -175,7 +175,8 @@ class PcscdError(RuntimeError):
     """pcscd could not be started with the vpcd reader (the message says why)."""
 
 
-def _ephemeral_ports() -> range:
+def ephemeral_ports() -> range:
+    """The local ports the kernel hands to outgoing connections."""
     try:
         low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     except (OSError, ValueError):
@@ -196,7 +197,7 @@ def _can_listen(port: int) -> bool:
 def quiet_port(candidates=(29963, 24963, 19963, 61963)) -> int:
     """A first vpcd port that no outgoing connection can take: outside the ephemeral range and
     free now, for it and the next slot."""
-    ephemeral = _ephemeral_ports()
+    ephemeral = ephemeral_ports()
     for first in candidates:
         ports = range(first, first + SLOTS)
         if all(p not in ephemeral and _can_listen(p) for p in ports):

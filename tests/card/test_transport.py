@@ -107,4 +107,3 @@ def test_an_unknown_transport_or_card_is_refused(tmp_path):
         open_transport("nfc", None, tmp_path)
     with pytest.raises(NoSuchTarget, match="no virtual card in"):
         open_transport("virtual", "nobody", tmp_path)
-
